@@ -1,0 +1,35 @@
+"""kerasbig: Keras 3 layers, models, compression and recipes for large
+modern networks, on TensorFlow, JAX and PyTorch.
+
+Importing kerasbig imports Keras and nothing heavier: optional dependencies
+(tensorflow-datasets, tfmot, ai-edge-litert, scikit-learn, keras-hub) load
+inside the functions that need them.
+"""
+
+from kerasbig import callbacks
+from kerasbig import data
+from kerasbig import distribute
+from kerasbig import export
+from kerasbig import graph
+from kerasbig import layers
+from kerasbig import metrics
+from kerasbig import models
+from kerasbig import ops
+from kerasbig import optimize
+from kerasbig import testing
+from kerasbig._version import __version__
+
+__all__ = [
+    "__version__",
+    "callbacks",
+    "data",
+    "distribute",
+    "export",
+    "graph",
+    "layers",
+    "metrics",
+    "models",
+    "ops",
+    "optimize",
+    "testing",
+]

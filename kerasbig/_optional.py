@@ -1,0 +1,49 @@
+"""Lazy imports of optional dependencies, with errors that name the extra."""
+
+import importlib
+
+# module name -> (pip extra that provides it, distribution name)
+_EXTRAS = {
+    "tensorflow": ("tensorflow", "tensorflow"),
+    "jax": ("jax", "jax"),
+    "torch": ("torch", "torch"),
+    "ai_edge_litert": ("litert", "ai-edge-litert"),
+    "tensorflow_datasets": ("datasets", "tensorflow-datasets"),
+    "keras_hub": ("hub", "keras-hub"),
+    "tensorflow_model_optimization": (
+        "tfmot",
+        "tensorflow-model-optimization",
+    ),
+    "tf_keras": ("tfmot", "tf-keras"),
+    "sklearn": ("test", "scikit-learn"),
+    "scipy": ("test", "scipy"),
+    "torch_geometric": ("test", "torch-geometric"),
+}
+
+
+def import_optional(module, feature):
+    """Imports `module`, or raises an `ImportError` naming the extra.
+
+    Args:
+        module: dotted module name, e.g. `"ai_edge_litert.interpreter"`.
+        feature: what the caller was doing, used in the message, e.g.
+            `"LiteRT conversion"`.
+
+    Returns:
+        The imported module.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.split(".")[0]
+        extra, distribution = _EXTRAS.get(top, (None, top))
+        hint = (
+            f"pip install 'kerasbig[{extra}]'"
+            if extra
+            else f"pip install {distribution}"
+        )
+        raise ImportError(
+            f"{feature} needs the optional dependency `{distribution}` "
+            f"(module `{module}`), which could not be imported. "
+            f"Install it with: {hint}. Original error: {error}"
+        ) from error

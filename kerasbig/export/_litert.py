@@ -1,0 +1,94 @@
+"""Converting Keras models to LiteRT flatbuffers and running them.
+
+The only module of `kerasbig.export` that imports TensorFlow and
+ai_edge_litert, and only inside its functions.
+"""
+
+import re
+import tempfile
+
+import keras
+import numpy as np
+
+from kerasbig._optional import import_optional
+
+_OUTPUT_INDEX = re.compile(r"(\d+)$")
+
+
+def convert_model(model, builtins_only=True):
+    """Converts a built Keras model to LiteRT flatbuffer bytes.
+
+    The model must have static input shapes (`model.inputs`). Conversion
+    goes through `keras.export.ExportArchive` and a SavedModel, the path
+    TensorFlow documents for Keras 3.
+
+    Args:
+        model: a Keras model with defined `inputs` (functional or built).
+        builtins_only: restrict the converter to LiteRT builtin ops (no
+            Flex/SELECT_TF_OPS), so the file runs on the plain runtime.
+
+    Returns:
+        The `.tflite` flatbuffer as bytes.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "LiteRT conversion needs the TensorFlow backend "
+            "(KERAS_BACKEND=tensorflow). "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+    tf = import_optional("tensorflow", "LiteRT conversion")
+    specs = [
+        tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name)
+        for tensor in model.inputs
+    ]
+    # `model.input` keeps the structure (single, list or dict) that the
+    # model was built with; the endpoint receives the flat tensors.
+    structure = model.input
+
+    def serve(*flat_inputs):
+        inputs = keras.tree.pack_sequence_as(structure, list(flat_inputs))
+        return model(inputs, training=False)
+
+    with tempfile.TemporaryDirectory() as saved_model_dir:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", serve, input_signature=specs)
+        archive.write_out(saved_model_dir, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+        supported = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if not builtins_only:
+            supported.append(tf.lite.OpsSet.SELECT_TF_OPS)
+        converter.target_spec.supported_ops = supported
+        return converter.convert()
+
+
+def run_model(model_content, inputs):
+    """Runs a LiteRT flatbuffer with the ai_edge_litert interpreter.
+
+    Args:
+        model_content: `.tflite` bytes, e.g. from `convert_model`.
+        inputs: a dict mapping the model's input names to arrays, in the
+            same structure as the Keras model's inputs.
+
+    Returns:
+        The outputs as a list of NumPy arrays, in the order of the Keras
+        model's flattened outputs.
+    """
+    interpreter_module = import_optional(
+        "ai_edge_litert.interpreter", "Running a LiteRT model"
+    )
+    interpreter = interpreter_module.Interpreter(model_content=model_content)
+    runner = interpreter.get_signature_runner()
+    feed = {name: np.asarray(value) for name, value in inputs.items()}
+    expected = set(runner.get_input_details())
+    if set(feed) != expected:
+        raise ValueError(
+            f"The LiteRT model expects inputs {sorted(expected)}. "
+            f"Received: inputs with names {sorted(feed)}"
+        )
+    outputs = runner(**feed)
+    # Signature outputs are named output_0, output_1, ... in model order.
+    names = sorted(
+        outputs, key=lambda name: int(_OUTPUT_INDEX.search(name).group(1))
+    )
+    return [np.asarray(outputs[name]) for name in names]
