@@ -399,19 +399,11 @@ def _assert_close(actual, expected, atol, what):
 
 
 def _check_output_shape(case, options):
-    symbolic_layer = case.make_layer()
-    symbolic = case.call(symbolic_layer, case.symbolic_inputs())
     layer = case.make_layer()
-    eager = case.call_eager(layer)
-    symbolic_shapes = keras.tree.map_structure(_shape_of, symbolic)
-    eager_shapes = keras.tree.map_structure(_shape_of, eager)
-    if keras.tree.flatten(symbolic_shapes) != keras.tree.flatten(
-        eager_shapes
-    ):
-        raise AssertionError(
-            "symbolic call (functional API) gives output shapes "
-            f"{symbolic_shapes} but the eager call gives {eager_shapes}"
-        )
+    eager_shapes = _shape_list(
+        keras.tree.map_structure(_shape_of, case.call_eager(layer))
+    )
+    problems = []
     if not getattr(layer.compute_output_shape, "_is_default", False):
         shapes = keras.tree.map_structure(lambda a: tuple(a.shape), case.inputs)
         if isinstance(shapes, dict):
@@ -422,19 +414,27 @@ def _check_output_shape(case, options):
             computed = layer.compute_output_shape(*shapes)
         else:
             computed = layer.compute_output_shape(shapes)
-        computed = _shape_list(computed)
-        if computed != _shape_list(eager_shapes):
-            raise AssertionError(
-                f"compute_output_shape returned {computed} but the eager "
-                f"call gives output shapes {eager_shapes}"
+        if _shape_list(computed) != eager_shapes:
+            problems.append(
+                f"compute_output_shape returned {_shape_list(computed)} but "
+                f"the eager call gives output shapes {eager_shapes}"
             )
+    symbolic = case.call(case.make_layer(), case.symbolic_inputs())
+    symbolic_shapes = _shape_list(
+        keras.tree.map_structure(_shape_of, symbolic)
+    )
+    if symbolic_shapes != eager_shapes:
+        problems.append(
+            "the symbolic call (functional API) gives output shapes "
+            f"{symbolic_shapes} but the eager call gives {eager_shapes}"
+        )
     expected = options["expected_output_shape"]
-    if expected is not None and _shape_list(expected) != _shape_list(
-        eager_shapes
-    ):
-        raise AssertionError(
+    if expected is not None and _shape_list(expected) != eager_shapes:
+        problems.append(
             f"expected output shape {expected}. Received: {eager_shapes}"
         )
+    if problems:
+        raise AssertionError("; ".join(problems))
 
 
 def _shape_list(shapes):
