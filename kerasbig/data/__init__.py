@@ -1,6 +1,6 @@
-"""Dataset loaders: tfds, local folders and TSV files, embedded sets.
+"""Dataset loaders: embedded sets now; tfds, local folders and TSV files
+arrive with the recipes."""
 
-Filled by the recipes work; nothing is public yet.
-"""
+from kerasbig.data.digits import load_digits
 
-__all__ = []
+__all__ = ["load_digits"]

@@ -420,9 +420,7 @@ def _check_output_shape(case, options):
                 f"the eager call gives output shapes {eager_shapes}"
             )
     symbolic = case.call(case.make_layer(), case.symbolic_inputs())
-    symbolic_shapes = _shape_list(
-        keras.tree.map_structure(_shape_of, symbolic)
-    )
+    symbolic_shapes = _shape_list(keras.tree.map_structure(_shape_of, symbolic))
     if symbolic_shapes != eager_shapes:
         problems.append(
             "the symbolic call (functional API) gives output shapes "
@@ -693,7 +691,9 @@ def _check_masking(case, options):
         flat_masks = _default_masks(flat_inputs, case.rng)
     else:
         flat_masks = _flatten_like(options["input_mask"], case.inputs)
-    flat_masks = [None if m is None else np.asarray(m, bool) for m in flat_masks]
+    flat_masks = [
+        None if m is None else np.asarray(m, bool) for m in flat_masks
+    ]
     if all(mask is None for mask in flat_masks):
         raise _Skip("no input of rank >= 3 to mask and no `input_mask` given")
 
@@ -709,9 +709,7 @@ def _check_masking(case, options):
         )
         mask_inputs.append(mask_input)
         attached.append(_AttachMask()([tensor, mask_input]))
-    outputs = case.call(
-        layer, keras.tree.pack_sequence_as(symbolic, attached)
-    )
+    outputs = case.call(layer, keras.tree.pack_sequence_as(symbolic, attached))
     output_masks = [
         getattr(output, "_keras_mask", None)
         for output in keras.tree.flatten(outputs)

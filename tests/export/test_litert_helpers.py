@@ -1,0 +1,47 @@
+"""The private LiteRT conversion helpers the harness relies on."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasbig.export import _litert
+
+
+@pytest.mark.tensorflow_only
+def test_convert_and_run_matches_keras_for_dict_inputs():
+    query = keras.Input(batch_shape=(2, 3, 4), name="query")
+    value = keras.Input(batch_shape=(2, 5, 4), name="value")
+    outputs = [
+        keras.layers.MultiHeadAttention(2, 2)(query, value),
+        keras.layers.Dense(3)(query),
+    ]
+    model = keras.Model({"query": query, "value": value}, outputs)
+    rng = np.random.default_rng(0)
+    data = {
+        "query": rng.standard_normal((2, 3, 4)).astype("float32"),
+        "value": rng.standard_normal((2, 5, 4)).astype("float32"),
+    }
+    content = _litert.convert_model(model)
+    results = _litert.run_model(content, data)
+    expected = [keras.ops.convert_to_numpy(x) for x in model(data)]
+    assert len(results) == 2
+    for got, want in zip(results, expected):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.tensorflow_only
+def test_run_model_rejects_wrong_input_names():
+    inputs = keras.Input(batch_shape=(1, 2), name="features")
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    content = _litert.convert_model(model)
+    with pytest.raises(ValueError, match=r"expects inputs \['features'\]"):
+        _litert.run_model(content, {"x": np.zeros((1, 2), "float32")})
+
+
+def test_convert_model_needs_tensorflow_backend():
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("this is about the JAX and torch backends")
+    inputs = keras.Input(batch_shape=(1, 2))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+        _litert.convert_model(model)

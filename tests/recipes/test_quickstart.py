@@ -1,0 +1,46 @@
+import json
+import os
+import subprocess
+import sys
+
+import pathlib
+
+import keras
+
+RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
+
+
+def test_smoke_run_writes_model_and_metrics(load_recipe, tmp_path):
+    quickstart = load_recipe("quickstart")
+    metrics = quickstart.main(["--smoke", "--output-dir", str(tmp_path)])
+    assert metrics["backend"] == keras.backend.backend()
+    assert metrics["reload_max_abs_difference"] <= 1e-5
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    assert (tmp_path / "model.keras").is_file()
+
+
+def test_default_run_learns_the_digits(load_recipe, tmp_path):
+    quickstart = load_recipe("quickstart")
+    metrics = quickstart.main(["--output-dir", str(tmp_path)])
+    assert metrics["test_accuracy"] >= 0.93
+
+
+def test_help_explains_every_flag():
+    result = subprocess.run(
+        [sys.executable, str(RECIPES / "quickstart.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    for flag in [
+        "--epochs",
+        "--batch-size",
+        "--learning-rate",
+        "--image-size",
+        "--seed",
+        "--output-dir",
+        "--smoke",
+    ]:
+        assert flag in result.stdout

@@ -1,0 +1,101 @@
+"""Package-level guarantees: cheap import, optional extras, public API."""
+
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+import kerasbig
+from kerasbig._optional import import_optional
+
+HEAVY_OPTIONAL = [
+    "tensorflow_datasets",
+    "tensorflow_model_optimization",
+    "ai_edge_litert",
+    "sklearn",
+    "keras_hub",
+    "tf_keras",
+    "torch_geometric",
+    "scipy",
+]
+SUBPACKAGES = [name for name in kerasbig.__all__ if name != "__version__"]
+
+
+def test_import_loads_no_optional_heavy_dependency():
+    # Keras itself imports scikit-learn and scipy when they are installed,
+    # so compare with what `import keras` alone loaded.
+    code = (
+        "import json, sys, keras; before = set(sys.modules); "
+        "import kerasbig; "
+        f"print(json.dumps([m for m in {HEAVY_OPTIONAL!r} "
+        "if m in sys.modules and m not in before]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_version_is_a_pep440_string():
+    assert kerasbig.__version__.count(".") >= 2
+
+
+def test_missing_optional_dependency_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    with pytest.raises(ImportError) as info:
+        import_optional("ai_edge_litert.interpreter", "Running a LiteRT model")
+    message = str(info.value)
+    assert "Running a LiteRT model needs" in message
+    assert "pip install 'kerasbig[litert]'" in message
+
+
+def test_unknown_optional_dependency_suggests_pip_install():
+    with pytest.raises(ImportError, match="pip install not_a_real_module"):
+        import_optional("not_a_real_module", "Testing")
+
+
+def _public_objects():
+    for package in SUBPACKAGES:
+        module = importlib.import_module(f"kerasbig.{package}")
+        for name in module.__all__:
+            yield f"kerasbig.{package}.{name}", getattr(module, name)
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_all_lists_only_existing_names(package):
+    module = importlib.import_module(f"kerasbig.{package}")
+    for name in module.__all__:
+        assert hasattr(module, name), f"kerasbig.{package}.{name}"
+
+
+def test_public_callables_have_runnable_examples():
+    missing = [
+        path
+        for path, obj in _public_objects()
+        if (inspect.isfunction(obj) or _is_layer_or_model(obj))
+        and ">>>" not in (inspect.getdoc(obj) or "")
+    ]
+    assert missing == [], f"public callables without a >>> example: {missing}"
+
+
+def test_public_layers_and_models_are_registered():
+    unregistered = [
+        path
+        for path, obj in _public_objects()
+        if _is_layer_or_model(obj)
+        and not keras.saving.get_registered_name(obj).startswith("kerasbig>")
+    ]
+    assert unregistered == []
+
+
+def _is_layer_or_model(obj):
+    return inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)
