@@ -241,7 +241,7 @@ def check_layer(
                 _CHECK_FUNCTIONS[name](case, options)
             except _Skip as reason:
                 report.skipped[name] = str(reason)
-            except Exception as error:  # noqa: BLE001 - reported, not hidden
+            except Exception as error:
                 failures[name] = _describe(error)
             else:
                 report.passed.append(name)
@@ -382,7 +382,7 @@ def _assert_close(actual, expected, atol, what):
             f"{what}: expected {len(expected)} outputs. "
             f"Received: {len(actual)} outputs"
         )
-    for i, (a, e) in enumerate(zip(actual, expected)):
+    for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
         if a.shape != e.shape:
             raise AssertionError(
                 f"{what}: output {i} expected shape {e.shape}. "
@@ -514,7 +514,7 @@ def _check_saving(case, options):
             f"the reloaded model has {len(restored.weights)} weights; the "
             f"saved one has {len(model.weights)}"
         )
-    for before, after in zip(model.weights, restored.weights):
+    for before, after in zip(model.weights, restored.weights, strict=True):
         before_value = ops.convert_to_numpy(before)
         after_value = ops.convert_to_numpy(after)
         if before_value.shape != after_value.shape or not np.array_equal(
@@ -700,7 +700,7 @@ def _check_masking(case, options):
     symbolic = case.symbolic_inputs()
     flat_symbolic = keras.tree.flatten(symbolic)
     mask_inputs, attached = [], []
-    for tensor, mask in zip(flat_symbolic, flat_masks):
+    for tensor, mask in zip(flat_symbolic, flat_masks, strict=True):
         if mask is None:
             attached.append(tensor)
             continue
@@ -735,9 +735,9 @@ def _check_masking(case, options):
         else np.where(
             _expand(mask, array), array, array + 100.0 * np.ones_like(array)
         ).astype(array.dtype)
-        for array, mask in zip(flat_inputs, flat_masks)
+        for array, mask in zip(flat_inputs, flat_masks, strict=True)
     ]
-    if all(p is a for p, a in zip(perturbed, flat_inputs)):
+    if all(p is a for p, a in zip(perturbed, flat_inputs, strict=True)):
         return  # integer inputs: propagation checked, nothing to perturb
     changed = _flat(model(perturbed + real_masks, training=False))
     probe = keras.Model(
@@ -747,7 +747,7 @@ def _check_masking(case, options):
     keep = ops.convert_to_numpy(
         probe(flat_inputs + real_masks, training=False)
     ).astype(bool)
-    for i, (a, b) in enumerate(zip(reference, changed)):
+    for i, (a, b) in enumerate(zip(reference, changed, strict=True)):
         if a.shape[: keep.ndim] == keep.shape:
             a, b = a[keep], b[keep]
         diff = np.max(np.abs(a - b), initial=0.0)
@@ -805,6 +805,7 @@ def _check_litert(case, options):
         zip(
             [tensor.name for tensor in model.inputs],
             keras.tree.flatten(case.inputs),
+            strict=True,
         )
     )
     outputs = _litert.run_model(content, feed)

@@ -9,7 +9,7 @@ def test_split_is_stratified_complete_and_disjoint():
     assert len(x_train) + len(x_test) == 1797
     assert x_train.dtype == np.float32 and y_train.dtype == np.int32
     assert x_train.shape[1:] == (8, 8, 1)
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert x_train.min() >= 0.0 and x_train.max() <= 1.0
     # every class is about 25 % held out
     for label in range(10):
         share = np.sum(y_test == label) / (
@@ -29,7 +29,7 @@ def test_resize_keeps_range_and_content():
     (large, large_labels), _ = load_digits(image_size=32, seed=3)
     assert large.shape[1:] == (32, 32, 1)
     np.testing.assert_array_equal(labels, large_labels)
-    assert 0.0 <= large.min() and large.max() <= 1.0
+    assert large.min() >= 0.0 and large.max() <= 1.0
     # mean brightness survives bilinear resizing
     np.testing.assert_allclose(large.mean(), small.mean(), rtol=0.05)
 

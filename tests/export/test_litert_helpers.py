@@ -25,7 +25,7 @@ def test_convert_and_run_matches_keras_for_dict_inputs():
     results = _litert.run_model(content, data)
     expected = [keras.ops.convert_to_numpy(x) for x in model(data)]
     assert len(results) == 2
-    for got, want in zip(results, expected):
+    for got, want in zip(results, expected, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 

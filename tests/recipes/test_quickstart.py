@@ -1,9 +1,8 @@
 import json
 import os
+import pathlib
 import subprocess
 import sys
-
-import pathlib
 
 import keras
 
