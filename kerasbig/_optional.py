@@ -15,7 +15,7 @@ _EXTRAS = {
         "tensorflow-model-optimization",
     ),
     "tf_keras": ("tfmot", "tf-keras"),
-    "sklearn": ("test", "scikit-learn"),
+    "sklearn": ("datasets", "scikit-learn"),
     "scipy": ("test", "scipy"),
     "torch_geometric": ("test", "torch-geometric"),
 }
