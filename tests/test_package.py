@@ -50,7 +50,10 @@ def test_version_is_a_pep440_string():
 
 
 def test_missing_optional_dependency_names_the_extra(monkeypatch):
+    # None in sys.modules makes the import fail even after an earlier test
+    # imported the real module.
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     with pytest.raises(ImportError) as info:
         import_optional("ai_edge_litert.interpreter", "Running a LiteRT model")
     message = str(info.value)

@@ -1,7 +1,18 @@
 """Backend-agnostic numerics built on `keras.ops` only.
 
-Segment reductions, masks and rotary maths land here with the layers that
-need them (attention and graph issues); nothing is public yet.
+Pure functions that the layers wrap; usable on their own in custom layers.
 """
 
-__all__ = []
+from kerasbig.ops.positions import apply_rotary
+from kerasbig.ops.positions import rotary_cos_sin
+from kerasbig.ops.positions import rotary_inverse_frequencies
+from kerasbig.ops.positions import sequence_positions
+from kerasbig.ops.positions import sinusoidal_table
+
+__all__ = [
+    "apply_rotary",
+    "rotary_cos_sin",
+    "rotary_inverse_frequencies",
+    "sequence_positions",
+    "sinusoidal_table",
+]
