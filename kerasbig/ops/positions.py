@@ -98,6 +98,7 @@ def apply_rotary(x, cos, sin):
     >>> bool(np.allclose(np.linalg.norm(rotated, axis=-1), 2.0))  # a rotation
     True
     """
+    x = ops.convert_to_tensor(x)
     first, second = ops.split(x, 2, axis=-1)
     rotated = ops.concatenate([-second, first], axis=-1)
     cos = ops.cast(cos, x.dtype)
