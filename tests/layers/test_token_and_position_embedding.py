@@ -1,0 +1,78 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasbig.layers import TokenAndPositionEmbedding
+from kerasbig.testing import check_layer
+
+keras_hub = pytest.importorskip("keras_hub")
+
+
+@pytest.mark.parametrize("position", ["learned", "sinusoidal", "none"])
+def test_conformance(position):
+    check_layer(
+        TokenAndPositionEmbedding,
+        {
+            "vocabulary_size": 20,
+            "sequence_length": 8,
+            "embedding_dim": 6,
+            "position": position,
+        },
+        input_shape=(2, 8),
+        input_dtype="int32",
+        int_input_range=(0, 20),
+        litert=True,
+    )
+
+
+def test_matches_keras_hub_with_copied_weights():
+    ids = np.random.default_rng(0).integers(0, 30, (3, 7))
+    ours = TokenAndPositionEmbedding(30, 10, 8)
+    theirs = keras_hub.layers.TokenAndPositionEmbedding(30, 10, 8)
+    ours.build(ids.shape)
+    theirs.build(ids.shape)
+    mine = {w.path.split("/")[-2]: w for w in ours.weights}
+    for weight in theirs.weights:
+        weight.assign(mine[weight.path.split("/")[-2]])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours(ids)),
+        keras.ops.convert_to_numpy(theirs(ids)),
+        atol=1e-6,
+    )
+
+
+def test_mask_zero_marks_padding():
+    embed = TokenAndPositionEmbedding(10, 5, 4, mask_zero=True)
+    ids = np.array([[3, 4, 0, 0]])
+    mask = keras.ops.convert_to_numpy(embed.compute_mask(ids))
+    assert mask.tolist() == [[True, True, False, False]]
+    assert TokenAndPositionEmbedding(10, 5, 4).compute_mask(ids) is None
+
+
+def test_start_index_shifts_positions():
+    embed = TokenAndPositionEmbedding(10, 6, 4)
+    ids = np.array([[1, 2, 3, 4]])
+    full = keras.ops.convert_to_numpy(embed(ids))
+    tail = keras.ops.convert_to_numpy(embed(ids[:, 2:], start_index=2))
+    np.testing.assert_allclose(full[:, 2:], tail, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"vocabulary_size": 0}, "vocabulary_size"),
+        ({"embedding_dim": 2.5}, "embedding_dim"),
+        ({"position": "rotary"}, "position"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    arguments = {"vocabulary_size": 5, "sequence_length": 4, "embedding_dim": 2}
+    with pytest.raises(
+        ValueError, match=f"TokenAndPositionEmbedding: `{match}`"
+    ):
+        TokenAndPositionEmbedding(**{**arguments, **kwargs})
+
+
+def test_sequence_longer_than_table_raises():
+    with pytest.raises(ValueError, match="longer than the position table"):
+        TokenAndPositionEmbedding(5, 3, 2)(np.zeros((1, 4), "int32"))
