@@ -27,10 +27,10 @@ def load_digits(image_size=8, test_fraction=0.2, seed=0, classes=None):
 
     Example:
 
-    >>> from kerasbig.data import load_digits
-    >>> (x_train, y_train), (x_test, y_test) = load_digits(image_size=16)
-    >>> x_train.shape[1:], len(x_train) + len(x_test)
-    ((16, 16, 1), 1797)
+        >>> from kerasbig.data import load_digits
+        >>> (x_train, y_train), (x_test, y_test) = load_digits(image_size=16)
+        >>> x_train.shape[1:], len(x_train) + len(x_test)
+        ((16, 16, 1), 1797)
     """
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(

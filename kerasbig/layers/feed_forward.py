@@ -33,11 +33,11 @@ class FeedForward(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from kerasbig.layers import FeedForward
-    >>> ffn = FeedForward(intermediate_dim=32, activation="swiglu")
-    >>> tuple(ffn(np.ones((2, 5, 8), "float32")).shape)
-    (2, 5, 8)
+        >>> import numpy as np
+        >>> from kerasbig.layers import FeedForward
+        >>> ffn = FeedForward(intermediate_dim=32, activation="swiglu")
+        >>> tuple(ffn(np.ones((2, 5, 8), "float32")).shape)
+        (2, 5, 8)
 
     References:
         - [Shazeer, 2020](https://arxiv.org/abs/2002.05202): GLU variants.

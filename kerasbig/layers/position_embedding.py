@@ -32,11 +32,11 @@ class PositionEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from kerasbig.layers import PositionEmbedding
-    >>> tokens = np.zeros((2, 10, 16), "float32")
-    >>> tuple(PositionEmbedding(sequence_length=64)(tokens).shape)
-    (2, 10, 16)
+        >>> import numpy as np
+        >>> from kerasbig.layers import PositionEmbedding
+        >>> tokens = np.zeros((2, 10, 16), "float32")
+        >>> tuple(PositionEmbedding(sequence_length=64)(tokens).shape)
+        (2, 10, 16)
     """
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):

@@ -39,11 +39,12 @@ class RotaryEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from kerasbig.layers import RotaryEmbedding
-    >>> queries = np.ones((2, 16, 4, 8), "float32")  # batch, seq, heads, dim
-    >>> tuple(RotaryEmbedding()(queries).shape)
-    (2, 16, 4, 8)
+        >>> import numpy as np
+        >>> from kerasbig.layers import RotaryEmbedding
+        >>> # batch, seq, heads, head_dim
+        >>> queries = np.ones((2, 16, 4, 8), "float32")
+        >>> tuple(RotaryEmbedding()(queries).shape)
+        (2, 16, 4, 8)
 
     References:
         - [Su et al., 2021](https://arxiv.org/abs/2104.09864): RoFormer.

@@ -33,13 +33,13 @@ class SinusoidalPositionEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from keras import ops
-    >>> from kerasbig.layers import SinusoidalPositionEmbedding
-    >>> tokens = np.zeros((2, 10, 16), "float32")
-    >>> x = ops.add(tokens, SinusoidalPositionEmbedding()(tokens))
-    >>> tuple(x.shape)
-    (2, 10, 16)
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.layers import SinusoidalPositionEmbedding
+        >>> tokens = np.zeros((2, 10, 16), "float32")
+        >>> x = ops.add(tokens, SinusoidalPositionEmbedding()(tokens))
+        >>> tuple(x.shape)
+        (2, 10, 16)
 
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)

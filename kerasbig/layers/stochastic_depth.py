@@ -24,13 +24,13 @@ class StochasticDepth(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from kerasbig.layers import StochasticDepth
-    >>> branch = np.ones((4, 3), "float32")
-    >>> from keras import ops
-    >>> out = StochasticDepth(rate=0.5)(branch, training=False)
-    >>> ops.convert_to_numpy(out)[0].tolist()
-    [1.0, 1.0, 1.0]
+        >>> import numpy as np
+        >>> from kerasbig.layers import StochasticDepth
+        >>> branch = np.ones((4, 3), "float32")
+        >>> from keras import ops
+        >>> out = StochasticDepth(rate=0.5)(branch, training=False)
+        >>> ops.convert_to_numpy(out)[0].tolist()
+        [1.0, 1.0, 1.0]
 
     References:
         - [Huang et al., 2016](https://arxiv.org/abs/1603.09382): Deep

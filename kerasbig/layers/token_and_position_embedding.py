@@ -41,14 +41,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> from kerasbig.layers import TokenAndPositionEmbedding
-    >>> ids = np.array([[5, 2, 9, 0, 0]])
-    >>> embed = TokenAndPositionEmbedding(
-    ...     vocabulary_size=10, sequence_length=8, embedding_dim=4,
-    ...     mask_zero=True)
-    >>> tuple(embed(ids).shape)
-    (1, 5, 4)
+        >>> import numpy as np
+        >>> from kerasbig.layers import TokenAndPositionEmbedding
+        >>> ids = np.array([[5, 2, 9, 0, 0]])
+        >>> embed = TokenAndPositionEmbedding(
+        ...     vocabulary_size=10, sequence_length=8, embedding_dim=4,
+        ...     mask_zero=True)
+        >>> tuple(embed(ids).shape)
+        (1, 5, 4)
     """
 
     def __init__(

@@ -14,10 +14,10 @@ def sequence_positions(length, start_index=0):
 
     Example:
 
-    >>> from keras import ops
-    >>> from kerasbig.ops import sequence_positions
-    >>> ops.convert_to_numpy(sequence_positions(3, start_index=2)).tolist()
-    [2.0, 3.0, 4.0]
+        >>> from keras import ops
+        >>> from kerasbig.ops import sequence_positions
+        >>> ops.convert_to_numpy(sequence_positions(3, start_index=2)).tolist()
+        [2.0, 3.0, 4.0]
     """
     positions = ops.arange(length, dtype="float32")
     return positions + ops.cast(start_index, "float32")
@@ -37,11 +37,11 @@ def rotary_inverse_frequencies(dim, max_wavelength=10000, scaling_factor=1.0):
 
     Example:
 
-    >>> from keras import ops
-    >>> from kerasbig.ops import rotary_inverse_frequencies
-    >>> inverse = rotary_inverse_frequencies(4, max_wavelength=100)
-    >>> [round(float(f), 3) for f in ops.convert_to_numpy(inverse)]
-    [1.0, 0.1]
+        >>> from keras import ops
+        >>> from kerasbig.ops import rotary_inverse_frequencies
+        >>> inverse = rotary_inverse_frequencies(4, max_wavelength=100)
+        >>> [round(float(f), 3) for f in ops.convert_to_numpy(inverse)]
+        [1.0, 0.1]
     """
     exponents = ops.arange(0, dim, 2, dtype="float32") / float(dim)
     inverse = ops.power(float(max_wavelength), -exponents)
@@ -64,10 +64,10 @@ def rotary_cos_sin(positions, dim, max_wavelength=10000, scaling_factor=1.0):
 
     Example:
 
-    >>> from kerasbig.ops import rotary_cos_sin, sequence_positions
-    >>> cos, sin = rotary_cos_sin(sequence_positions(5), dim=8)
-    >>> tuple(cos.shape), tuple(sin.shape)
-    ((5, 8), (5, 8))
+        >>> from kerasbig.ops import rotary_cos_sin, sequence_positions
+        >>> cos, sin = rotary_cos_sin(sequence_positions(5), dim=8)
+        >>> tuple(cos.shape), tuple(sin.shape)
+        ((5, 8), (5, 8))
     """
     inverse = rotary_inverse_frequencies(dim, max_wavelength, scaling_factor)
     # "...s,f->...sf": positions times frequencies
@@ -89,14 +89,15 @@ def apply_rotary(x, cos, sin):
 
     Example:
 
-    >>> import numpy as np
-    >>> from keras import ops
-    >>> from kerasbig.ops import apply_rotary, rotary_cos_sin
-    >>> x = np.ones((1, 3, 4), "float32")
-    >>> cos, sin = rotary_cos_sin(ops.arange(3, dtype="float32"), dim=4)
-    >>> rotated = ops.convert_to_numpy(apply_rotary(x, cos, sin))
-    >>> bool(np.allclose(np.linalg.norm(rotated, axis=-1), 2.0))  # a rotation
-    True
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import apply_rotary, rotary_cos_sin
+        >>> x = np.ones((1, 3, 4), "float32")
+        >>> cos, sin = rotary_cos_sin(ops.arange(3, dtype="float32"), dim=4)
+        >>> rotated = ops.convert_to_numpy(apply_rotary(x, cos, sin))
+        >>> norms = np.linalg.norm(rotated, axis=-1)  # rotations keep norms
+        >>> bool(np.allclose(norms, 2.0))
+        True
     """
     x = ops.convert_to_tensor(x)
     first, second = ops.split(x, 2, axis=-1)
@@ -123,11 +124,11 @@ def sinusoidal_table(positions, dim, max_wavelength=10000):
 
     Example:
 
-    >>> from keras import ops
-    >>> from kerasbig.ops import sinusoidal_table
-    >>> table = sinusoidal_table(ops.arange(2, dtype="float32"), dim=4)
-    >>> ops.convert_to_numpy(table)[0].tolist()  # position 0: sin 0, cos 0
-    [0.0, 1.0, 0.0, 1.0]
+        >>> from keras import ops
+        >>> from kerasbig.ops import sinusoidal_table
+        >>> table = sinusoidal_table(ops.arange(2, dtype="float32"), dim=4)
+        >>> ops.convert_to_numpy(table)[0].tolist()  # position 0: sin 0, cos 0
+        [0.0, 1.0, 0.0, 1.0]
     """
     features = ops.arange(dim, dtype="int32")
     exponents = ops.cast(2 * (features // 2), "float32") / float(dim)

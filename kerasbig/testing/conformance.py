@@ -175,16 +175,16 @@ def check_layer(
 
     Example:
 
-    >>> import keras
-    >>> from kerasbig.testing import check_layer
-    >>> report = check_layer(
-    ...     keras.layers.Dense,
-    ...     init_kwargs={"units": 4},
-    ...     input_shape=(2, 3),
-    ...     skip=("jit_compile",),
-    ... )
-    >>> "saving" in report.passed
-    True
+        >>> import keras
+        >>> from kerasbig.testing import check_layer
+        >>> report = check_layer(
+        ...     keras.layers.Dense,
+        ...     init_kwargs={"units": 4},
+        ...     input_shape=(2, 3),
+        ...     skip=("jit_compile",),
+        ... )
+        >>> "saving" in report.passed
+        True
     """
     init_kwargs = dict(init_kwargs or {})
     call_kwargs = dict(call_kwargs or {})
