@@ -1,5 +1,7 @@
 import keras
 
+from kerasbig import _validation as checks
+
 _GATED = {"swiglu": "silu", "geglu": "gelu"}
 
 
@@ -55,23 +57,11 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(intermediate_dim, int) or intermediate_dim <= 0:
-            raise ValueError(
-                "FeedForward: `intermediate_dim` must be a positive int. "
-                f"Received: intermediate_dim={intermediate_dim!r}"
-            )
-        if output_dim is not None and (
-            not isinstance(output_dim, int) or output_dim <= 0
-        ):
-            raise ValueError(
-                "FeedForward: `output_dim` must be None or a positive int. "
-                f"Received: output_dim={output_dim!r}"
-            )
-        if not 0 <= dropout < 1:
-            raise ValueError(
-                "FeedForward: `dropout` must be in [0, 1). "
-                f"Received: dropout={dropout!r}"
-            )
+        checks.positive_int("FeedForward", "intermediate_dim", intermediate_dim)
+        checks.positive_int(
+            "FeedForward", "output_dim", output_dim, allow_none=True
+        )
+        checks.rate("FeedForward", "dropout", dropout)
         self.intermediate_dim = intermediate_dim
         self.gated = activation in _GATED
         self.activation = keras.activations.get(

@@ -1,5 +1,7 @@
 import keras
 
+from kerasbig import _validation as checks
+
 
 @keras.saving.register_keras_serializable(package="kerasbig")
 class PositionEmbedding(keras.layers.Layer):
@@ -41,11 +43,9 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(sequence_length, int) or sequence_length <= 0:
-            raise ValueError(
-                "PositionEmbedding: `sequence_length` must be a positive int. "
-                f"Received: sequence_length={sequence_length!r}"
-            )
+        checks.positive_int(
+            "PositionEmbedding", "sequence_length", sequence_length
+        )
         self.sequence_length = sequence_length
         self.initializer = keras.initializers.get(initializer)
         self.supports_masking = True

@@ -1,5 +1,6 @@
 import keras
 
+from kerasbig import _validation as checks
 from kerasbig.ops import positions as position_ops
 
 
@@ -59,15 +60,12 @@ class RotaryEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("max_wavelength", max_wavelength),
-            ("scaling_factor", scaling_factor),
-        ):
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(
-                    f"RotaryEmbedding: `{name}` must be a positive number. "
-                    f"Received: {name}={value!r}"
-                )
+        checks.positive_number(
+            "RotaryEmbedding", "max_wavelength", max_wavelength
+        )
+        checks.positive_number(
+            "RotaryEmbedding", "scaling_factor", scaling_factor
+        )
         self.max_wavelength = max_wavelength
         self.scaling_factor = scaling_factor
         self.sequence_axis = sequence_axis

@@ -1,5 +1,6 @@
 import keras
 
+from kerasbig import _validation as checks
 from kerasbig.ops import positions as position_ops
 
 
@@ -47,11 +48,9 @@ class SinusoidalPositionEmbedding(keras.layers.Layer):
 
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(max_wavelength, (int, float)) or max_wavelength <= 0:
-            raise ValueError(
-                "SinusoidalPositionEmbedding: `max_wavelength` must be a "
-                f"positive number. Received: max_wavelength={max_wavelength!r}"
-            )
+        checks.positive_number(
+            "SinusoidalPositionEmbedding", "max_wavelength", max_wavelength
+        )
         self.max_wavelength = max_wavelength
         self.supports_masking = True
         self.built = True

@@ -1,5 +1,7 @@
 import keras
 
+from kerasbig import _validation as checks
+
 
 @keras.saving.register_keras_serializable(package="kerasbig")
 class StochasticDepth(keras.layers.Layer):
@@ -39,11 +41,7 @@ class StochasticDepth(keras.layers.Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(
-                "StochasticDepth: `rate` must be a number in [0, 1). "
-                f"Received: rate={rate!r}"
-            )
+        checks.rate("StochasticDepth", "rate", rate)
         self.rate = rate
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)

@@ -1,5 +1,6 @@
 import keras
 
+from kerasbig import _validation as checks
 from kerasbig.layers.position_embedding import PositionEmbedding
 from kerasbig.layers.sinusoidal_position_embedding import (
     SinusoidalPositionEmbedding,
@@ -62,21 +63,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("sequence_length", sequence_length),
-            ("embedding_dim", embedding_dim),
-        ):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"TokenAndPositionEmbedding: `{name}` must be a positive "
-                    f"int. Received: {name}={value!r}"
-                )
-        if position not in _POSITION_KINDS:
-            raise ValueError(
-                "TokenAndPositionEmbedding: `position` must be one of "
-                f"{_POSITION_KINDS}. Received: position={position!r}"
-            )
+        owner = "TokenAndPositionEmbedding"
+        checks.positive_int(owner, "vocabulary_size", vocabulary_size)
+        checks.positive_int(owner, "sequence_length", sequence_length)
+        checks.positive_int(owner, "embedding_dim", embedding_dim)
+        checks.one_of(owner, "position", position, _POSITION_KINDS)
         self.vocabulary_size = vocabulary_size
         self.sequence_length = sequence_length
         self.embedding_dim = embedding_dim

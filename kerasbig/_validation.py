@@ -1,0 +1,46 @@
+"""Argument checks shared by layers and models.
+
+Each raises a `ValueError` that names the owner (layer or function) and the
+argument, says what was expected and ends with `Received: name=value`.
+"""
+
+
+def _fail(owner, name, expected, value):
+    raise ValueError(
+        f"{owner}: `{name}` must be {expected}. Received: {name}={value!r}"
+    )
+
+
+def positive_int(owner, name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        _fail(
+            owner,
+            name,
+            "None or a positive int" if allow_none else "a positive int",
+            value,
+        )
+
+
+def positive_number(owner, name, value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+    ):
+        _fail(owner, name, "a positive number", value)
+
+
+def rate(owner, name, value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < 1
+    ):
+        _fail(owner, name, "a number in [0, 1)", value)
+
+
+def one_of(owner, name, value, choices):
+    if value not in choices:
+        _fail(owner, name, f"one of {tuple(choices)}", value)
