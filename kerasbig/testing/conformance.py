@@ -214,7 +214,6 @@ def check_layer(
         inputs=input_data,
         rng=rng,
         atol=atol,
-        seed=seed,
         custom_objects={
             layer_cls.__name__: layer_cls,
             **(custom_objects or {}),
@@ -265,7 +264,6 @@ class _Case:
         inputs,
         rng,
         atol,
-        seed,
         custom_objects,
     ):
         self.layer_cls = layer_cls
@@ -274,7 +272,6 @@ class _Case:
         self.inputs = inputs
         self.rng = rng
         self.atol = atol
-        self.seed = seed
         self.custom_objects = custom_objects
         self.name = layer_cls.__name__
 
@@ -405,7 +402,7 @@ def _check_output_shape(case, options):
     )
     problems = []
     if not getattr(layer.compute_output_shape, "_is_default", False):
-        shapes = keras.tree.map_structure(lambda a: tuple(a.shape), case.inputs)
+        shapes = keras.tree.map_structure(_shape_of, case.inputs)
         if isinstance(shapes, dict):
             computed = layer.compute_output_shape(
                 **{f"{key}_shape": value for key, value in shapes.items()}
@@ -570,22 +567,33 @@ def _fit(case, model, targets, steps):
     return losses
 
 
-def _check_training(case, options):
+def _train(case, options, jit_compile):
+    """Fits a model around a fresh layer.
+
+    Returns the layer, the weight values before training and the paths of
+    the weights that are not finite after it.
+    """
     layer = case.make_layer()
-    model, targets = _trainable_model(case, layer, jit_compile=False)
+    model, targets = _trainable_model(case, layer, jit_compile=jit_compile)
     before = {w.path: ops.convert_to_numpy(w) for w in layer.weights}
     _fit(case, model, targets, options["training_steps"])
-    unchanged, non_finite = [], []
-    for weight in layer.weights:
-        value = ops.convert_to_numpy(weight)
-        if not np.all(np.isfinite(value)):
-            non_finite.append(weight.path)
-        elif (
-            weight.trainable
-            and np.array_equal(value, before[weight.path])
-            and not _is_frozen(weight.path, options["frozen_weights"])
-        ):
-            unchanged.append(weight.path)
+    non_finite = [
+        weight.path
+        for weight in layer.weights
+        if not np.all(np.isfinite(ops.convert_to_numpy(weight)))
+    ]
+    return layer, before, non_finite
+
+
+def _check_training(case, options):
+    layer, before, non_finite = _train(case, options, jit_compile=False)
+    unchanged = [
+        weight.path
+        for weight in layer.trainable_weights
+        if weight.path not in non_finite
+        and np.array_equal(ops.convert_to_numpy(weight), before[weight.path])
+        and not _is_frozen(weight.path, options["frozen_weights"])
+    ]
     if non_finite:
         raise AssertionError(
             f"weights {non_finite} are not finite after "
@@ -638,15 +646,11 @@ def _check_mixed_precision(case, options):
 
 
 def _check_jit_compile(case, options):
-    layer = case.make_layer()
-    model, targets = _trainable_model(case, layer, jit_compile=True)
-    _fit(case, model, targets, options["training_steps"])
-    for weight in layer.weights:
-        if not np.all(np.isfinite(ops.convert_to_numpy(weight))):
-            raise AssertionError(
-                f"weight '{weight.path}' is not finite after jit-compiled "
-                "training"
-            )
+    _, _, non_finite = _train(case, options, jit_compile=True)
+    if non_finite:
+        raise AssertionError(
+            f"weights {non_finite} are not finite after jit-compiled training"
+        )
 
 
 def _default_masks(inputs, rng):
