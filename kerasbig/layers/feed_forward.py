@@ -1,6 +1,7 @@
 import keras
 
 from kerasbig import _validation as checks
+from kerasbig.layers._initializers import clone_initializer
 
 _GATED = {"swiglu": "silu", "geglu": "gelu"}
 
@@ -92,8 +93,8 @@ class FeedForward(keras.layers.Layer):
             dense = keras.layers.Dense(
                 widths[name],
                 use_bias=self.use_bias,
-                kernel_initializer=self._clone(self.kernel_initializer),
-                bias_initializer=self._clone(self.bias_initializer),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer=clone_initializer(self.bias_initializer),
                 dtype=self.dtype_policy,
                 name=f"{name}_proj",
             )
@@ -114,11 +115,6 @@ class FeedForward(keras.layers.Layer):
             hidden = self.activation(self.up_proj(inputs))
         hidden = self.dropout_layer(hidden, training=training)
         return self.down_proj(hidden)
-
-    @staticmethod
-    def _clone(initializer):
-        # Each projection gets its own initializer object (fresh seeds).
-        return keras.initializers.get(keras.initializers.serialize(initializer))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim or input_shape[-1],)

@@ -1,6 +1,7 @@
 import keras
 
 from kerasbig import _validation as checks
+from kerasbig.layers._initializers import clone_initializer
 from kerasbig.layers.position_embedding import PositionEmbedding
 from kerasbig.layers.sinusoidal_position_embedding import (
     SinusoidalPositionEmbedding,
@@ -80,8 +81,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size,
             embedding_dim,
-            embeddings_initializer=keras.initializers.get(
-                keras.initializers.serialize(self.embeddings_initializer)
+            embeddings_initializer=clone_initializer(
+                self.embeddings_initializer
             ),
             mask_zero=mask_zero,
             dtype=self.dtype_policy,
@@ -90,9 +91,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if position == "learned":
             self.position_embedding = PositionEmbedding(
                 sequence_length,
-                initializer=keras.initializers.get(
-                    keras.initializers.serialize(self.embeddings_initializer)
-                ),
+                initializer=clone_initializer(self.embeddings_initializer),
                 dtype=self.dtype_policy,
                 name="position_embedding",
             )
