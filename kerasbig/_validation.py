@@ -44,3 +44,10 @@ def rate(owner, name, value):
 def one_of(owner, name, value, choices):
     if value not in choices:
         _fail(owner, name, f"one of {tuple(choices)}", value)
+
+
+def divisor(owner, name, value, of_name, of):
+    """`value` is None or a positive int dividing `of` (named `of_name`)."""
+    positive_int(owner, name, value, allow_none=True)
+    if value is not None and of % value:
+        _fail(owner, name, f"None or a divisor of `{of_name}` ({of})", value)

@@ -1,6 +1,7 @@
 """Attention, embeddings, feed-forward and transformer blocks."""
 
 from kerasbig.layers.feed_forward import FeedForward
+from kerasbig.layers.multi_head_attention import MultiHeadAttention
 from kerasbig.layers.position_embedding import PositionEmbedding
 from kerasbig.layers.rotary_embedding import RotaryEmbedding
 from kerasbig.layers.sinusoidal_position_embedding import (
@@ -10,12 +11,19 @@ from kerasbig.layers.stochastic_depth import StochasticDepth
 from kerasbig.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
+from kerasbig.layers.transformer_block import TransformerBlock
+from kerasbig.layers.transformer_decoder import TransformerDecoder
+from kerasbig.layers.transformer_encoder import TransformerEncoder
 
 __all__ = [
     "FeedForward",
+    "MultiHeadAttention",
     "PositionEmbedding",
     "RotaryEmbedding",
     "SinusoidalPositionEmbedding",
     "StochasticDepth",
     "TokenAndPositionEmbedding",
+    "TransformerBlock",
+    "TransformerDecoder",
+    "TransformerEncoder",
 ]

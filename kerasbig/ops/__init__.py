@@ -3,6 +3,10 @@
 Pure functions that the layers wrap; usable on their own in custom layers.
 """
 
+from kerasbig.ops.attention import attend_somewhere
+from kerasbig.ops.attention import attention_probabilities
+from kerasbig.ops.attention import combine_masks
+from kerasbig.ops.attention import position_mask
 from kerasbig.ops.positions import apply_rotary
 from kerasbig.ops.positions import rotary_cos_sin
 from kerasbig.ops.positions import rotary_inverse_frequencies
@@ -10,6 +14,10 @@ from kerasbig.ops.positions import sequence_positions
 from kerasbig.ops.positions import sinusoidal_table
 
 __all__ = [
+    "attend_somewhere",
+    "attention_probabilities",
+    "combine_masks",
+    "position_mask",
     "apply_rotary",
     "rotary_cos_sin",
     "rotary_inverse_frequencies",

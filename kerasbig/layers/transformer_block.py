@@ -1,0 +1,372 @@
+import keras
+
+from kerasbig import _validation as checks
+from kerasbig.layers._normalization import NORMALIZATIONS
+from kerasbig.layers._normalization import make_normalization
+from kerasbig.layers.feed_forward import FeedForward
+from kerasbig.layers.multi_head_attention import MultiHeadAttention
+from kerasbig.layers.stochastic_depth import StochasticDepth
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class TransformerBlock(keras.layers.Layer):
+    """One transformer block: self-attention, optional cross-attention and a
+    feed-forward network, each in a residual branch.
+
+    Post-norm (`normalize_first=False`, the original Transformer and
+    `keras_hub.layers.TransformerEncoder`):
+    `x = norm(x + drop(branch(x)))`. Pre-norm (`normalize_first=True`,
+    GPT-2/LLaMA style, trains deeper stacks stably):
+    `x = x + drop(branch(norm(x)))`. Residual dropout is applied to each
+    branch output, then stochastic depth drops whole branches per sample.
+
+    An encoder block (`causal=False`) attends to every unmasked token; a
+    decoder block (`causal=True`) attends only to earlier tokens and can
+    decode incrementally with a key/value cache (see
+    `MultiHeadAttention`). With `cross_attention=True` the block also
+    attends to a `context` sequence (the encoder outputs).
+
+    Masks: the inputs' Keras mask (or `inputs_mask`) hides padded tokens
+    from attention and is carried by the output; `context_mask` does the
+    same for the context.
+
+    Args:
+        num_heads: number of attention heads, a positive int.
+        intermediate_dim: width of the feed-forward hidden layer.
+        key_dim: size of each attention head; defaults to
+            `hidden_dim // num_heads`, which must then divide evenly.
+        num_key_value_heads: key/value heads for grouped-query attention;
+            defaults to `num_heads`.
+        causal: decoder block (causal self-attention). Defaults to `False`.
+        cross_attention: add a cross-attention branch over `context`.
+            Defaults to `False`.
+        normalize_first: pre-norm instead of post-norm. Defaults to `False`.
+        normalization: `"layer_norm"` (default) or `"rms_norm"`.
+        layer_norm_epsilon: epsilon of the normalization layers.
+        activation: feed-forward activation: `"gelu"` (default), `"relu"`,
+            `"swiglu"`, `"geglu"` or any Keras activation.
+        dropout: residual dropout rate on each branch output.
+        attention_dropout: dropout rate on the attention probabilities.
+        stochastic_depth: probability of dropping each residual branch for
+            a sample during training.
+        rotary: rotary position embeddings in the attention layers.
+        rotary_max_wavelength: rotary base wavelength.
+        sliding_window: optional local self-attention window.
+        use_bias: whether dense projections have biases.
+        flash_attention: see `MultiHeadAttention`.
+        kernel_initializer: initializer of every kernel.
+        bias_initializer: initializer of every bias.
+        seed: optional int seed of the dropout and stochastic depth draws.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: `(batch, seq, hidden_dim)`.
+        context: `(batch, context_seq, context_dim)`, required with
+            `cross_attention=True`.
+        inputs_mask: boolean `(batch, seq)` padding mask; taken from the
+            inputs' Keras mask when omitted.
+        context_mask: boolean `(batch, context_seq)` padding mask.
+        attention_mask: boolean `(batch, seq, seq)` self-attention mask.
+        cache: self-attention key/value cache from `init_cache`.
+        cache_index: position of the first new token in the cache.
+        training: whether dropout and stochastic depth are active.
+
+    Returns:
+        `(batch, seq, hidden_dim)`, or `(outputs, cache)` with a cache.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.layers import TransformerBlock
+        >>> block = TransformerBlock(
+        ...     num_heads=4, intermediate_dim=64, causal=True,
+        ...     normalize_first=True, normalization="rms_norm",
+        ...     activation="swiglu", rotary=True)
+        >>> tuple(block(np.ones((2, 10, 32), "float32")).shape)
+        (2, 10, 32)
+
+    References:
+        - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762).
+        - [Xiong et al., 2020](https://arxiv.org/abs/2002.04745): pre-norm.
+        - [Huang et al., 2016](https://arxiv.org/abs/1603.09382):
+          stochastic depth.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        key_dim=None,
+        num_key_value_heads=None,
+        causal=False,
+        cross_attention=False,
+        normalize_first=False,
+        normalization="layer_norm",
+        layer_norm_epsilon=1e-5,
+        activation="gelu",
+        dropout=0.0,
+        attention_dropout=0.0,
+        stochastic_depth=0.0,
+        rotary=False,
+        rotary_max_wavelength=10000,
+        sliding_window=None,
+        use_bias=True,
+        flash_attention=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        owner = "TransformerBlock"
+        checks.positive_int(owner, "num_heads", num_heads)
+        checks.positive_int(owner, "intermediate_dim", intermediate_dim)
+        checks.positive_int(owner, "key_dim", key_dim, allow_none=True)
+        checks.one_of(owner, "normalization", normalization, NORMALIZATIONS)
+        checks.positive_number(owner, "layer_norm_epsilon", layer_norm_epsilon)
+        for name, value in (
+            ("dropout", dropout),
+            ("attention_dropout", attention_dropout),
+            ("stochastic_depth", stochastic_depth),
+        ):
+            checks.rate(owner, name, value)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.key_dim = key_dim
+        self.num_key_value_heads = num_key_value_heads
+        self.causal = causal
+        self.cross_attention = cross_attention
+        self.normalize_first = normalize_first
+        self.normalization = normalization
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.activation = activation
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.stochastic_depth = stochastic_depth
+        self.rotary = rotary
+        self.rotary_max_wavelength = rotary_max_wavelength
+        self.sliding_window = sliding_window
+        self.use_bias = use_bias
+        self.flash_attention = flash_attention
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.seed = seed
+        self.supports_masking = True
+        checks.divisor(
+            owner,
+            "num_key_value_heads",
+            num_key_value_heads,
+            "num_heads",
+            num_heads,
+        )
+        self.feed_forward = FeedForward(
+            intermediate_dim,
+            activation=activation,
+            dropout=dropout,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            dtype=self.dtype_policy,
+            name="feed_forward",
+        )
+
+    def _seed(self, offset):
+        return None if self.seed is None else self.seed + offset
+
+    def _attention(self, name, key_dim, offset):
+        self_attention = name == "self_attention"
+        return MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=key_dim,
+            num_key_value_heads=self.num_key_value_heads,
+            dropout=self.attention_dropout,
+            use_bias=self.use_bias,
+            causal=self.causal and self_attention,
+            sliding_window=self.sliding_window if self_attention else None,
+            rotary=self.rotary and self_attention,
+            rotary_max_wavelength=self.rotary_max_wavelength,
+            flash_attention=self.flash_attention,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            seed=self._seed(offset),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def build(self, inputs_shape, context_shape=None):
+        if len(inputs_shape) != 3 or inputs_shape[-1] is None:
+            raise ValueError(
+                "TransformerBlock: `inputs` must have shape (batch, sequence, "
+                "hidden_dim) with a known hidden_dim. Received: "
+                f"inputs_shape={tuple(inputs_shape)}"
+            )
+        hidden_dim = inputs_shape[-1]
+        key_dim = self.key_dim
+        if key_dim is None:
+            if hidden_dim % self.num_heads:
+                raise ValueError(
+                    "TransformerBlock: the hidden size must be divisible by "
+                    f"`num_heads` ({self.num_heads}) when `key_dim` is not "
+                    f"given. Received: hidden_dim={hidden_dim}"
+                )
+            key_dim = hidden_dim // self.num_heads
+        if self.cross_attention and context_shape is None:
+            raise ValueError(
+                "TransformerBlock: `cross_attention=True` needs a `context` "
+                "tensor in the first call. Received: context=None"
+            )
+        self.self_attention = self._attention("self_attention", key_dim, 0)
+        self.self_attention.build(inputs_shape)
+        if self.cross_attention:
+            self.cross_attention_layer = self._attention(
+                "cross_attention", key_dim, 1
+            )
+            self.cross_attention_layer.build(inputs_shape, context_shape)
+        self.feed_forward.build(inputs_shape)
+        names = ["self_attention", "feed_forward"]
+        if self.cross_attention:
+            names.insert(1, "cross_attention")
+        for index, name in enumerate(names):
+            norm = make_normalization(
+                self.normalization,
+                self.layer_norm_epsilon,
+                self.dtype_policy,
+                f"{name}_norm",
+            )
+            norm.build(inputs_shape)
+            setattr(self, f"{name}_norm", norm)
+            setattr(
+                self,
+                f"{name}_dropout",
+                keras.layers.Dropout(
+                    self.dropout,
+                    seed=self._seed(2 + index),
+                    dtype=self.dtype_policy,
+                    name=f"{name}_dropout",
+                ),
+            )
+        self.stochastic_depth_layer = StochasticDepth(
+            self.stochastic_depth,
+            seed=self._seed(5),
+            dtype=self.dtype_policy,
+            name="stochastic_depth",
+        )
+        self.built = True
+
+    def init_cache(self, batch_size, max_length, dtype=None):
+        """A zero self-attention key/value cache (see
+        `MultiHeadAttention.init_cache`)."""
+        return self.self_attention.init_cache(batch_size, max_length, dtype)
+
+    def call(
+        self,
+        inputs,
+        context=None,
+        inputs_mask=None,
+        context_mask=None,
+        attention_mask=None,
+        cache=None,
+        cache_index=None,
+        training=None,
+    ):
+        if inputs_mask is None:
+            # Keras fills `inputs_mask` only when several tensors are passed.
+            inputs_mask = getattr(inputs, "_keras_mask", None)
+        if self.cross_attention and context is None:
+            raise ValueError(
+                "TransformerBlock: this block has `cross_attention=True` and "
+                "needs `context`. Received: context=None"
+            )
+        if context is not None and not self.cross_attention:
+            raise ValueError(
+                "TransformerBlock: `context` was passed but the block was "
+                "built without cross-attention (`cross_attention=False`). "
+                f"Received: context with shape {tuple(context.shape)}"
+            )
+
+        def self_attention(x):
+            return self.self_attention(
+                x,
+                query_mask=inputs_mask,
+                attention_mask=attention_mask,
+                cache=cache,
+                cache_index=cache_index,
+                training=training,
+            )
+
+        x, cache = self._residual(
+            "self_attention", inputs, self_attention, training, cache
+        )
+        if self.cross_attention:
+            x, _ = self._residual(
+                "cross_attention",
+                x,
+                lambda h: self.cross_attention_layer(
+                    h,
+                    context,
+                    query_mask=inputs_mask,
+                    value_mask=context_mask,
+                    training=training,
+                ),
+                training,
+            )
+        x, _ = self._residual(
+            "feed_forward",
+            x,
+            lambda h: self.feed_forward(h, training=training),
+            training,
+        )
+        return x if cache is None else (x, cache)
+
+    def _residual(self, name, x, branch, training, cache=None):
+        norm = getattr(self, f"{name}_norm")
+        h = norm(x) if self.normalize_first else x
+        h = branch(h)
+        if cache is not None:
+            h, cache = h
+        h = getattr(self, f"{name}_dropout")(h, training=training)
+        h = self.stochastic_depth_layer(h, training=training)
+        x = keras.ops.add(x, h)
+        return (x if self.normalize_first else norm(x)), cache
+
+    def compute_output_shape(self, inputs_shape, context_shape=None):
+        return tuple(inputs_shape)
+
+    def compute_output_spec(self, inputs, context=None, cache=None, **kwargs):
+        outputs = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if cache is None:
+            return outputs
+        return outputs, keras.KerasTensor(cache.shape, dtype=cache.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "key_dim": self.key_dim,
+                "num_key_value_heads": self.num_key_value_heads,
+                "causal": self.causal,
+                "cross_attention": self.cross_attention,
+                "normalize_first": self.normalize_first,
+                "normalization": self.normalization,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "activation": self.feed_forward.get_config()["activation"],
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "stochastic_depth": self.stochastic_depth,
+                "rotary": self.rotary,
+                "rotary_max_wavelength": self.rotary_max_wavelength,
+                "sliding_window": self.sliding_window,
+                "use_bias": self.use_bias,
+                "flash_attention": self.flash_attention,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "seed": self.seed,
+            }
+        )
+        return config
