@@ -4,6 +4,8 @@ Each raises a `ValueError` that names the owner (layer or function) and the
 argument, says what was expected and ends with `Received: name=value`.
 """
 
+import numbers
+
 
 def _fail(owner, name, expected, value):
     raise ValueError(
@@ -14,7 +16,11 @@ def _fail(owner, name, expected, value):
 def positive_int(owner, name, value, allow_none=False):
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value <= 0
+    ):
         _fail(
             owner,
             name,
@@ -26,7 +32,7 @@ def positive_int(owner, name, value, allow_none=False):
 def positive_number(owner, name, value):
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float))
+        or not isinstance(value, numbers.Real)
         or not value > 0
     ):
         _fail(owner, name, "a positive number", value)
@@ -35,7 +41,7 @@ def positive_number(owner, name, value):
 def rate(owner, name, value):
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float))
+        or not isinstance(value, numbers.Real)
         or not 0 <= value < 1
     ):
         _fail(owner, name, "a number in [0, 1)", value)

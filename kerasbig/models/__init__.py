@@ -1,7 +1,6 @@
-"""Models: GAN family, VAE, Distiller, TransformerClassifier, CausalLM.
+"""Models: GAN family, VAE, Distiller, TransformerClassifier, CausalLM."""
 
-Filled by the generative, compression and transformer work; nothing is
-public yet.
-"""
+from kerasbig.models.causal_lm import CausalLM
+from kerasbig.models.transformer_classifier import TransformerClassifier
 
-__all__ = []
+__all__ = ["CausalLM", "TransformerClassifier"]

@@ -12,6 +12,7 @@ from kerasbig.ops.positions import rotary_cos_sin
 from kerasbig.ops.positions import rotary_inverse_frequencies
 from kerasbig.ops.positions import sequence_positions
 from kerasbig.ops.positions import sinusoidal_table
+from kerasbig.ops.sampling import sample_logits
 
 __all__ = [
     "attend_somewhere",
@@ -21,6 +22,7 @@ __all__ = [
     "apply_rotary",
     "rotary_cos_sin",
     "rotary_inverse_frequencies",
+    "sample_logits",
     "sequence_positions",
     "sinusoidal_table",
 ]

@@ -1,0 +1,149 @@
+import keras
+
+from kerasbig import _validation as checks
+from kerasbig.layers import TokenAndPositionEmbedding
+from kerasbig.layers import TransformerEncoder
+
+_POOLINGS = ("mean", "first")
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class TransformerClassifier(keras.Model):
+    """Token ids → class logits with a transformer encoder.
+
+    A functional model: token and position embedding (id 0 is padding when
+    `mask_zero=True`, and padding never changes the result), dropout, a
+    `TransformerEncoder`, masked pooling over the sequence, dropout and a
+    dense layer giving `num_classes` logits (train with
+    `SparseCategoricalCrossentropy(from_logits=True)`).
+
+    Args:
+        vocabulary_size: number of token ids.
+        num_classes: number of classes (output logits).
+        sequence_length: length of the input sequences (the input shape
+            and the size of a learned position table).
+        num_layers: encoder blocks. Defaults to `2`.
+        hidden_dim: model width. Defaults to `256`.
+        num_heads: attention heads. Defaults to `4`.
+        intermediate_dim: feed-forward width. Defaults to `512`.
+        dropout: dropout rate (embeddings, blocks, pooled features).
+        activation: feed-forward activation. Defaults to `"gelu"`.
+        normalize_first: pre-norm blocks. Defaults to `False`.
+        normalization: `"layer_norm"` (default) or `"rms_norm"`.
+        position: `"learned"` (default), `"sinusoidal"`, `"rotary"` or
+            `"none"`.
+        pooling: `"mean"` (default, over real tokens) or `"first"` (a
+            leading CLS-style token).
+        mask_zero: treat id 0 as padding. Defaults to `True`.
+        **kwargs: `keras.Model` arguments such as `name`.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.models import TransformerClassifier
+        >>> model = TransformerClassifier(
+        ...     vocabulary_size=100, num_classes=3, sequence_length=16,
+        ...     hidden_dim=32, intermediate_dim=64)
+        >>> ids = np.random.default_rng(0).integers(1, 100, (4, 16))
+        >>> tuple(model(ids).shape)
+        (4, 3)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_classes,
+        sequence_length,
+        num_layers=2,
+        hidden_dim=256,
+        num_heads=4,
+        intermediate_dim=512,
+        dropout=0.1,
+        activation="gelu",
+        normalize_first=False,
+        normalization="layer_norm",
+        position="learned",
+        pooling="mean",
+        mask_zero=True,
+        **kwargs,
+    ):
+        owner = "TransformerClassifier"
+        checks.positive_int(owner, "num_classes", num_classes)
+        checks.one_of(
+            owner,
+            "position",
+            position,
+            ("learned", "sinusoidal", "rotary", "none"),
+        )
+        checks.one_of(owner, "pooling", pooling, _POOLINGS)
+        checks.rate(owner, "dropout", dropout)
+        token_ids = keras.Input(
+            shape=(sequence_length,), dtype="int32", name="token_ids"
+        )
+        embedding = TokenAndPositionEmbedding(
+            vocabulary_size,
+            sequence_length,
+            hidden_dim,
+            position="none" if position == "rotary" else position,
+            mask_zero=mask_zero,
+            name="embedding",
+        )
+        encoder = TransformerEncoder(
+            num_layers,
+            num_heads,
+            intermediate_dim,
+            normalize_first=normalize_first,
+            normalization=normalization,
+            activation=activation,
+            dropout=dropout,
+            rotary=position == "rotary",
+            name="encoder",
+        )
+        x = embedding(token_ids)
+        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+        x = encoder(x)
+        if pooling == "first":
+            pooled = x[:, 0]
+        else:
+            pooled = keras.layers.GlobalAveragePooling1D(name="pooling")(x)
+        pooled = keras.layers.Dropout(dropout, name="pooled_dropout")(pooled)
+        logits = keras.layers.Dense(num_classes, name="classifier")(pooled)
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.num_classes = num_classes
+        self.sequence_length = sequence_length
+        self.num_layers = num_layers
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.activation = activation
+        self.normalize_first = normalize_first
+        self.normalization = normalization
+        self.position = position
+        self.pooling = pooling
+        self.mask_zero = mask_zero
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_classes": self.num_classes,
+            "sequence_length": self.sequence_length,
+            "num_layers": self.num_layers,
+            "hidden_dim": self.hidden_dim,
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "normalize_first": self.normalize_first,
+            "normalization": self.normalization,
+            "position": self.position,
+            "pooling": self.pooling,
+            "mask_zero": self.mask_zero,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
