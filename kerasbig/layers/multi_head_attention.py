@@ -297,9 +297,11 @@ class MultiHeadAttention(keras.layers.Layer):
             self._check_cache_call(query, cache, cache_index, self_attention)
 
         # queries (b, t, n, h); keys (b, s, k, h); values (b, s, k, v).
-        query_heads = self.query_dense(query)
-        key_heads = self.key_dense(key)
-        value_heads = self.value_dense(value)
+        # The masks are applied below; fresh tensors without a Keras mask
+        # keep the projections from warning that they drop it.
+        query_heads = self.query_dense(ops.copy(query))
+        key_heads = self.key_dense(ops.copy(key))
+        value_heads = self.value_dense(ops.copy(value))
         start = 0 if cache is None else cache_index
         if self.rotary:
             query_heads = self._rotate(query_heads, start)

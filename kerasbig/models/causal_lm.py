@@ -6,11 +6,12 @@ from kerasbig import _backend
 from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerDecoder
+from kerasbig.models._functional import FunctionalModel
 from kerasbig.ops import sample_logits
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class CausalLM(keras.Model):
+class CausalLM(FunctionalModel):
     """Decoder-only language model: token ids → next-token logits, with
     cached generation.
 
@@ -44,6 +45,7 @@ class CausalLM(keras.Model):
         dropout: residual dropout rate. Defaults to `0.0`.
         sliding_window: optional local attention window.
         use_bias: whether projections have biases. Defaults to `False`.
+        dtype: dtype policy of every layer (e.g. `"mixed_bfloat16"`).
         **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
@@ -61,6 +63,23 @@ class CausalLM(keras.Model):
         (2, 10)
     """
 
+    _config_names = (
+        "vocabulary_size",
+        "max_sequence_length",
+        "num_layers",
+        "hidden_dim",
+        "num_heads",
+        "intermediate_dim",
+        "num_key_value_heads",
+        "position",
+        "normalize_first",
+        "normalization",
+        "activation",
+        "dropout",
+        "sliding_window",
+        "use_bias",
+    )
+
     def __init__(
         self,
         vocabulary_size,
@@ -77,6 +96,7 @@ class CausalLM(keras.Model):
         dropout=0.0,
         sliding_window=None,
         use_bias=False,
+        dtype=None,
         **kwargs,
     ):
         checks.one_of("CausalLM", "position", position, ("rotary", "learned"))
@@ -87,6 +107,7 @@ class CausalLM(keras.Model):
             hidden_dim,
             position="learned" if position == "learned" else "none",
             name="embedding",
+            dtype=dtype,
         )
         decoder = TransformerDecoder(
             num_layers,
@@ -101,12 +122,13 @@ class CausalLM(keras.Model):
             sliding_window=sliding_window,
             use_bias=use_bias,
             name="decoder",
+            dtype=dtype,
         )
         head = keras.layers.Dense(
-            vocabulary_size, use_bias=use_bias, name="lm_head"
+            vocabulary_size, use_bias=use_bias, name="lm_head", dtype=dtype
         )
         logits = head(decoder(embedding(token_ids)))
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+        super().__init__(token_ids, logits, dtype=dtype, **kwargs)
         self.embedding = embedding
         self.decoder = decoder
         self.lm_head = head
@@ -300,27 +322,3 @@ class CausalLM(keras.Model):
         state = (tokens, cache, logits[:, -1])
         tokens, _, _ = ops.fori_loop(start, total, step, state)
         return tokens
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "max_sequence_length": self.max_sequence_length,
-            "num_layers": self.num_layers,
-            "hidden_dim": self.hidden_dim,
-            "num_heads": self.num_heads,
-            "intermediate_dim": self.intermediate_dim,
-            "num_key_value_heads": self.num_key_value_heads,
-            "position": self.position,
-            "normalize_first": self.normalize_first,
-            "normalization": self.normalization,
-            "activation": self.activation,
-            "dropout": self.dropout,
-            "sliding_window": self.sliding_window,
-            "use_bias": self.use_bias,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -3,12 +3,13 @@ import keras
 from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerEncoder
+from kerasbig.models._functional import FunctionalModel
 
 _POOLINGS = ("mean", "first")
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class TransformerClassifier(keras.Model):
+class TransformerClassifier(FunctionalModel):
     """Token ids → class logits with a transformer encoder.
 
     A functional model: token and position embedding (id 0 is padding when
@@ -35,6 +36,7 @@ class TransformerClassifier(keras.Model):
         pooling: `"mean"` (default, over real tokens) or `"first"` (a
             leading CLS-style token).
         mask_zero: treat id 0 as padding. Defaults to `True`.
+        dtype: dtype policy of every layer (e.g. `"mixed_bfloat16"`).
         **kwargs: `keras.Model` arguments such as `name`.
 
     Example:
@@ -48,6 +50,23 @@ class TransformerClassifier(keras.Model):
         >>> tuple(model(ids).shape)
         (4, 3)
     """
+
+    _config_names = (
+        "vocabulary_size",
+        "num_classes",
+        "sequence_length",
+        "num_layers",
+        "hidden_dim",
+        "num_heads",
+        "intermediate_dim",
+        "dropout",
+        "activation",
+        "normalize_first",
+        "normalization",
+        "position",
+        "pooling",
+        "mask_zero",
+    )
 
     def __init__(
         self,
@@ -65,6 +84,7 @@ class TransformerClassifier(keras.Model):
         position="learned",
         pooling="mean",
         mask_zero=True,
+        dtype=None,
         **kwargs,
     ):
         owner = "TransformerClassifier"
@@ -87,6 +107,7 @@ class TransformerClassifier(keras.Model):
             position="none" if position == "rotary" else position,
             mask_zero=mask_zero,
             name="embedding",
+            dtype=dtype,
         )
         encoder = TransformerEncoder(
             num_layers,
@@ -98,17 +119,26 @@ class TransformerClassifier(keras.Model):
             dropout=dropout,
             rotary=position == "rotary",
             name="encoder",
+            dtype=dtype,
         )
         x = embedding(token_ids)
-        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+        x = keras.layers.Dropout(
+            dropout, name="embedding_dropout", dtype=dtype
+        )(x)
         x = encoder(x)
         if pooling == "first":
             pooled = x[:, 0]
         else:
-            pooled = keras.layers.GlobalAveragePooling1D(name="pooling")(x)
-        pooled = keras.layers.Dropout(dropout, name="pooled_dropout")(pooled)
-        logits = keras.layers.Dense(num_classes, name="classifier")(pooled)
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+            pooled = keras.layers.GlobalAveragePooling1D(
+                name="pooling", dtype=dtype
+            )(x)
+        pooled = keras.layers.Dropout(
+            dropout, name="pooled_dropout", dtype=dtype
+        )(pooled)
+        logits = keras.layers.Dense(
+            num_classes, name="classifier", dtype=dtype
+        )(pooled)
+        super().__init__(token_ids, logits, dtype=dtype, **kwargs)
         self.vocabulary_size = vocabulary_size
         self.num_classes = num_classes
         self.sequence_length = sequence_length
@@ -123,27 +153,3 @@ class TransformerClassifier(keras.Model):
         self.position = position
         self.pooling = pooling
         self.mask_zero = mask_zero
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "num_classes": self.num_classes,
-            "sequence_length": self.sequence_length,
-            "num_layers": self.num_layers,
-            "hidden_dim": self.hidden_dim,
-            "num_heads": self.num_heads,
-            "intermediate_dim": self.intermediate_dim,
-            "dropout": self.dropout,
-            "activation": self.activation,
-            "normalize_first": self.normalize_first,
-            "normalization": self.normalization,
-            "position": self.position,
-            "pooling": self.pooling,
-            "mask_zero": self.mask_zero,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
