@@ -1,0 +1,191 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kerasbig.layers import TransformerBlock
+from kerasbig.testing import check_layer
+
+keras_hub = pytest.importorskip("keras_hub")
+
+RNG = np.random.default_rng(0)
+
+
+def _normal(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+def _numpy(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_heads": 2, "intermediate_dim": 12, "dropout": 0.1},
+        {
+            "num_heads": 2,
+            "intermediate_dim": 12,
+            "causal": True,
+            "normalize_first": True,
+            "normalization": "rms_norm",
+            "activation": "swiglu",
+            "rotary": True,
+            "num_key_value_heads": 1,
+            "stochastic_depth": 0.1,
+            "attention_dropout": 0.1,
+            "seed": 3,
+        },
+    ],
+    ids=["post_norm_encoder", "pre_norm_llama_decoder"],
+)
+def test_conformance(kwargs):
+    check_layer(TransformerBlock, kwargs, input_shape=(2, 5, 8), litert=True)
+
+
+def test_conformance_cross_attention():
+    check_layer(
+        TransformerBlock,
+        {
+            "num_heads": 2,
+            "intermediate_dim": 12,
+            "causal": True,
+            "cross_attention": True,
+            "dropout": 0.1,
+        },
+        input_data={"inputs": _normal(2, 5, 8), "context": _normal(2, 7, 6)},
+        litert=True,
+    )
+
+
+# keras_hub.layers.TransformerEncoder sublayer → ours.
+_HUB_NAMES = {
+    "self_attention_layer": "self_attention",
+    "self_attention_layer_norm": "self_attention_norm",
+    "feedforward_layer_norm": "feed_forward_norm",
+    "feedforward_intermediate_dense": "feed_forward/up_proj",
+    "feedforward_output_dense": "feed_forward/down_proj",
+}
+
+
+def _copy_from_hub(theirs, ours):
+    mine = {w.path.split("/", 1)[1]: w for w in ours.weights}
+    assert len(mine) == len(theirs.weights)
+    for weight in theirs.weights:
+        sublayer, rest = weight.path.split("/", 1)[1].split("/", 1)
+        mine[f"{_HUB_NAMES[sublayer]}/{rest}"].assign(weight)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_matches_keras_hub_transformer_encoder(normalize_first):
+    x = _normal(3, 7, 16)
+    padding = np.arange(7)[None] < np.array([[7], [5], [2]])
+    theirs = keras_hub.layers.TransformerEncoder(
+        32,
+        4,
+        normalize_first=normalize_first,
+        bias_initializer="random_normal",
+    )
+    ours = TransformerBlock(
+        4, 32, activation="relu", normalize_first=normalize_first
+    )
+    theirs(x)
+    ours(x)
+    _copy_from_hub(theirs, ours)
+    expected = _numpy(theirs(x, padding_mask=padding))
+    got = _numpy(ours(x, inputs_mask=padding))
+    assert np.abs(got - expected)[padding].max() <= 1e-5
+
+
+def test_pre_and_post_norm_differ_and_rms_norm_is_used():
+    block = TransformerBlock(2, 8, normalization="rms_norm")
+    block(_normal(1, 3, 4))
+    assert isinstance(block.self_attention_norm, keras.layers.RMSNormalization)
+    assert "beta" not in " ".join(w.path for w in block.weights)
+
+
+def test_cross_attention_uses_context_and_its_mask():
+    x, context = _normal(2, 4, 8), _normal(2, 6, 8)
+    block = TransformerBlock(2, 16, causal=True, cross_attention=True)
+    base = _numpy(block(x, context))
+    assert not np.allclose(base, _numpy(block(x, context + 1.0)), atol=1e-4)
+    context_mask = np.arange(6)[None] < 4
+    context_mask = np.repeat(context_mask, 2, axis=0)
+    changed = context.copy()
+    changed[:, 4:] += 50.0
+    np.testing.assert_allclose(
+        _numpy(block(x, context, context_mask=context_mask)),
+        _numpy(block(x, changed, context_mask=context_mask)),
+        atol=1e-5,
+    )
+
+
+def test_decoder_block_is_causal_and_caches():
+    block = TransformerBlock(
+        4, 32, causal=True, normalize_first=True, rotary=True
+    )
+    x = _normal(2, 6, 16)
+    full = _numpy(block(x))
+    changed = x.copy()
+    changed[:, 4:] -= 7.0
+    np.testing.assert_allclose(
+        _numpy(block(changed))[:, :4], full[:, :4], atol=1e-5
+    )
+    cache = block.init_cache(2, 6)
+    outputs, cache = block(x[:, :3], cache=cache, cache_index=0)
+    steps = [_numpy(outputs)]
+    for index in range(3, 6):
+        outputs, cache = block(
+            x[:, index : index + 1], cache=cache, cache_index=index
+        )
+        steps.append(_numpy(outputs))
+    np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+def test_stochastic_depth_drops_whole_branches_in_training_only():
+    block = TransformerBlock(
+        2, 8, stochastic_depth=0.5, normalize_first=True, seed=1
+    )
+    x = _normal(64, 3, 4)
+    inference = _numpy(block(x))
+    training = _numpy(block(x, training=True))
+    np.testing.assert_allclose(inference, _numpy(block(x)), atol=1e-6)
+    assert not np.allclose(inference, training, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_heads": 0, "intermediate_dim": 4}, "`num_heads`"),
+        (
+            {"num_heads": 4, "intermediate_dim": 4, "num_key_value_heads": 3},
+            "`num_key_value_heads` must be None or a divisor",
+        ),
+        (
+            {"num_heads": 2, "intermediate_dim": 4, "normalization": "batch"},
+            "`normalization`",
+        ),
+        (
+            {"num_heads": 2, "intermediate_dim": 4, "stochastic_depth": 1.0},
+            "`stochastic_depth`",
+        ),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=f"TransformerBlock: {match}"):
+        TransformerBlock(**kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(
+        ValueError, match=r"divisible by `num_heads` \(3\).*hidden_dim=8"
+    ):
+        TransformerBlock(3, 8)(_normal(1, 2, 8))
+    with pytest.raises(ValueError, match="needs `context`|needs a `context`"):
+        TransformerBlock(2, 8, cross_attention=True)(_normal(1, 2, 8))
+    block = TransformerBlock(2, 8)
+    block(_normal(1, 2, 8))
+    with pytest.raises(ValueError, match="built without cross-attention"):
+        block(_normal(1, 2, 8), _normal(1, 3, 8))
+    with pytest.raises(ValueError, match=r"\(batch, sequence, hidden_dim\)"):
+        TransformerBlock(2, 8)(_normal(2, 8))
