@@ -314,39 +314,29 @@ class MultiHeadAttention(keras.layers.Layer):
             )
             key_heads, value_heads = cache[:, 0], cache[:, 1]
 
-        key_length = ops.shape(key_heads)[1]
-        structural = attention_ops.position_mask(
-            ops.shape(query_heads)[1],
-            key_length,
-            query_start=start,
-            causal=causal,
-            sliding_window=self.sliding_window,
-        )
-        if cache is not None:
-            # Slots after the last written token hold zeros, not tokens.
-            written = ops.less(
-                ops.arange(key_length, dtype="int32"),
-                ops.add(start, ops.shape(query_heads)[1]),
-            )
-            structural = attention_ops.combine_masks(structural, written)
         padding = attention_ops.combine_masks(value_mask, key_mask)
-        mask = attention_ops.combine_masks(
-            None if structural is None else structural[None, None],
-            None if padding is None else padding[:, None, None, :],
-            None if attention_mask is None else attention_mask[:, None],
-        )
-        # The fused causal kernel needs no mask tensor at all.
+        # The fused causal kernel needs no mask tensor at all. TensorFlow
+        # has no fused kernel, and its causal path slices a dynamic boolean
+        # tensor in a way LiteRT has no builtin for: give it a mask.
         fused_causal = (
             causal
+            and keras.backend.backend() != "tensorflow"
             and cache is None
             and self.sliding_window is None
             and padding is None
             and attention_mask is None
         )
-        if fused_causal:
-            mask = None
-        elif mask is not None:
-            mask = attention_ops.attend_somewhere(mask)
+        mask = None
+        if not fused_causal:
+            mask = self._attention_mask(
+                ops.shape(query_heads)[1],
+                ops.shape(key_heads)[1],
+                start,
+                causal,
+                cache is not None,
+                padding,
+                attention_mask,
+            )
 
         dropout_active = self.dropout > 0 and training
         # Not every fused kernel takes value heads of another size.
@@ -385,6 +375,45 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             results += (cache,)
         return results[0] if len(results) == 1 else results
+
+    def _attention_mask(
+        self,
+        query_length,
+        key_length,
+        start,
+        causal,
+        cached,
+        padding,
+        attention_mask,
+    ):
+        """The boolean `(batch or 1, 1, T, S)` mask, or None."""
+        structural = attention_ops.position_mask(
+            query_length,
+            key_length,
+            query_start=start,
+            causal=causal,
+            sliding_window=self.sliding_window,
+        )
+        if cached:
+            # Slots after the last written token hold zeros, not tokens.
+            written = ops.less(
+                ops.arange(key_length, dtype="int32"),
+                ops.add(start, query_length),
+            )
+            structural = attention_ops.combine_masks(structural, written)
+        # expand_dims rather than `[None]` indexing: LiteRT has a builtin
+        # for it on boolean tensors.
+        parts = []
+        if structural is not None:
+            parts.append(ops.expand_dims(structural, (0, 1)))
+        if padding is not None:
+            parts.append(ops.expand_dims(padding, (1, 2)))
+        if attention_mask is not None:
+            parts.append(ops.expand_dims(attention_mask, 1))
+        mask = attention_ops.combine_masks(*parts)
+        if padding is None and attention_mask is None:
+            return mask  # every query sees at least itself
+        return attention_ops.attend_somewhere(mask)
 
     def _rotate(self, heads, start):
         positions = position_ops.sequence_positions(ops.shape(heads)[1], start)
