@@ -113,7 +113,8 @@ class FeedForward(keras.layers.Layer):
             )
         else:
             hidden = self.activation(self.up_proj(inputs))
-        hidden = self.dropout_layer(hidden, training=training)
+        if self.dropout > 0:  # a rate-0 layer call still costs in eager mode
+            hidden = self.dropout_layer(hidden, training=training)
         return self.down_proj(hidden)
 
     def compute_output_shape(self, input_shape):

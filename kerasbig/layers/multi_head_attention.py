@@ -254,6 +254,9 @@ class MultiHeadAttention(keras.layers.Layer):
             name=name,
         )
         dense.build(tuple(input_shape))
+        # Each token is projected on its own, so a padding mask stays valid
+        # (and Keras does not warn that the projection drops it).
+        dense.supports_masking = True
         return dense
 
     def init_cache(self, batch_size, max_length, dtype=None):
@@ -297,11 +300,9 @@ class MultiHeadAttention(keras.layers.Layer):
             self._check_cache_call(query, cache, cache_index, self_attention)
 
         # queries (b, t, n, h); keys (b, s, k, h); values (b, s, k, v).
-        # The masks are applied below; fresh tensors without a Keras mask
-        # keep the projections from warning that they drop it.
-        query_heads = self.query_dense(ops.copy(query))
-        key_heads = self.key_dense(ops.copy(key))
-        value_heads = self.value_dense(ops.copy(value))
+        query_heads = self.query_dense(query)
+        key_heads = self.key_dense(key)
+        value_heads = self.value_dense(value)
         start = 0 if cache is None else cache_index
         if self.rotary:
             query_heads = self._rotate(query_heads, start)

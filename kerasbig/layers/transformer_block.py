@@ -159,10 +159,11 @@ class TransformerBlock(keras.layers.Layer):
             "num_heads",
             num_heads,
         )
+        # `dropout` is residual dropout; the hidden layer is not dropped
+        # (BERT, keras-hub), so the feed-forward gets none of its own.
         self.feed_forward = FeedForward(
             intermediate_dim,
             activation=activation,
-            dropout=dropout,
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
@@ -324,8 +325,11 @@ class TransformerBlock(keras.layers.Layer):
         h = branch(h)
         if cache is not None:
             h, cache = h
-        h = getattr(self, f"{name}_dropout")(h, training=training)
-        h = self.stochastic_depth_layer(h, training=training)
+        # Rate-0 layers are skipped: each call costs time in eager mode.
+        if self.dropout > 0:
+            h = getattr(self, f"{name}_dropout")(h, training=training)
+        if self.stochastic_depth > 0:
+            h = self.stochastic_depth_layer(h, training=training)
         x = keras.ops.add(x, h)
         return (x if self.normalize_first else norm(x)), cache
 

@@ -27,7 +27,9 @@ class TransformerClassifier(FunctionalModel):
         hidden_dim: model width. Defaults to `256`.
         num_heads: attention heads. Defaults to `4`.
         intermediate_dim: feed-forward width. Defaults to `512`.
-        dropout: dropout rate (embeddings, blocks, pooled features).
+        dropout: dropout rate of the embeddings, the attention
+            probabilities, each residual branch and the pooled features
+            (BERT's placement).
         activation: feed-forward activation. Defaults to `"gelu"`.
         normalize_first: pre-norm blocks. Defaults to `False`.
         normalization: `"layer_norm"` (default) or `"rms_norm"`.
@@ -117,6 +119,7 @@ class TransformerClassifier(FunctionalModel):
             normalization=normalization,
             activation=activation,
             dropout=dropout,
+            attention_dropout=dropout,
             rotary=position == "rotary",
             name="encoder",
             dtype=dtype,
