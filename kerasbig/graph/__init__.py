@@ -1,6 +1,22 @@
-"""Graph batches, graph ops, GNN layers, readouts and loaders.
+"""Graph neural networks: graph ops, GNN layers and readouts.
 
-Filled by the graph neural network work; nothing is public yet.
+Graphs are node features `x` of shape `(N, F)` and an int `edge_index` of
+shape `(2, E)` (row 0 = source, row 1 = target), PyTorch Geometric's
+format and semantics.
 """
 
-__all__ = []
+from kerasbig.graph.gcn_conv import GCNConv
+from kerasbig.graph.ops import add_remaining_self_loops
+from kerasbig.graph.ops import add_self_loops
+from kerasbig.graph.ops import check_edge_index
+from kerasbig.graph.ops import degree
+from kerasbig.graph.ops import gcn_norm
+
+__all__ = [
+    "GCNConv",
+    "add_remaining_self_loops",
+    "add_self_loops",
+    "check_edge_index",
+    "degree",
+    "gcn_norm",
+]

@@ -13,6 +13,10 @@ from kerasbig.ops.positions import rotary_inverse_frequencies
 from kerasbig.ops.positions import sequence_positions
 from kerasbig.ops.positions import sinusoidal_table
 from kerasbig.ops.sampling import sample_logits
+from kerasbig.ops.segment import segment_max
+from kerasbig.ops.segment import segment_mean
+from kerasbig.ops.segment import segment_softmax
+from kerasbig.ops.segment import segment_sum
 
 __all__ = [
     "attend_somewhere",
@@ -23,6 +27,10 @@ __all__ = [
     "rotary_cos_sin",
     "rotary_inverse_frequencies",
     "sample_logits",
+    "segment_max",
+    "segment_mean",
+    "segment_softmax",
+    "segment_sum",
     "sequence_positions",
     "sinusoidal_table",
 ]

@@ -95,6 +95,7 @@ def check_layer(
     training_steps=3,
     frozen_weights=(),
     custom_objects=None,
+    unbatched=False,
     seed=0,
 ):
     """Checks that a Keras layer class behaves like a well-made Keras layer.
@@ -163,6 +164,11 @@ def check_layer(
             configuration does not use).
         custom_objects: extra custom objects for loading the `.keras` file;
             `layer_cls` itself is always included.
+        unbatched: the inputs are one example with no batch axis, such as
+            a whole graph (`x` of shape `(N, F)`, `edge_index` of shape
+            `(2, E)`), so their first axes differ. The training checks then
+            feed them to `fit()` as a batch of one: every input and target
+            gets a leading axis of 1 that a wrapper model removes.
         seed: seed for the generated data and Keras's random state.
 
     Returns:
@@ -226,6 +232,7 @@ def check_layer(
         "litert_atol": litert_atol,
         "training_steps": training_steps,
         "frozen_weights": tuple(frozen_weights),
+        "unbatched": unbatched,
     }
     report = LayerCheckReport(layer_cls.__name__, keras.backend.backend())
     failures = {}
@@ -529,7 +536,7 @@ def _check_saving(case, options):
     )
 
 
-def _trainable_model(case, layer, jit_compile):
+def _trainable_model(case, layer):
     model = case.model(layer)
     float_outputs = [
         output for output in model.outputs if _is_float(output.dtype)
@@ -539,11 +546,6 @@ def _trainable_model(case, layer, jit_compile):
     if not layer.trainable_weights:
         raise _Skip("the layer has no trainable weights")
     model = keras.Model(model.input, float_outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=1e-2),
-        loss=["mean_squared_error"] * len(float_outputs),
-        jit_compile=jit_compile,
-    )
     targets = [
         case.rng.standard_normal(tuple(output.shape)).astype("float32")
         for output in float_outputs
@@ -551,10 +553,29 @@ def _trainable_model(case, layer, jit_compile):
     return model, targets
 
 
-def _fit(case, model, targets, steps):
-    batch = len(keras.tree.flatten(case.inputs)[0])
+def _as_batch_of_one(model, targets):
+    """Wraps `model` so it takes and returns a leading batch axis of 1."""
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(
+            batch_shape=(1,) + tuple(t.shape), dtype=t.dtype, name=t.name
+        ),
+        model.input,
+    )
+    outputs = model(
+        keras.tree.map_structure(lambda t: ops.squeeze(t, 0), inputs)
+    )
+    outputs = [ops.expand_dims(o, 0) for o in keras.tree.flatten(outputs)]
+    return keras.Model(inputs, outputs), [t[None] for t in targets]
+
+
+def _fit(case, model, targets, steps, unbatched=False):
+    inputs = case.inputs
+    batch = len(keras.tree.flatten(inputs)[0])
+    if unbatched:
+        inputs = keras.tree.map_structure(lambda a: a[None], inputs)
+        batch = 1
     history = model.fit(
-        case.inputs,
+        inputs,
         targets,
         batch_size=batch,
         epochs=steps,
@@ -574,9 +595,17 @@ def _train(case, options, jit_compile):
     the weights that are not finite after it.
     """
     layer = case.make_layer()
-    model, targets = _trainable_model(case, layer, jit_compile=jit_compile)
+    model, targets = _trainable_model(case, layer)
+    unbatched = options["unbatched"]
+    if unbatched:
+        model, targets = _as_batch_of_one(model, targets)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+        loss=["mean_squared_error"] * len(targets),
+        jit_compile=jit_compile,
+    )
     before = {w.path: ops.convert_to_numpy(w) for w in layer.weights}
-    _fit(case, model, targets, options["training_steps"])
+    _fit(case, model, targets, options["training_steps"], unbatched)
     non_finite = [
         weight.path
         for weight in layer.weights
