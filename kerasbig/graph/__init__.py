@@ -5,18 +5,24 @@ shape `(2, E)` (row 0 = source, row 1 = target), PyTorch Geometric's
 format and semantics.
 """
 
+from kerasbig.graph.gat_conv import GATConv
+from kerasbig.graph.gatv2_conv import GATv2Conv
 from kerasbig.graph.gcn_conv import GCNConv
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import add_self_loops
 from kerasbig.graph.ops import check_edge_index
 from kerasbig.graph.ops import degree
 from kerasbig.graph.ops import gcn_norm
+from kerasbig.graph.ops import replace_self_loops
 
 __all__ = [
+    "GATConv",
+    "GATv2Conv",
     "GCNConv",
     "add_remaining_self_loops",
     "add_self_loops",
     "check_edge_index",
     "degree",
     "gcn_norm",
+    "replace_self_loops",
 ]

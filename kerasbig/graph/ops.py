@@ -188,3 +188,51 @@ def gcn_norm(
         * ops.take(inv_sqrt, target, axis=0)
     )
     return edge_index, norm
+
+
+def replace_self_loops(
+    edge_index, num_nodes, edge_attr=None, fill_value="mean"
+):
+    """PyG's `remove_self_loops` then `add_self_loops`, with static shapes.
+
+    Every node ends with exactly one self-loop. Existing self-loops stay in
+    place but are marked invalid in the returned `edge_mask` (attention
+    layers exclude them from their softmax); the new loops are appended.
+    With `edge_attr`, a new loop's attributes are `fill_value`: `"mean"`
+    (the mean over the node's incoming non-loop edges, 0 if none, as PyG),
+    or a number.
+
+    Returns:
+        `(edge_index, edge_attr, edge_mask)` of `E + num_nodes` edges;
+        `edge_attr` is `None` if it was.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.graph import replace_self_loops
+        >>> edges, _, valid = replace_self_loops(np.array([[0, 1], [1, 1]]), 2)
+        >>> ops.convert_to_numpy(valid).tolist()
+        [True, False, True, True]
+    """
+    source, target = edge_index[0], edge_index[1]
+    valid = ops.not_equal(source, target)
+    loops = ops.arange(num_nodes, dtype=edge_index.dtype)
+    edge_index = ops.concatenate([edge_index, ops.stack([loops, loops])], 1)
+    edge_mask = ops.concatenate([valid, ops.ones((num_nodes,), "bool")], 0)
+    if edge_attr is None:
+        return edge_index, None, edge_mask
+    attr = edge_attr if len(edge_attr.shape) > 1 else edge_attr[:, None]
+    if fill_value == "mean":
+        kept = ops.where(valid[:, None], attr, ops.zeros_like(attr))
+        total = segment_sum(kept, target, num_nodes)
+        count = segment_sum(ops.cast(valid, attr.dtype), target, num_nodes)
+        loop_attr = total / ops.maximum(count, 1)[:, None]
+    else:
+        loop_attr = ops.full(
+            (num_nodes, attr.shape[-1]), fill_value, dtype=attr.dtype
+        )
+    attr = ops.concatenate([attr, loop_attr], 0)
+    if len(edge_attr.shape) == 1:
+        attr = attr[:, 0]
+    return edge_index, attr, edge_mask

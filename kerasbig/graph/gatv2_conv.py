@@ -1,0 +1,109 @@
+import keras
+from keras import ops
+
+from kerasbig.graph._attention_conv import AttentionConv
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class GATv2Conv(AttentionConv):
+    """Dynamic graph attention (GATv2) of Brody et al., equal to PyG's
+    `GATv2Conv`.
+
+    Per head: `h_l = x W_l + b_l`, `h_r = x W_r + b_r` (the same with
+    `share_weights`), edge score
+    `e_ji = a . LeakyReLU(h_l[j] + h_r[i] [+ e_ji W_e])`, softmax over the
+    edges into `i` (self-loops as in `GATConv`), attention dropout, then
+    `x'_i = sum_j alpha_ji h_l[j]`; heads concatenated or averaged, plus
+    bias.
+
+    Weights map to PyG's: `kernel_source`/`bias_source` = `lin_l`,
+    `kernel_target`/`bias_target` = `lin_r` (transposed kernels),
+    `attention` = `att`, `edge_kernel` = `lin_edge.weight.T`, `bias`.
+
+    Args:
+        units: features per head, a positive int.
+        heads: attention heads. Defaults to `1`.
+        concat: concatenate heads (`True`, default) or average them.
+        negative_slope: LeakyReLU slope. Defaults to `0.2`.
+        dropout: dropout rate of the attention coefficients.
+        add_self_loops: give every node one self-loop. Defaults to `True`.
+        share_weights: one projection for source and target nodes.
+        use_bias: biases of the projections and the output.
+        activation: optional activation applied last.
+        kernel_initializer: initializer of kernels and attention vector.
+        bias_initializer: initializer of the biases.
+        seed: optional int seed of the attention dropout.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        x: node features `(N, F)`.
+        edge_index: int `(2, E)`, row 0 source, row 1 target.
+        edge_attr: optional edge features `(E, D)` or `(E,)`.
+        training: whether attention dropout is active.
+
+    Returns:
+        `(N, heads * units)` with `concat`, else `(N, units)`.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.graph import GATv2Conv
+        >>> x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+        >>> edge_index = np.array([[0, 1, 2], [1, 2, 3]])
+        >>> tuple(GATv2Conv(8, heads=2, concat=False)(x, edge_index).shape)
+        (4, 8)
+
+    References:
+        - [Brody et al., 2022](https://arxiv.org/abs/2105.14491).
+    """
+
+    def __init__(self, units, share_weights=False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.share_weights = share_weights
+
+    def _build_projections(self, features, edge_features):
+        width = self.heads * self.units
+        self.kernel_source = self._weight("kernel_source", (features, width))
+        self.bias_source = self.bias_target = None
+        if self.use_bias:
+            self.bias_source = self._weight(
+                "bias_source", (width,), self.bias_initializer
+            )
+        if self.share_weights:
+            self.kernel_target = self.kernel_source
+            self.bias_target = self.bias_source
+        else:
+            self.kernel_target = self._weight(
+                "kernel_target", (features, width)
+            )
+            if self.use_bias:
+                self.bias_target = self._weight(
+                    "bias_target", (width,), self.bias_initializer
+                )
+        self.attention = self._weight("attention", (self.heads, self.units))
+        self.edge_kernel = None
+        if edge_features is not None:
+            self.edge_kernel = self._weight(
+                "edge_kernel", (edge_features, width)
+            )
+
+    def _project(self, x, kernel, bias):
+        h = ops.matmul(x, kernel)
+        return self._heads(h if bias is None else h + bias)
+
+    def _score(self, x, source, target, edge_attr):
+        h_source = self._project(x, self.kernel_source, self.bias_source)
+        h_target = self._project(x, self.kernel_target, self.bias_target)
+        messages = ops.take(h_source, source, axis=0)
+        hidden = messages + ops.take(h_target, target, axis=0)
+        if self.edge_kernel is not None and edge_attr is not None:
+            hidden = hidden + self._heads(
+                ops.matmul(edge_attr, self.edge_kernel)
+            )
+        hidden = ops.leaky_relu(hidden, self.negative_slope)
+        return ops.sum(hidden * self.attention, axis=-1), messages
+
+    def get_config(self):
+        config = super().get_config()
+        config["share_weights"] = self.share_weights
+        return config
