@@ -8,17 +8,31 @@ format and semantics.
 from kerasbig.graph.gat_conv import GATConv
 from kerasbig.graph.gatv2_conv import GATv2Conv
 from kerasbig.graph.gcn_conv import GCNConv
+from kerasbig.graph.gin_conv import GINConv
+from kerasbig.graph.gine_conv import GINEConv
+from kerasbig.graph.global_attention_pool import GlobalAttentionPool
+from kerasbig.graph.global_max_pool import GlobalMaxPool
+from kerasbig.graph.global_mean_pool import GlobalMeanPool
+from kerasbig.graph.global_sum_pool import GlobalSumPool
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import add_self_loops
 from kerasbig.graph.ops import check_edge_index
 from kerasbig.graph.ops import degree
 from kerasbig.graph.ops import gcn_norm
 from kerasbig.graph.ops import replace_self_loops
+from kerasbig.graph.sage_conv import SAGEConv
 
 __all__ = [
     "GATConv",
     "GATv2Conv",
     "GCNConv",
+    "GINConv",
+    "GINEConv",
+    "GlobalAttentionPool",
+    "GlobalMaxPool",
+    "GlobalMeanPool",
+    "GlobalSumPool",
+    "SAGEConv",
     "add_remaining_self_loops",
     "add_self_loops",
     "check_edge_index",

@@ -1,0 +1,42 @@
+"""What the graph readouts share: per-graph segment reductions."""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+class GlobalPool(keras.layers.Layer):
+    """Base of the readouts: subclasses define `_reduce(x, graph_index,
+    num_graphs)`."""
+
+    def call(self, x, graph_index=None, num_graphs=None):
+        if graph_index is None:
+            graph_index = ops.zeros((ops.shape(x)[0],), dtype="int32")
+            num_graphs = 1
+        num_graphs = self._num_graphs(graph_index, num_graphs)
+        return self._reduce(x, graph_index, num_graphs)
+
+    def _num_graphs(self, graph_index, num_graphs):
+        if num_graphs is not None:
+            return num_graphs
+        try:
+            values = np.asarray(ops.convert_to_numpy(graph_index))
+        except Exception as error:
+            raise self._needs_num_graphs() from error
+        return int(values.max()) + 1 if values.size else 0
+
+    def _needs_num_graphs(self):
+        return ValueError(
+            f"{type(self).__name__}: pass `num_graphs` (a Python int) when "
+            "`graph_index` is symbolic or traced, e.g. inside a functional "
+            "model or a compiled function. Received: num_graphs=None"
+        )
+
+    def compute_output_shape(self, x_shape, graph_index_shape=None):
+        return (None,) + tuple(x_shape[1:])
+
+    def compute_output_spec(self, x, graph_index=None, num_graphs=None):
+        if graph_index is not None and num_graphs is None:
+            raise self._needs_num_graphs()
+        graphs = 1 if graph_index is None else num_graphs
+        return keras.KerasTensor((graphs,) + tuple(x.shape[1:]), dtype=x.dtype)
