@@ -22,18 +22,13 @@ class GATv2Conv(AttentionConv):
 
     Args:
         units: features per head, a positive int.
-        heads: attention heads. Defaults to `1`.
-        concat: concatenate heads (`True`, default) or average them.
-        negative_slope: LeakyReLU slope. Defaults to `0.2`.
-        dropout: dropout rate of the attention coefficients.
-        add_self_loops: give every node one self-loop. Defaults to `True`.
         share_weights: one projection for source and target nodes.
-        use_bias: biases of the projections and the output.
-        activation: optional activation applied last.
-        kernel_initializer: initializer of kernels and attention vector.
-        bias_initializer: initializer of the biases.
-        seed: optional int seed of the attention dropout.
-        **kwargs: base `keras.layers.Layer` arguments.
+            Defaults to `False`.
+        **kwargs: the other arguments of `GATConv` (`heads`, `concat`,
+            `negative_slope`, `dropout`, `add_self_loops`, `use_bias`,
+            which here also covers the two projections' biases,
+            `activation`, `kernel_initializer`, `bias_initializer`,
+            `seed`) and base layer arguments.
 
     Call arguments:
         x: node features `(N, F)`.
