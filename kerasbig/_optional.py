@@ -16,7 +16,7 @@ _EXTRAS = {
     ),
     "tf_keras": ("tfmot", "tf-keras"),
     "sklearn": ("datasets", "scikit-learn"),
-    "scipy": ("test", "scipy"),
+    "scipy": ("datasets", "scipy"),
     "torch_geometric": ("test", "torch-geometric"),
 }
 

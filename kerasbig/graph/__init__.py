@@ -20,6 +20,7 @@ from kerasbig.graph.ops import check_edge_index
 from kerasbig.graph.ops import degree
 from kerasbig.graph.ops import gcn_norm
 from kerasbig.graph.ops import replace_self_loops
+from kerasbig.graph.planetoid import load_planetoid
 from kerasbig.graph.sage_conv import SAGEConv
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "check_edge_index",
     "degree",
     "gcn_norm",
+    "load_planetoid",
     "replace_self_loops",
 ]
