@@ -14,6 +14,8 @@ from kerasbig.graph.global_attention_pool import GlobalAttentionPool
 from kerasbig.graph.global_max_pool import GlobalMaxPool
 from kerasbig.graph.global_mean_pool import GlobalMeanPool
 from kerasbig.graph.global_sum_pool import GlobalSumPool
+from kerasbig.graph.graph_batch import GraphBatch
+from kerasbig.graph.graph_batch import batch_graphs
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import add_self_loops
 from kerasbig.graph.ops import check_edge_index
@@ -33,9 +35,11 @@ __all__ = [
     "GlobalMaxPool",
     "GlobalMeanPool",
     "GlobalSumPool",
+    "GraphBatch",
     "SAGEConv",
     "add_remaining_self_loops",
     "add_self_loops",
+    "batch_graphs",
     "check_edge_index",
     "degree",
     "gcn_norm",
