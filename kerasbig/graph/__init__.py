@@ -16,6 +16,7 @@ from kerasbig.graph.global_mean_pool import GlobalMeanPool
 from kerasbig.graph.global_sum_pool import GlobalSumPool
 from kerasbig.graph.graph_batch import GraphBatch
 from kerasbig.graph.graph_batch import batch_graphs
+from kerasbig.graph.graph_dataset import GraphDataset
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import add_self_loops
 from kerasbig.graph.ops import check_edge_index
@@ -36,6 +37,7 @@ __all__ = [
     "GlobalMeanPool",
     "GlobalSumPool",
     "GraphBatch",
+    "GraphDataset",
     "SAGEConv",
     "add_remaining_self_loops",
     "add_self_loops",

@@ -31,7 +31,8 @@ def check_edge_index(owner, edge_index, num_nodes=None):
     """
     shape = tuple(edge_index.shape)
     dtype = str(getattr(edge_index, "dtype", ""))
-    if len(shape) != 2 or shape[0] != 2 or "int" not in dtype:
+    # The first axis may be unknown: Keras relaxes it when tracing fit().
+    if len(shape) != 2 or shape[0] not in (2, None) or "int" not in dtype:
         raise ValueError(
             f"{owner}: `edge_index` must be an int tensor of shape (2, E) "
             "(row 0: source nodes, row 1: target nodes). Received: "

@@ -1,0 +1,163 @@
+import math
+
+import keras
+import numpy as np
+
+from kerasbig import _validation as checks
+from kerasbig.graph.graph_batch import batch_graphs
+
+
+class GraphDataset(keras.utils.PyDataset):
+    """Feeds graphs to `model.fit()`, `evaluate()` and `predict()` on every
+    backend, as padded disjoint batches of one static shape.
+
+    Each item is `(inputs, targets, sample_weight)`: `inputs` is
+    `GraphBatch.inputs()` (`x`, `edge_index`, `graph_index`, and
+    `edge_weight` / `edge_attr` if the graphs have them), padded to
+    `num_nodes`, `num_edges` and `batch_size + 1` graphs, so the model
+    compiles once. With `level="graph"` the targets are one row per graph
+    slot and the weights are 1 for real graphs, 0 for padding; with
+    `level="node"` one row per node slot, weighted by `node_weights` (for
+    example a training mask) and 0 on padding. Build the model on
+    `keras_inputs()`.
+
+    Full-graph node classification is one graph, `batch_size=1`:
+    `GraphDataset([graph], node_labels, level="node", node_weights=
+    train_mask)`.
+
+    Args:
+        graphs: a list of `GraphBatch` graphs.
+        targets: per graph (`level="graph"`): an array with one row per
+            graph; per node: a list with one array per graph (or one
+            array for a single graph). `None` for `predict`.
+        batch_size: graphs per batch. Defaults to `32`.
+        level: `"graph"` (default) or `"node"` targets.
+        node_weights: with `level="node"`, per-node loss weights like
+            `targets` (default 1 on every real node).
+        num_nodes: node budget per batch; defaults to the most nodes any
+            `batch_size` graphs can have, plus one padding node.
+        num_edges: edge budget; defaults likewise (at least 1).
+        shuffle: reshuffle the graphs every epoch. Defaults to `False`.
+        seed: seed of the shuffling.
+        **kwargs: `keras.utils.PyDataset` arguments (`workers`, ...).
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.graph import GraphBatch, GraphDataset
+        >>> path = GraphBatch(np.ones((3, 2)), np.array([[0, 1], [1, 2]]))
+        >>> graphs = [path] * 4
+        >>> data = GraphDataset(graphs, np.array([0, 1, 0, 1]), batch_size=2)
+        >>> inputs, targets, weights = data[0]
+        >>> inputs["x"].shape, targets.tolist(), weights.tolist()
+        ((7, 2), [0, 1, 0], [1.0, 1.0, 0.0])
+    """
+
+    def __init__(
+        self,
+        graphs,
+        targets=None,
+        batch_size=32,
+        level="graph",
+        node_weights=None,
+        num_nodes=None,
+        num_edges=None,
+        shuffle=False,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        owner = "GraphDataset"
+        checks.positive_int(owner, "batch_size", batch_size)
+        checks.one_of(owner, "level", level, ("graph", "node"))
+        self.graphs = list(graphs)
+        if not self.graphs:
+            raise ValueError(f"{owner}: got no graphs. Received: graphs=[]")
+        self.batch_size = batch_size
+        self.level = level
+        self.targets = self._per_graph("targets", targets)
+        self.node_weights = self._per_graph("node_weights", node_weights)
+        largest = sorted((g.num_nodes for g in self.graphs), reverse=True)
+        most_edges = sorted((g.num_edges for g in self.graphs), reverse=True)
+        self.num_nodes = num_nodes or sum(largest[:batch_size]) + 1
+        self.num_edges = num_edges or max(sum(most_edges[:batch_size]), 1)
+        self.shuffle = shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = np.arange(len(self.graphs))
+        if shuffle:
+            self._rng.shuffle(self._order)
+
+    def _per_graph(self, name, values):
+        if values is None:
+            return None
+        if self.level == "graph":
+            values = np.asarray(values)
+            if len(values) != len(self.graphs):
+                raise ValueError(
+                    f"GraphDataset: `{name}` needs one row per graph "
+                    f"({len(self.graphs)}). Received: {len(values)} rows"
+                )
+            return values
+        if len(self.graphs) == 1 and not isinstance(values, (list, tuple)):
+            values = [values]
+        values = [np.asarray(v) for v in values]
+        sizes = [len(v) for v in values]
+        if sizes != [g.num_nodes for g in self.graphs]:
+            raise ValueError(
+                f"GraphDataset: `{name}` needs one array per graph with one "
+                "row per node. Received: rows "
+                f"{sizes} for graphs of {[g.num_nodes for g in self.graphs]} "
+                "nodes"
+            )
+        return values
+
+    @property
+    def num_batches(self):
+        return math.ceil(len(self.graphs) / self.batch_size)
+
+    def __len__(self):
+        return self.num_batches
+
+    def __getitem__(self, index):
+        chosen = self._order[
+            index * self.batch_size : (index + 1) * self.batch_size
+        ]
+        batch = batch_graphs([self.graphs[i] for i in chosen])
+        padded = batch.pad(self.num_nodes, self.num_edges, self.batch_size + 1)
+        inputs = padded.inputs()
+        if self.targets is None:
+            return (inputs,)
+        if self.level == "graph":
+            targets = self._pad_rows(self.targets[chosen], self.batch_size + 1)
+            weights = padded.graph_mask.astype("float32")
+        else:
+            targets = self._pad_rows(
+                np.concatenate([self.targets[i] for i in chosen]),
+                self.num_nodes,
+            )
+            weights = padded.node_mask.astype("float32")
+            if self.node_weights is not None:
+                given = np.concatenate([self.node_weights[i] for i in chosen])
+                weights[: len(given)] *= given.astype("float32")
+        return inputs, targets, weights
+
+    @staticmethod
+    def _pad_rows(values, rows):
+        filler = np.zeros(
+            (rows - len(values),) + values.shape[1:], values.dtype
+        )
+        return np.concatenate([values, filler])
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._rng.shuffle(self._order)
+
+    def keras_inputs(self):
+        """`keras.Input`s named and shaped like the batches' inputs."""
+        inputs, *_ = self[0]
+        return {
+            name: keras.Input(
+                batch_shape=array.shape, dtype=str(array.dtype), name=name
+            )
+            for name, array in inputs.items()
+        }
