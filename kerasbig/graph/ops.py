@@ -129,11 +129,12 @@ def add_remaining_self_loops(
     # 1 + position of each node's last self-loop, 0 for nodes without one.
     positions = ops.arange(1, ops.shape(source)[0] + 1, dtype="int32")
     last = _segment_max_int(ops.where(is_loop, positions, 0), source, num_nodes)
-    loop_weight = ops.where(
-        last > 0,
-        ops.take(edge_weight, ops.maximum(last - 1, 0), axis=0),
-        ops.cast(fill_value, edge_weight.dtype),
+    # Index 0 picks the fill value, index p + 1 the weight of edge p (a
+    # gather that also works when there are no edges at all).
+    candidates = ops.concatenate(
+        [ops.full((1,), fill_value, dtype=edge_weight.dtype), edge_weight], 0
     )
+    loop_weight = ops.take(candidates, last, axis=0)
     kept = ops.where(is_loop, ops.zeros_like(edge_weight), edge_weight)
     loops = ops.arange(num_nodes, dtype=edge_index.dtype)
     return (
