@@ -5,7 +5,8 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
-from kerasbig.graph.ops import check_edge_index
+from kerasbig.graph._inputs import check_node_features
+from kerasbig.graph._inputs import node_count
 from kerasbig.graph.ops import replace_self_loops
 from kerasbig.ops import segment_softmax
 from kerasbig.ops import segment_sum
@@ -50,12 +51,7 @@ class AttentionConv(keras.layers.Layer):
         self.seed = seed
 
     def build(self, x_shape, edge_index_shape, edge_attr_shape=None):
-        owner = type(self).__name__
-        if len(x_shape) != 2 or x_shape[-1] is None:
-            raise ValueError(
-                f"{owner}: `x` must have shape (num_nodes, features) with "
-                f"known features. Received: x_shape={tuple(x_shape)}"
-            )
+        check_node_features(type(self).__name__, x_shape)
         edge_features = None
         if edge_attr_shape is not None:
             edge_features = (
@@ -84,9 +80,7 @@ class AttentionConv(keras.layers.Layer):
         )
 
     def call(self, x, edge_index, edge_attr=None, training=None):
-        owner = type(self).__name__
-        num_nodes = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
-        check_edge_index(owner, edge_index, num_nodes)
+        num_nodes = node_count(type(self).__name__, x, edge_index)
         valid = None
         if self.add_self_loops:
             edge_index, edge_attr, valid = replace_self_loops(

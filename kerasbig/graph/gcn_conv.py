@@ -2,8 +2,9 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
+from kerasbig.graph._inputs import check_node_features
+from kerasbig.graph._inputs import node_count
 from kerasbig.graph.ops import add_remaining_self_loops
-from kerasbig.graph.ops import check_edge_index
 from kerasbig.graph.ops import gcn_norm
 from kerasbig.ops import segment_sum
 
@@ -81,11 +82,7 @@ class GCNConv(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, x_shape, edge_index_shape, edge_weight_shape=None):
-        if len(x_shape) != 2 or x_shape[-1] is None:
-            raise ValueError(
-                "GCNConv: `x` must have shape (num_nodes, features) with "
-                f"known features. Received: x_shape={tuple(x_shape)}"
-            )
+        check_node_features("GCNConv", x_shape)
         self.kernel = self.add_weight(
             name="kernel",
             shape=(x_shape[-1], self.units),
@@ -101,8 +98,7 @@ class GCNConv(keras.layers.Layer):
         self.built = True
 
     def call(self, x, edge_index, edge_weight=None):
-        num_nodes = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
-        check_edge_index("GCNConv", edge_index, num_nodes)
+        num_nodes = node_count("GCNConv", x, edge_index)
         h = ops.matmul(x, self.kernel)
         if edge_weight is not None:
             edge_weight = ops.cast(edge_weight, h.dtype)

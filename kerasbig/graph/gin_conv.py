@@ -1,7 +1,8 @@
 import keras
 from keras import ops
 
-from kerasbig.graph.ops import check_edge_index
+from kerasbig.graph._inputs import check_node_features
+from kerasbig.graph._inputs import node_count
 from kerasbig.ops import segment_sum
 
 
@@ -65,11 +66,7 @@ class GINConv(keras.layers.Layer):
         self.edge_dim = edge_dim
 
     def build(self, x_shape, edge_index_shape, edge_attr_shape=None):
-        if len(x_shape) != 2 or x_shape[-1] is None:
-            raise ValueError(
-                "GINConv: `x` must have shape (num_nodes, features) with "
-                f"known features. Received: x_shape={tuple(x_shape)}"
-            )
+        check_node_features(type(self).__name__, x_shape)
         features = x_shape[-1]
         self.epsilon = self.add_weight(
             name="epsilon",
@@ -94,8 +91,7 @@ class GINConv(keras.layers.Layer):
         self.built = True
 
     def call(self, x, edge_index, edge_attr=None):
-        num_nodes = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
-        check_edge_index("GINConv", edge_index, num_nodes)
+        num_nodes = node_count(type(self).__name__, x, edge_index)
         messages = ops.take(x, edge_index[0], axis=0)
         if edge_attr is not None:
             if self.edge_projection is not None:

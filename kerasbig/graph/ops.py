@@ -11,6 +11,7 @@ weight 0, which changes no weighted sum.
 import numpy as np
 from keras import ops
 
+from kerasbig.ops import segment_max
 from kerasbig.ops import segment_sum
 
 
@@ -128,7 +129,7 @@ def add_remaining_self_loops(
     is_loop = ops.equal(source, target)
     # 1 + position of each node's last self-loop, 0 for nodes without one.
     positions = ops.arange(1, ops.shape(source)[0] + 1, dtype="int32")
-    last = _segment_max_int(ops.where(is_loop, positions, 0), source, num_nodes)
+    last = segment_max(ops.where(is_loop, positions, 0), source, num_nodes)
     # Index 0 picks the fill value, index p + 1 the weight of edge p (a
     # gather that also works when there are no edges at all).
     candidates = ops.concatenate(
@@ -141,12 +142,6 @@ def add_remaining_self_loops(
         ops.concatenate([edge_index, ops.stack([loops, loops])], 1),
         ops.concatenate([kept, loop_weight], 0),
     )
-
-
-def _segment_max_int(data, segment_ids, num_segments):
-    """Integer segment maximum that is 0 for empty segments."""
-    maximum = ops.segment_max(data, segment_ids, num_segments=num_segments)
-    return ops.maximum(maximum, 0)
 
 
 def gcn_norm(

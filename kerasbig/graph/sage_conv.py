@@ -2,7 +2,8 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
-from kerasbig.graph.ops import check_edge_index
+from kerasbig.graph._inputs import check_node_features
+from kerasbig.graph._inputs import node_count
 from kerasbig.ops import segment_max
 from kerasbig.ops import segment_mean
 from kerasbig.ops import segment_sum
@@ -76,11 +77,7 @@ class SAGEConv(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, x_shape, edge_index_shape):
-        if len(x_shape) != 2 or x_shape[-1] is None:
-            raise ValueError(
-                "SAGEConv: `x` must have shape (num_nodes, features) with "
-                f"known features. Received: x_shape={tuple(x_shape)}"
-            )
+        check_node_features("SAGEConv", x_shape)
         shape = (x_shape[-1], self.units)
         self.neighbor_kernel = self.add_weight(
             name="neighbor_kernel",
@@ -104,8 +101,7 @@ class SAGEConv(keras.layers.Layer):
         self.built = True
 
     def call(self, x, edge_index):
-        num_nodes = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
-        check_edge_index("SAGEConv", edge_index, num_nodes)
+        num_nodes = node_count("SAGEConv", x, edge_index)
         messages = ops.take(x, edge_index[0], axis=0)
         aggregate = _AGGREGATIONS[self.aggregation]
         out = ops.matmul(

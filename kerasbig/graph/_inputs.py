@@ -1,0 +1,22 @@
+"""Input checks shared by the graph layers."""
+
+from keras import ops
+
+from kerasbig.graph.ops import check_edge_index
+
+
+def check_node_features(owner, x_shape):
+    """For `build`: `x` must be `(num_nodes, features)`, features known."""
+    if len(x_shape) != 2 or x_shape[-1] is None:
+        raise ValueError(
+            f"{owner}: `x` must have shape (num_nodes, features) with known "
+            f"features. Received: x_shape={tuple(x_shape)}"
+        )
+
+
+def node_count(owner, x, edge_index):
+    """For `call`: checks `edge_index` against `x` and returns the number
+    of nodes (a Python int when static, as JAX needs for segment ops)."""
+    num_nodes = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
+    check_edge_index(owner, edge_index, num_nodes)
+    return num_nodes
