@@ -3,8 +3,8 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig.layers._initializers import clone_initializer
+from kerasbig.layers.rotary_embedding import RotaryEmbedding
 from kerasbig.ops import attention as attention_ops
-from kerasbig.ops import positions as position_ops
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -240,6 +240,15 @@ class MultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="dropout",
         )
+        self.rotary_embedding = None
+        if self.rotary:
+            # (batch, seq, heads, head_dim): positions on axis 1.
+            self.rotary_embedding = RotaryEmbedding(
+                self.rotary_max_wavelength,
+                self.rotary_scaling_factor,
+                dtype=self.dtype_policy,
+                name="rotary_embedding",
+            )
         self.built = True
 
     def _projection(self, name, input_shape, heads, head_dim):
@@ -305,8 +314,11 @@ class MultiHeadAttention(keras.layers.Layer):
         value_heads = self.value_dense(value)
         start = 0 if cache is None else cache_index
         if self.rotary:
-            query_heads = self._rotate(query_heads, start)
-            key_heads = self._rotate(key_heads, start if self_attention else 0)
+            rotate = self.rotary_embedding
+            query_heads = rotate(query_heads, start_index=start)
+            key_heads = rotate(
+                key_heads, start_index=start if self_attention else 0
+            )
         if cache is not None:
             cache = ops.slice_update(
                 cache,
@@ -415,19 +427,6 @@ class MultiHeadAttention(keras.layers.Layer):
         if padding is None and attention_mask is None:
             return mask  # every query sees at least itself
         return attention_ops.attend_somewhere(mask)
-
-    def _rotate(self, heads, start):
-        positions = position_ops.sequence_positions(ops.shape(heads)[1], start)
-        cos, sin = position_ops.rotary_cos_sin(
-            ops.expand_dims(ops.cast(positions, "float32"), 0),
-            self.key_dim,
-            self.rotary_max_wavelength,
-            self.rotary_scaling_factor,
-        )
-        # (1, seq, 1, head_dim) broadcasts over batch and heads.
-        cos = ops.expand_dims(cos, -2)
-        sin = ops.expand_dims(sin, -2)
-        return position_ops.apply_rotary(heads, cos, sin)
 
     def _share_single_head(self, key_heads, value_heads):
         # Backends broadcast k < n key/value heads in groups, but not
