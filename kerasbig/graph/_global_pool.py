@@ -39,4 +39,8 @@ class GlobalPool(keras.layers.Layer):
         if graph_index is not None and num_graphs is None:
             raise self._needs_num_graphs()
         graphs = 1 if graph_index is None else num_graphs
-        return keras.KerasTensor((graphs,) + tuple(x.shape[1:]), dtype=x.dtype)
+        return keras.KerasTensor((graphs,) + self._row_shape(x), dtype=x.dtype)
+
+    def _row_shape(self, x):
+        """The shape of one pooled row for node features `x`."""
+        return tuple(x.shape[1:])

@@ -64,14 +64,10 @@ class GlobalAttentionPool(GlobalPool):
         values = x if self.feature is None else self.feature(x)
         return segment_sum(scores * values, graph_index, num_graphs)
 
-    def compute_output_spec(self, x, graph_index=None, num_graphs=None):
-        if graph_index is not None and num_graphs is None:
-            raise self._needs_num_graphs()
-        graphs = 1 if graph_index is None else num_graphs
-        width = x.shape[-1]
-        if self.feature is not None:
-            width = self.feature.compute_output_spec(x).shape[-1]
-        return keras.KerasTensor((graphs, width), dtype=x.dtype)
+    def _row_shape(self, x):
+        if self.feature is None:
+            return tuple(x.shape[1:])
+        return tuple(self.feature.compute_output_spec(x).shape[1:])
 
     def get_config(self):
         config = super().get_config()
