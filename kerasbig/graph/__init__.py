@@ -5,6 +5,8 @@ shape `(2, E)` (row 0 = source, row 1 = target), PyTorch Geometric's
 format and semantics.
 """
 
+from kerasbig.graph.convert import from_networkx
+from kerasbig.graph.convert import from_scipy_sparse
 from kerasbig.graph.gat_conv import GATConv
 from kerasbig.graph.gatv2_conv import GATv2Conv
 from kerasbig.graph.gcn_conv import GCNConv
@@ -44,6 +46,8 @@ __all__ = [
     "batch_graphs",
     "check_edge_index",
     "degree",
+    "from_networkx",
+    "from_scipy_sparse",
     "gcn_norm",
     "load_planetoid",
     "replace_self_loops",

@@ -13,7 +13,8 @@ class GraphDataset(keras.utils.PyDataset):
 
     Each item is `(inputs, targets, sample_weight)`: `inputs` is
     `GraphBatch.inputs()` (`x`, `edge_index`, `graph_index`, and
-    `edge_weight` / `edge_attr` if the graphs have them), padded to
+    `edge_weight` / `edge_attr` if the graphs have them, or only the
+    `input_names` given), padded to
     `num_nodes`, `num_edges` and `batch_size + 1` graphs, so the model
     compiles once. With `level="graph"` the targets are one row per graph
     slot and the weights are 1 for real graphs, 0 for padding; with
@@ -23,7 +24,9 @@ class GraphDataset(keras.utils.PyDataset):
 
     Full-graph node classification is one graph, `batch_size=1`:
     `GraphDataset([graph], node_labels, level="node", node_weights=
-    train_mask)`.
+    train_mask)`. With node weights, compile the loss with
+    `reduction="mean_with_sample_weight"` so that it averages over the
+    weighted nodes; Keras's default divides by every node slot.
 
     Args:
         graphs: a list of `GraphBatch` graphs.
@@ -37,6 +40,10 @@ class GraphDataset(keras.utils.PyDataset):
         num_nodes: node budget per batch; defaults to the most nodes any
             `batch_size` graphs can have, plus one padding node.
         num_edges: edge budget; defaults likewise (at least 1).
+        input_names: the inputs to yield, e.g. `("x", "edge_index")` for
+            a model that needs no `graph_index`; a Keras model fed a dict
+            with keys it lacks matches inputs by position, so yield exactly
+            the model's inputs. Defaults to all the graphs have.
         shuffle: reshuffle the graphs every epoch. Defaults to `False`.
         seed: seed of the shuffling.
         **kwargs: `keras.utils.PyDataset` arguments (`workers`, ...).
@@ -62,6 +69,7 @@ class GraphDataset(keras.utils.PyDataset):
         node_weights=None,
         num_nodes=None,
         num_edges=None,
+        input_names=None,
         shuffle=False,
         seed=None,
         **kwargs,
@@ -81,6 +89,15 @@ class GraphDataset(keras.utils.PyDataset):
         most_edges = sorted((g.num_edges for g in self.graphs), reverse=True)
         self.num_nodes = num_nodes or sum(largest[:batch_size]) + 1
         self.num_edges = num_edges or max(sum(most_edges[:batch_size]), 1)
+        available = list(self.graphs[0].inputs())
+        self.input_names = list(input_names or available)
+        unknown = [n for n in self.input_names if n not in available]
+        if unknown:
+            raise ValueError(
+                f"{owner}: `input_names` {unknown} are not inputs of these "
+                f"graphs; they have {available}. Received: "
+                f"input_names={input_names!r}"
+            )
         self.shuffle = shuffle
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.graphs))
@@ -124,7 +141,7 @@ class GraphDataset(keras.utils.PyDataset):
         ]
         batch = batch_graphs([self.graphs[i] for i in chosen])
         padded = batch.pad(self.num_nodes, self.num_edges, self.batch_size + 1)
-        inputs = padded.inputs()
+        inputs = {name: padded.inputs()[name] for name in self.input_names}
         if self.targets is None:
             return (inputs,)
         if self.level == "graph":

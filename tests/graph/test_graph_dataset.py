@@ -95,6 +95,22 @@ def test_node_level_items_weight_padding_zero():
     assert weights.tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
+def test_input_names_choose_what_is_yielded():
+    graph = GraphBatch(np.ones((3, 2)), np.array([[0, 1], [1, 2]]))
+    data = GraphDataset(
+        [graph],
+        [np.arange(3)],
+        batch_size=1,
+        level="node",
+        input_names=("x", "edge_index"),
+    )
+    inputs, _, _ = data[0]
+    assert list(inputs) == ["x", "edge_index"]
+    assert list(data.keras_inputs()) == ["x", "edge_index"]
+    with pytest.raises(ValueError, match=r"`input_names` \['edge_attr'\]"):
+        GraphDataset([graph], input_names=("x", "edge_attr"))
+
+
 def test_bad_arguments():
     graph = GraphBatch(np.ones((3, 2)), np.array([[0], [1]]))
     with pytest.raises(

@@ -1,0 +1,135 @@
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from kerasbig.graph import GraphBatch
+from kerasbig.graph import GraphDataset
+
+RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.fixture
+def recipe(load_recipe):
+    return load_recipe("node_classification")
+
+
+@pytest.fixture
+def cora(shared_data):
+    return str(shared_data / "planetoid" / "cora.npz")
+
+
+def _run(recipe, tmp_path, *flags):
+    return recipe.main([*flags, "--output-dir", str(tmp_path)])
+
+
+def test_smoke_run_writes_metrics_and_a_reloadable_model(
+    recipe, cora, tmp_path
+):
+    metrics = _run(recipe, tmp_path, "--smoke", "--data-path", cora)
+    assert metrics["backend"] == keras.backend.backend()
+    assert [run["epochs"] for run in metrics["runs"]] == [5]
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["test_accuracy_mean"] == metrics["test_accuracy_mean"]
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    data = recipe.split_datasets(
+        recipe.load_planetoid("cora", cora, normalize_features=True)
+    )
+    _, accuracy = model.evaluate(data["test"], verbose=0)
+    assert accuracy == pytest.approx(metrics["runs"][0]["test_accuracy"])
+
+
+def test_gat_stops_early_and_restores_the_best_weights(recipe, cora, tmp_path):
+    metrics = _run(
+        recipe,
+        tmp_path,
+        *("--model", "gat", "--data-path", cora),
+        *("--epochs", "60", "--patience", "3", "--learning-rate", "0.05"),
+    )
+    (run,) = metrics["runs"]
+    assert run["epochs"] < 60
+    assert metrics["config"]["heads"] == 8 and metrics["config"]["hidden"] == 8
+
+
+def test_missing_data_says_where_it_looked_and_what_to_pass(
+    recipe, tmp_path, monkeypatch
+):
+    monkeypatch.delenv(recipe.DATA_ENV, raising=False)
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SystemExit, match="--data-path") as error:
+        _run(recipe, tmp_path, "--data-path", str(missing))
+    assert str(missing) in str(error.value)
+    monkeypatch.setenv(recipe.DATA_ENV, str(missing))
+    with pytest.raises(SystemExit, match=recipe.DATA_ENV):
+        _run(recipe, tmp_path)
+
+
+def test_help_explains_every_flag():
+    result = subprocess.run(
+        [sys.executable, str(RECIPES / "node_classification.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    for flag in [
+        "--model",
+        "--dataset",
+        "--data-path",
+        "--seeds",
+        "--epochs",
+        "--patience",
+        "--learning-rate",
+        "--weight-decay",
+        "--hidden",
+        "--heads",
+        "--dropout",
+        "--output-dir",
+        "--smoke",
+    ]:
+        assert flag in result.stdout
+
+
+@pytest.mark.tensorflow_only
+def test_padded_gcn_classifier_converts_to_litert_builtins(recipe):
+    from kerasbig.export import _litert
+
+    rng = np.random.default_rng(0)
+    graph = GraphBatch(
+        rng.random((40, 12)), rng.integers(0, 38, (2, 120))
+    )  # nodes 38 and 39 isolated
+    data = GraphDataset(
+        [graph],
+        rng.integers(0, 3, 40),
+        batch_size=1,
+        level="node",
+        input_names=("x", "edge_index"),
+    )
+    config = recipe.Config(model="gcn", hidden=8)
+    model = recipe.build_model(config, data.keras_inputs(), num_classes=3)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(True))
+    model.fit(data, epochs=3, verbose=0)
+    inputs, *_ = data[0]
+    expected = keras.ops.convert_to_numpy(model(inputs))
+    content = _litert.convert_model(model, builtins_only=True)
+    (got,) = _litert.run_model(content, inputs)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+# The bar: Cora, public split, row-normalised features, 10 seeds.
+@pytest.mark.large
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("model, floor", [("gcn", 0.810), ("gat", 0.820)])
+def test_ten_seed_cora_accuracy_reaches_the_papers(
+    recipe, cora, tmp_path, model, floor
+):
+    metrics = _run(
+        recipe, tmp_path, "--model", model, "--seeds", "10", "--data-path", cora
+    )
+    assert len(metrics["runs"]) == 10
+    assert metrics["test_accuracy_mean"] >= floor
