@@ -27,6 +27,7 @@ from kerasbig.graph.ops import gcn_norm
 from kerasbig.graph.ops import replace_self_loops
 from kerasbig.graph.planetoid import load_planetoid
 from kerasbig.graph.sage_conv import SAGEConv
+from kerasbig.graph.tu_dataset import load_tu_dataset
 
 __all__ = [
     "GATConv",
@@ -50,5 +51,6 @@ __all__ = [
     "from_scipy_sparse",
     "gcn_norm",
     "load_planetoid",
+    "load_tu_dataset",
     "replace_self_loops",
 ]
