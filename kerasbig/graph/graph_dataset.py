@@ -101,6 +101,7 @@ class GraphDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.graphs))
+        self._last_item = None
         if shuffle:
             self._rng.shuffle(self._order)
 
@@ -139,6 +140,14 @@ class GraphDataset(keras.utils.PyDataset):
         chosen = self._order[
             index * self.batch_size : (index + 1) * self.batch_size
         ]
+        # Full-graph training asks for the same batch every epoch: reuse it
+        # rather than copy the whole graph again.
+        key = tuple(chosen.tolist())
+        if self._last_item is None or self._last_item[0] != key:
+            self._last_item = (key, self._make_item(chosen))
+        return self._last_item[1]
+
+    def _make_item(self, chosen):
         batch = batch_graphs([self.graphs[i] for i in chosen])
         padded = batch.pad(self.num_nodes, self.num_edges, self.batch_size + 1)
         inputs = {name: padded.inputs()[name] for name in self.input_names}
