@@ -1,6 +1,7 @@
 """PyTorch-specific code behind `kerasbig._backend`."""
 
 import torch
+from keras import ops
 
 
 def compile_inference(model, function):
@@ -11,3 +12,27 @@ def compile_inference(model, function):
             return function(inputs)
 
     return run
+
+
+def segment_sum(data, segment_ids, num_segments):
+    # Keras's torch segment_sum first repeats the ids to data's full shape
+    # (E x F int64: gigabytes for large graphs); index_add broadcasts.
+    data = ops.convert_to_tensor(data)
+    ids = ops.convert_to_tensor(segment_ids).long()
+    out = data.new_zeros((int(num_segments),) + tuple(data.shape[1:]))
+    return out.index_add(0, ids, data)
+
+
+def segment_max(data, segment_ids, num_segments):
+    # As segment_sum: an expanded view of the ids instead of a full copy.
+    data = ops.convert_to_tensor(data)
+    ids = ops.convert_to_tensor(segment_ids).long()
+    index = ids.view(-1, *([1] * (data.dim() - 1))).expand_as(data)
+    shape = (int(num_segments),) + tuple(data.shape[1:])
+    lowest = (
+        float("-inf")
+        if data.is_floating_point()
+        else torch.iinfo(data.dtype).min
+    )
+    out = data.new_full(shape, lowest)
+    return out.scatter_reduce(0, index, data, "amax", include_self=True)

@@ -8,10 +8,12 @@ JAX under jit) or a scalar tensor.
 
 from keras import ops
 
+from kerasbig import _backend
+
 
 def _counts(segment_ids, num_segments, dtype):
     ones = ops.ones_like(segment_ids, dtype=dtype)
-    return ops.segment_sum(ones, segment_ids, num_segments=num_segments)
+    return _backend.segment_sum(ones, segment_ids, num_segments)
 
 
 def _expand_like(values, data):
@@ -24,33 +26,37 @@ def _expand_like(values, data):
 def segment_sum(data, segment_ids, num_segments):
     """Sums the rows of `data` that share a segment id.
 
-    Example:
+        Example:
 
-        >>> import numpy as np
-        >>> from keras import ops
-        >>> from kerasbig.ops import segment_sum
-        >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
-        >>> out = segment_sum(data, np.array([0, 2, 0]), num_segments=3)
-        >>> ops.convert_to_numpy(out).ravel().tolist()
-        [5.0, 0.0, 2.0]
+            >>> import numpy as np
+            >>> from keras import ops
+
+    from kerasbig import _backend
+            >>> from kerasbig.ops import segment_sum
+            >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
+            >>> out = segment_sum(data, np.array([0, 2, 0]), num_segments=3)
+            >>> ops.convert_to_numpy(out).ravel().tolist()
+            [5.0, 0.0, 2.0]
     """
-    return ops.segment_sum(data, segment_ids, num_segments=num_segments)
+    return _backend.segment_sum(data, segment_ids, num_segments)
 
 
 def segment_mean(data, segment_ids, num_segments):
     """Averages the rows of `data` that share a segment id (0 if none).
 
-    Example:
+        Example:
 
-        >>> import numpy as np
-        >>> from keras import ops
-        >>> from kerasbig.ops import segment_mean
-        >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
-        >>> out = segment_mean(data, np.array([0, 2, 0]), num_segments=3)
-        >>> ops.convert_to_numpy(out).ravel().tolist()
-        [2.5, 0.0, 2.0]
+            >>> import numpy as np
+            >>> from keras import ops
+
+    from kerasbig import _backend
+            >>> from kerasbig.ops import segment_mean
+            >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
+            >>> out = segment_mean(data, np.array([0, 2, 0]), num_segments=3)
+            >>> ops.convert_to_numpy(out).ravel().tolist()
+            [2.5, 0.0, 2.0]
     """
-    total = ops.segment_sum(data, segment_ids, num_segments=num_segments)
+    total = _backend.segment_sum(data, segment_ids, num_segments)
     counts = _counts(segment_ids, num_segments, total.dtype)
     return total / _expand_like(ops.maximum(counts, 1), total)
 
@@ -58,17 +64,19 @@ def segment_mean(data, segment_ids, num_segments):
 def segment_max(data, segment_ids, num_segments):
     """Maximum over the rows of `data` that share a segment id (0 if none).
 
-    Example:
+        Example:
 
-        >>> import numpy as np
-        >>> from keras import ops
-        >>> from kerasbig.ops import segment_max
-        >>> data = np.array([[1.0], [-2.0], [4.0]], "float32")
-        >>> out = segment_max(data, np.array([0, 2, 0]), num_segments=3)
-        >>> ops.convert_to_numpy(out).ravel().tolist()
-        [4.0, 0.0, -2.0]
+            >>> import numpy as np
+            >>> from keras import ops
+
+    from kerasbig import _backend
+            >>> from kerasbig.ops import segment_max
+            >>> data = np.array([[1.0], [-2.0], [4.0]], "float32")
+            >>> out = segment_max(data, np.array([0, 2, 0]), num_segments=3)
+            >>> ops.convert_to_numpy(out).ravel().tolist()
+            [4.0, 0.0, -2.0]
     """
-    maximum = ops.segment_max(data, segment_ids, num_segments=num_segments)
+    maximum = _backend.segment_max(data, segment_ids, num_segments)
     counts = _counts(segment_ids, num_segments, "int32")
     return ops.where(_expand_like(counts > 0, maximum), maximum, 0)
 
@@ -76,24 +84,26 @@ def segment_max(data, segment_ids, num_segments):
 def segment_softmax(logits, segment_ids, num_segments):
     """Softmax of `logits` over the rows that share a segment id.
 
-    Computed in float32 with the per-segment maximum subtracted, as
-    `torch_geometric.utils.softmax`; extra axes (e.g. attention heads) are
-    independent.
+        Computed in float32 with the per-segment maximum subtracted, as
+        `torch_geometric.utils.softmax`; extra axes (e.g. attention heads) are
+        independent.
 
-    Example:
+        Example:
 
-        >>> import numpy as np
-        >>> from keras import ops
-        >>> from kerasbig.ops import segment_softmax
-        >>> logits = np.log(np.array([1.0, 3.0, 5.0], "float32"))
-        >>> out = segment_softmax(logits, np.array([1, 1, 0]), num_segments=2)
-        >>> np.round(ops.convert_to_numpy(out), 3).tolist()
-        [0.25, 0.75, 1.0]
+            >>> import numpy as np
+            >>> from keras import ops
+
+    from kerasbig import _backend
+            >>> from kerasbig.ops import segment_softmax
+            >>> logits = np.log(np.array([1.0, 3.0, 5.0], "float32"))
+            >>> out = segment_softmax(logits, np.array([1, 1, 0]), num_segments=2)
+            >>> np.round(ops.convert_to_numpy(out), 3).tolist()
+            [0.25, 0.75, 1.0]
     """
     dtype = logits.dtype
     logits = ops.cast(logits, "float32")
     maximum = segment_max(logits, segment_ids, num_segments)
     shifted = ops.exp(logits - ops.take(maximum, segment_ids, axis=0))
-    total = ops.segment_sum(shifted, segment_ids, num_segments=num_segments)
+    total = _backend.segment_sum(shifted, segment_ids, num_segments)
     weights = shifted / (ops.take(total, segment_ids, axis=0) + 1e-16)
     return ops.cast(weights, dtype)
