@@ -26,17 +26,15 @@ def _expand_like(values, data):
 def segment_sum(data, segment_ids, num_segments):
     """Sums the rows of `data` that share a segment id.
 
-        Example:
+    Example:
 
-            >>> import numpy as np
-            >>> from keras import ops
-
-    from kerasbig import _backend
-            >>> from kerasbig.ops import segment_sum
-            >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
-            >>> out = segment_sum(data, np.array([0, 2, 0]), num_segments=3)
-            >>> ops.convert_to_numpy(out).ravel().tolist()
-            [5.0, 0.0, 2.0]
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import segment_sum
+        >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
+        >>> out = segment_sum(data, np.array([0, 2, 0]), num_segments=3)
+        >>> ops.convert_to_numpy(out).ravel().tolist()
+        [5.0, 0.0, 2.0]
     """
     return _backend.segment_sum(data, segment_ids, num_segments)
 
@@ -44,17 +42,15 @@ def segment_sum(data, segment_ids, num_segments):
 def segment_mean(data, segment_ids, num_segments):
     """Averages the rows of `data` that share a segment id (0 if none).
 
-        Example:
+    Example:
 
-            >>> import numpy as np
-            >>> from keras import ops
-
-    from kerasbig import _backend
-            >>> from kerasbig.ops import segment_mean
-            >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
-            >>> out = segment_mean(data, np.array([0, 2, 0]), num_segments=3)
-            >>> ops.convert_to_numpy(out).ravel().tolist()
-            [2.5, 0.0, 2.0]
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import segment_mean
+        >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
+        >>> out = segment_mean(data, np.array([0, 2, 0]), num_segments=3)
+        >>> ops.convert_to_numpy(out).ravel().tolist()
+        [2.5, 0.0, 2.0]
     """
     total = _backend.segment_sum(data, segment_ids, num_segments)
     counts = _counts(segment_ids, num_segments, total.dtype)
@@ -64,17 +60,15 @@ def segment_mean(data, segment_ids, num_segments):
 def segment_max(data, segment_ids, num_segments):
     """Maximum over the rows of `data` that share a segment id (0 if none).
 
-        Example:
+    Example:
 
-            >>> import numpy as np
-            >>> from keras import ops
-
-    from kerasbig import _backend
-            >>> from kerasbig.ops import segment_max
-            >>> data = np.array([[1.0], [-2.0], [4.0]], "float32")
-            >>> out = segment_max(data, np.array([0, 2, 0]), num_segments=3)
-            >>> ops.convert_to_numpy(out).ravel().tolist()
-            [4.0, 0.0, -2.0]
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import segment_max
+        >>> data = np.array([[1.0], [-2.0], [4.0]], "float32")
+        >>> out = segment_max(data, np.array([0, 2, 0]), num_segments=3)
+        >>> ops.convert_to_numpy(out).ravel().tolist()
+        [4.0, 0.0, -2.0]
     """
     maximum = _backend.segment_max(data, segment_ids, num_segments)
     counts = _counts(segment_ids, num_segments, "int32")
@@ -84,21 +78,19 @@ def segment_max(data, segment_ids, num_segments):
 def segment_softmax(logits, segment_ids, num_segments):
     """Softmax of `logits` over the rows that share a segment id.
 
-        Computed in float32 with the per-segment maximum subtracted, as
-        `torch_geometric.utils.softmax`; extra axes (e.g. attention heads) are
-        independent.
+    Computed in float32 with the per-segment maximum subtracted, as
+    `torch_geometric.utils.softmax`; extra axes (e.g. attention heads) are
+    independent.
 
-        Example:
+    Example:
 
-            >>> import numpy as np
-            >>> from keras import ops
-
-    from kerasbig import _backend
-            >>> from kerasbig.ops import segment_softmax
-            >>> logits = np.log(np.array([1.0, 3.0, 5.0], "float32"))
-            >>> out = segment_softmax(logits, np.array([1, 1, 0]), num_segments=2)
-            >>> np.round(ops.convert_to_numpy(out), 3).tolist()
-            [0.25, 0.75, 1.0]
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import segment_softmax
+        >>> logits = np.log(np.array([1.0, 3.0, 5.0], "float32"))
+        >>> out = segment_softmax(logits, np.array([1, 1, 0]), num_segments=2)
+        >>> np.round(ops.convert_to_numpy(out), 3).tolist()
+        [0.25, 0.75, 1.0]
     """
     dtype = logits.dtype
     logits = ops.cast(logits, "float32")
