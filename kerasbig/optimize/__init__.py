@@ -1,6 +1,31 @@
-"""Pruning and quantization-aware training for Keras 3.
+"""Pruning for Keras 3 on every backend (tfmot's API and semantics).
 
-Filled by the compression work; nothing is public yet.
+`prune_low_magnitude` wraps layers in `PruneLowMagnitude`, `fit()` with
+the `UpdatePruningStep` callback prunes them on a `PruningSchedule`,
+`strip_pruning` bakes the zeros into a plain model, `sparsity_report`
+measures them.
 """
 
-__all__ = []
+from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
+from kerasbig.optimize.prune_low_magnitude import prune_low_magnitude
+from kerasbig.optimize.prune_low_magnitude import supported_layers
+from kerasbig.optimize.pruning_schedule import ConstantSparsity
+from kerasbig.optimize.pruning_schedule import PolynomialDecay
+from kerasbig.optimize.pruning_schedule import PruningSchedule
+from kerasbig.optimize.sparsity_report import sparsity_report
+from kerasbig.optimize.sparsity_report import sparsity_total
+from kerasbig.optimize.strip_pruning import strip_pruning
+from kerasbig.optimize.update_pruning_step import UpdatePruningStep
+
+__all__ = [
+    "ConstantSparsity",
+    "PolynomialDecay",
+    "PruneLowMagnitude",
+    "PruningSchedule",
+    "UpdatePruningStep",
+    "prune_low_magnitude",
+    "sparsity_report",
+    "sparsity_total",
+    "strip_pruning",
+    "supported_layers",
+]

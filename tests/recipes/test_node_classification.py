@@ -121,15 +121,21 @@ def test_padded_gcn_classifier_converts_to_litert_builtins(recipe):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-# The bar: Cora, public split, row-normalised features, 10 seeds.
+# The bar: Cora, public split, row-normalised features, mean over
+# seeds. GCN runs all 10 seeds (about 4 minutes); GAT's 10-seed run takes
+# about 15 minutes here (docs/benchmarks.md), so CI checks its first 3.
 @pytest.mark.large
 @pytest.mark.tensorflow_only
-@pytest.mark.parametrize("model, floor", [("gcn", 0.810), ("gat", 0.820)])
-def test_ten_seed_cora_accuracy_reaches_the_papers(
-    recipe, cora, tmp_path, model, floor
+@pytest.mark.parametrize(
+    "model, seeds, floor", [("gcn", 10, 0.810), ("gat", 3, 0.820)]
+)
+def test_cora_accuracy_reaches_the_papers(
+    recipe, cora, tmp_path, model, seeds, floor
 ):
     metrics = _run(
-        recipe, tmp_path, "--model", model, "--seeds", "10", "--data-path", cora
+        recipe,
+        tmp_path,
+        *("--model", model, "--seeds", str(seeds), "--data-path", cora),
     )
-    assert len(metrics["runs"]) == 10
+    assert len(metrics["runs"]) == seeds
     assert metrics["test_accuracy_mean"] >= floor

@@ -1,0 +1,428 @@
+"""Magnitude pruning for Keras 3 layers and models, on every backend."""
+
+import inspect
+
+import keras
+from keras import ops
+
+from kerasbig import _validation as checks
+from kerasbig.optimize import _masks
+from kerasbig.optimize.pruning_schedule import ConstantSparsity
+from kerasbig.optimize.pruning_schedule import PruningSchedule
+
+_CALLBACK_MISSING = (
+    "PruneLowMagnitude: training a pruned model needs the "
+    "kerasbig.optimize.UpdatePruningStep() callback "
+    "(model.fit(..., callbacks=[UpdatePruningStep()])); without it the "
+    "masks would never change. In a custom loop, call the callback's "
+    "set_model(model) and on_train_begin() first."
+)
+
+
+def _supported_types():
+    # Imported here: layers and graph import nothing from optimize.
+    from kerasbig import graph
+    from kerasbig import layers
+
+    return (
+        keras.layers.Dense,
+        keras.layers.EinsumDense,
+        keras.layers.Embedding,
+        keras.layers.Conv1D,
+        keras.layers.Conv2D,
+        keras.layers.Conv3D,
+        keras.layers.Conv1DTranspose,
+        keras.layers.Conv2DTranspose,
+        keras.layers.DepthwiseConv2D,
+        keras.layers.SeparableConv2D,
+        layers.MultiHeadAttention,
+        layers.FeedForward,
+        layers.TransformerBlock,
+        layers.TransformerEncoder,
+        layers.TransformerDecoder,
+        graph.GCNConv,
+        graph.GATConv,
+        graph.GATv2Conv,
+        graph.SAGEConv,
+        graph.GINConv,
+        graph.GINEConv,
+    )
+
+
+def supported_layers():
+    """Names of the layer classes `prune_low_magnitude` accepts."""
+    return sorted({cls.__name__ for cls in _supported_types()})
+
+
+def is_prunable_weight(variable):
+    """Kernels and embedding tables are pruned; biases, norms, positions
+    and attention vectors are not."""
+    name = variable.name.rsplit("/", 1)[-1]
+    return name.endswith("kernel") or name == "embeddings"
+
+
+def _has_prunable_weights(layer):
+    return any(is_prunable_weight(v) for v in layer.trainable_variables)
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class PruneLowMagnitude(keras.layers.Wrapper):
+    """Wraps a layer so that its kernels are pruned by magnitude in training.
+
+    Each kernel (and embedding table) of the wrapped layer, sublayers
+    included, gets a 0/1 mask; the layer always computes with `kernel *
+    mask`. During training the wrapper counts steps and, at the steps its
+    `pruning_schedule` says, recomputes every mask so that the smallest
+    magnitudes (or blocks, or all but `m` of every `n`) are zero. The
+    masks and the step count are weights of the wrapper: they are saved
+    with the model and training resumes where it stopped. Training needs
+    the `UpdatePruningStep` callback, which also writes `kernel * mask`
+    into the kernels at the end of each epoch.
+
+    Prefer `prune_low_magnitude(...)`, which wraps every supported layer of
+    a model; `strip_pruning(model)` removes the wrappers for export.
+
+    Args:
+        layer: a supported Keras layer (see `supported_layers()`). A layer
+            with more than one input must be built.
+        pruning_schedule: a `PruningSchedule`. Defaults to
+            `ConstantSparsity(0.5, begin_step=0, frequency=100)`.
+        block_size: `(rows, columns)` blocks pruned together, kernels seen
+            as matrices `(inputs, outputs)`. Defaults to `(1, 1)`.
+        block_pooling_type: `"AVG"` or `"MAX"`, the score of a block.
+        sparsity_m_by_n: `(m, n)`, e.g. `(2, 4)`: keep `m` of every `n`
+            consecutive inputs per output (structured sparsity; the
+            schedule then says only when masks are updated).
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Example:
+
+        >>> import numpy as np, keras
+        >>> from kerasbig.optimize import PruneLowMagnitude, ConstantSparsity
+        >>> layer = PruneLowMagnitude(
+        ...     keras.layers.Dense(4), ConstantSparsity(0.5, frequency=1))
+        >>> layer.build((None, 8))
+        >>> _ = layer.update_masks(step=1)
+        >>> float(np.mean(keras.ops.convert_to_numpy(layer.masks[0]) == 0))
+        0.5
+    """
+
+    def __init__(
+        self,
+        layer,
+        pruning_schedule=None,
+        block_size=(1, 1),
+        block_pooling_type="AVG",
+        sparsity_m_by_n=None,
+        **kwargs,
+    ):
+        owner = "PruneLowMagnitude"
+        if isinstance(layer, dict):
+            layer = keras.saving.deserialize_keras_object(layer)
+        if not isinstance(layer, _supported_types()):
+            raise ValueError(
+                f"{owner}: cannot prune {type(layer).__name__} "
+                f"{layer.name!r}. Supported layers: "
+                f"{', '.join(supported_layers())}. Received: layer={layer!r}"
+            )
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        super().__init__(layer, **kwargs)
+        if isinstance(pruning_schedule, dict):
+            pruning_schedule = keras.saving.deserialize_keras_object(
+                pruning_schedule
+            )
+        pruning_schedule = pruning_schedule or ConstantSparsity(0.5)
+        if not isinstance(pruning_schedule, PruningSchedule):
+            raise ValueError(
+                f"{owner}: `pruning_schedule` must be a PruningSchedule "
+                "(ConstantSparsity, PolynomialDecay, ...). Received: "
+                f"pruning_schedule={pruning_schedule!r}"
+            )
+        block_size = tuple(block_size)
+        if len(block_size) != 2 or not all(
+            isinstance(b, int) and b > 0 for b in block_size
+        ):
+            raise ValueError(
+                f"{owner}: `block_size` must be two positive ints. "
+                f"Received: block_size={block_size!r}"
+            )
+        checks.one_of(
+            owner,
+            "block_pooling_type",
+            block_pooling_type,
+            ("AVG", "MAX"),
+        )
+        if sparsity_m_by_n is not None:
+            sparsity_m_by_n = tuple(sparsity_m_by_n)
+            m, n = sparsity_m_by_n
+            if not 0 < m < n:
+                raise ValueError(
+                    f"{owner}: `sparsity_m_by_n` must be (m, n) with "
+                    f"0 < m < n. Received: sparsity_m_by_n={sparsity_m_by_n}"
+                )
+            if block_size != (1, 1):
+                raise ValueError(
+                    f"{owner}: use either `block_size` or "
+                    "`sparsity_m_by_n`, not both. Received: "
+                    f"block_size={block_size}, "
+                    f"sparsity_m_by_n={sparsity_m_by_n}"
+                )
+        self.pruning_schedule = pruning_schedule
+        self.block_size = block_size
+        self.block_pooling_type = block_pooling_type
+        self.sparsity_m_by_n = sparsity_m_by_n
+        self.supports_masking = layer.supports_masking
+        self.updater_attached = False
+        self._call_kwargs = set(inspect.signature(layer.call).parameters)
+        if layer.built:
+            self._create_pruning_weights()
+            self.built = True
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self._create_pruning_weights()
+        self.built = True
+
+    def _create_pruning_weights(self):
+        self.pruned_weights = [
+            v for v in self.layer.trainable_variables if is_prunable_weight(v)
+        ]
+        if not self.pruned_weights:
+            raise ValueError(
+                f"PruneLowMagnitude: {self.layer.name!r} has no kernel or "
+                "embedding weights to prune. Received: weights "
+                f"{[v.path for v in self.layer.weights]}"
+            )
+        if self.sparsity_m_by_n is not None:
+            n = self.sparsity_m_by_n[1]
+            for variable in self.pruned_weights:
+                rows, _ = _masks.matrix_shape(variable.shape)
+                if rows % n:
+                    raise ValueError(
+                        f"PruneLowMagnitude: m-by-n sparsity needs the "
+                        f"inputs of every kernel to be a multiple of {n}. "
+                        f"Received: {variable.path} of shape "
+                        f"{tuple(variable.shape)} ({rows} inputs)"
+                    )
+        self.masks = [
+            self.add_weight(
+                name=f"mask_{i}",
+                shape=variable.shape,
+                initializer="ones",
+                dtype=variable.dtype,
+                trainable=False,
+            )
+            for i, variable in enumerate(self.pruned_weights)
+        ]
+        # -1 until UpdatePruningStep starts training (tfmot's convention).
+        self.pruning_step = self.add_weight(
+            name="pruning_step",
+            shape=(),
+            initializer=keras.initializers.Constant(-1),
+            dtype="int32",
+            trainable=False,
+        )
+
+    def _new_mask(self, weight, sparsity):
+        if self.sparsity_m_by_n is not None:
+            return _masks.m_by_n_mask(weight, *self.sparsity_m_by_n)
+        return _masks.magnitude_mask(
+            weight,
+            sparsity,
+            self.block_size,
+            "avg" if self.block_pooling_type == "AVG" else "max",
+        )
+
+    def update_masks(self, step):
+        """Recomputes the masks for `step` if the schedule says so.
+
+        Returns:
+            The bool tensor `should_prune(step)`.
+        """
+        should = self.pruning_schedule.should_prune(step)
+        sparsity = self.pruning_schedule.sparsity(step)
+        for weight, mask in zip(self.pruned_weights, self.masks, strict=True):
+            mask.assign(
+                ops.cond(
+                    should,
+                    lambda w=weight: self._new_mask(w.value, sparsity),
+                    lambda m=mask: m.value,
+                )
+            )
+        return should
+
+    def apply_masks(self):
+        """Writes `kernel * mask` into the kernels (zeros baked in)."""
+        for weight, mask in zip(self.pruned_weights, self.masks, strict=True):
+            weight.assign(weight.value * mask.value)
+
+    def call(self, inputs, *args, training=None, mask=None, **kwargs):
+        if training:
+            if not self.updater_attached:
+                raise ValueError(_CALLBACK_MISSING)
+            step = self.pruning_step.value + 1
+            self.pruning_step.assign(step)
+            self.update_masks(step)
+        masked = {
+            id(w): w.value * m.value
+            for w, m in zip(self.pruned_weights, self.masks, strict=True)
+        }
+        trainable = [
+            masked.get(id(v), v.value) for v in self.layer.trainable_variables
+        ]
+        non_trainable = [v.value for v in self.layer.non_trainable_variables]
+        kwargs = self._inner_kwargs(kwargs, training, mask)
+        outputs, updated = self.layer.stateless_call(
+            trainable, non_trainable, inputs, *args, **kwargs
+        )
+        for variable, value in zip(
+            self.layer.non_trainable_variables, updated, strict=True
+        ):
+            variable.assign(value)
+        return outputs
+
+    def _inner_kwargs(self, kwargs, training, mask):
+        """`training` and `mask` only where the wrapped call takes them."""
+        if training is not None and "training" in self._call_kwargs:
+            kwargs["training"] = training
+        if mask is not None and "mask" in self._call_kwargs:
+            kwargs["mask"] = mask
+        return kwargs
+
+    def compute_output_shape(self, *args, **kwargs):
+        return self.layer.compute_output_shape(*args, **kwargs)
+
+    def compute_output_spec(self, *args, training=None, mask=None, **kwargs):
+        kwargs = self._inner_kwargs(kwargs, None, mask)
+        return self.layer.compute_output_spec(*args, **kwargs)
+
+    def compute_mask(self, *args, **kwargs):
+        return self.layer.compute_mask(*args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "pruning_schedule": keras.saving.serialize_keras_object(
+                    self.pruning_schedule
+                ),
+                "block_size": self.block_size,
+                "block_pooling_type": self.block_pooling_type,
+                "sparsity_m_by_n": self.sparsity_m_by_n,
+            }
+        )
+        return config
+
+
+def prune_low_magnitude(
+    to_prune,
+    pruning_schedule=None,
+    block_size=(1, 1),
+    block_pooling_type="AVG",
+    sparsity_m_by_n=None,
+    layers=None,
+):
+    """Prunes a layer, or every supported layer of a model (tfmot's API).
+
+    A layer is wrapped in `PruneLowMagnitude`. A Sequential or functional
+    model is cloned with each supported layer (or each one named in
+    `layers`) wrapped, and the weights copied, so the original model is
+    left as it is; nested Sequential/functional models are pruned too.
+    Layers without kernels (normalisation, pooling, dropout, ...) stay as
+    they are; an unsupported layer with kernels raises, unless `layers`
+    leaves it out.
+
+    Train with `UpdatePruningStep` in the callbacks; `strip_pruning`
+    removes the wrappers afterwards.
+
+    Args:
+        to_prune: a layer, or a Sequential or functional model.
+        pruning_schedule: a `PruningSchedule` (default 50 % constant).
+        block_size, block_pooling_type, sparsity_m_by_n: as in
+            `PruneLowMagnitude`.
+        layers: optional names (or layers) of the model's layers to prune;
+            the others stay dense.
+
+    Returns:
+        The wrapped layer, or the pruned model (compile it before `fit`).
+
+    Example:
+
+        >>> import numpy as np, keras
+        >>> from kerasbig.optimize import (ConstantSparsity, UpdatePruningStep,
+        ...     prune_low_magnitude, sparsity_report, strip_pruning)
+        >>> model = keras.Sequential([keras.Input((16,)),
+        ...     keras.layers.Dense(32, activation="relu"),
+        ...     keras.layers.Dense(2)])
+        >>> pruned = prune_low_magnitude(
+        ...     model, ConstantSparsity(0.75, begin_step=0, frequency=2))
+        >>> pruned.compile("adam", "mse")
+        >>> x, y = np.random.rand(64, 16), np.random.rand(64, 2)
+        >>> _ = pruned.fit(x, y, epochs=2, verbose=0,
+        ...                callbacks=[UpdatePruningStep()])
+        >>> final = strip_pruning(pruned)
+        >>> [round(row["sparsity"], 2) for row in sparsity_report(final)]
+        [0.75, 0.75]
+    """
+    options = {
+        "pruning_schedule": pruning_schedule,
+        "block_size": block_size,
+        "block_pooling_type": block_pooling_type,
+        "sparsity_m_by_n": sparsity_m_by_n,
+    }
+    if not isinstance(to_prune, keras.Model):
+        return PruneLowMagnitude(to_prune, **options)
+    if not _is_graph_model(to_prune):
+        raise ValueError(
+            "prune_low_magnitude: only Sequential and functional models can "
+            "be cloned with pruning wrappers; for a subclassed model, wrap "
+            "its layers with PruneLowMagnitude where you build them. "
+            f"Received: {type(to_prune).__name__} {to_prune.name!r}"
+        )
+    chosen = None
+    if layers is not None:
+        chosen = {x if isinstance(x, str) else x.name for x in layers}
+        unknown = chosen - {layer.name for layer in to_prune.layers}
+        if unknown:
+            raise ValueError(
+                f"prune_low_magnitude: no layers named {sorted(unknown)} in "
+                f"{to_prune.name!r}. Received: layers={sorted(chosen)}"
+            )
+    supported = _supported_types()
+
+    def clone(layer):
+        if _is_graph_model(layer):
+            return prune_low_magnitude(layer, **options, layers=layers)
+        copy = _copy_layer(layer)
+        if chosen is not None and layer.name not in chosen:
+            return copy
+        if isinstance(layer, supported):
+            return PruneLowMagnitude(copy, **options)
+        if chosen is not None or _has_prunable_weights(layer):
+            raise ValueError(
+                f"prune_low_magnitude: cannot prune {type(layer).__name__} "
+                f"{layer.name!r}. Supported layers: "
+                f"{', '.join(supported_layers())}. Pass `layers=[...]` to "
+                "prune only some layers."
+            )
+        return copy
+
+    return keras.models.clone_model(to_prune, clone_function=clone)
+
+
+def _is_graph_model(layer):
+    # Subclasses of Functional (custom __init__) cannot be cloned.
+    return isinstance(layer, keras.Sequential) or (
+        isinstance(layer, keras.Model) and type(layer).__name__ == "Functional"
+    )
+
+
+def _copy_layer(layer):
+    """A new layer with `layer`'s config, shapes and weights."""
+    copy = layer.__class__.from_config(layer.get_config())
+    build_config = layer.get_build_config()
+    if build_config:
+        copy.build_from_config(build_config)
+    copy.set_weights(layer.get_weights())
+    return copy

@@ -1,0 +1,48 @@
+import numpy as np
+from keras import ops
+
+from kerasbig.optimize.prune_low_magnitude import is_prunable_weight
+
+
+def sparsity_report(model):
+    """The fraction of zeros in every kernel and embedding table of a model
+    (pruned or stripped), with a total.
+
+    Args:
+        model: a Keras model or layer.
+
+    Returns:
+        A list of dicts, one per weight: `path`, `shape`, `size`, `zeros`,
+        `sparsity`. The total over all of them is `sparsity_total(report)`.
+
+    Example:
+
+        >>> import keras
+        >>> from kerasbig.optimize import sparsity_report
+        >>> layer = keras.layers.Dense(2, kernel_initializer="zeros", name="fc")
+        >>> layer.build((None, 3))
+        >>> [(row["path"], row["sparsity"]) for row in sparsity_report(layer)]
+        [('fc/kernel', 1.0)]
+    """
+    rows = []
+    for variable in model.trainable_variables:
+        if not is_prunable_weight(variable):
+            continue
+        values = np.asarray(ops.convert_to_numpy(variable))
+        zeros = int(values.size - np.count_nonzero(values))
+        rows.append(
+            {
+                "path": variable.path,
+                "shape": tuple(values.shape),
+                "size": int(values.size),
+                "zeros": zeros,
+                "sparsity": zeros / values.size,
+            }
+        )
+    return rows
+
+
+def sparsity_total(report):
+    """Zeros over size, summed over a `sparsity_report`."""
+    size = sum(row["size"] for row in report)
+    return sum(row["zeros"] for row in report) / size if size else 0.0
