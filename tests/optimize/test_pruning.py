@@ -19,6 +19,10 @@ def _numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
+def _wrappers(model):
+    return [x for x in model.layers if isinstance(x, PruneLowMagnitude)]
+
+
 def _mlp(seed=0):
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
@@ -61,7 +65,7 @@ def _compile(model):
 def test_schedules_equal_tfmot(make):
     tfmot = pytest.importorskip("tensorflow_model_optimization")
     theirs, ours = make(tfmot.sparsity.keras)
-    for step in range(0, 130):
+    for step in range(130):
         should, sparsity = theirs(step)
         assert bool(ours.should_prune(step)) == bool(should), step
         np.testing.assert_allclose(
@@ -85,11 +89,11 @@ def test_fit_reaches_the_schedule_and_strip_bakes_it():
         verbose=0,
         callbacks=[UpdatePruningStep()],
     )
-    wrappers = [l for l in pruned.layers if isinstance(l, PruneLowMagnitude)]
+    wrappers = _wrappers(pruned)
     assert [w.layer.name for w in wrappers] == ["hidden", "logits"]
     assert {int(_numpy(w.pruning_step)) for w in wrappers} == {30}
     stripped = strip_pruning(pruned)
-    assert not any(isinstance(l, PruneLowMagnitude) for l in stripped.layers)
+    assert not _wrappers(stripped)
     report = sparsity_report(stripped)
     # round(n * 0.2) weights survive in each kernel, as tfmot.
     assert [r["size"] - r["zeros"] for r in report] == [
@@ -160,7 +164,7 @@ def test_save_mid_training_and_resume_equals_one_run(tmp_path):
     path = tmp_path / "pruned.keras"
     first.save(path)
     resumed = keras.saving.load_model(path)
-    wrappers = [l for l in resumed.layers if isinstance(l, PruneLowMagnitude)]
+    wrappers = _wrappers(resumed)
     assert {int(_numpy(w.pruning_step)) for w in wrappers} == {12}
     run(resumed, 2)
     for a, b in zip(whole.weights, resumed.weights, strict=True):
@@ -255,7 +259,5 @@ def test_bad_input_raises_clear_errors():
 
 def test_layers_argument_prunes_only_the_named_layers():
     pruned = prune_low_magnitude(_mlp(), layers=["logits"])
-    wrapped = [
-        l.layer.name for l in pruned.layers if isinstance(l, PruneLowMagnitude)
-    ]
+    wrapped = [wrapper.layer.name for wrapper in _wrappers(pruned)]
     assert wrapped == ["logits"]
