@@ -1,8 +1,11 @@
-"""LiteRT (TFLite) conversion and running converted models.
+"""LiteRT (TFLite) export that is verified by running the file.
 
-The public `to_litert` / `LiteRTModel` API is built by the compression
-work on top of the private conversion helpers in `_litert`, which the
-conformance harness already uses.
+`to_litert` converts a Keras model (float32, dynamic-range, float16 or
+int8) and checks the file against Keras before returning a `LiteRTModel`,
+which predicts, evaluates and measures latency with `ai_edge_litert`.
 """
 
-__all__ = []
+from kerasbig.export.litert_model import LiteRTModel
+from kerasbig.export.to_litert import to_litert
+
+__all__ = ["LiteRTModel", "to_litert"]

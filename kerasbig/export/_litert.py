@@ -15,7 +15,13 @@ from kerasbig._optional import import_optional
 _OUTPUT_INDEX = re.compile(r"(\d+)$")
 
 
-def convert_model(model, builtins_only=True):
+QUANTIZATIONS = (None, "dynamic", "float16", "int8")
+_MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op")
+
+
+def convert_model(
+    model, builtins_only=True, quantization=None, representative_data=None
+):
     """Converts a built Keras model to LiteRT flatbuffer bytes.
 
     The model must have static input shapes (`model.inputs`). Conversion
@@ -26,9 +32,18 @@ def convert_model(model, builtins_only=True):
         model: a Keras model with defined `inputs` (functional or built).
         builtins_only: restrict the converter to LiteRT builtin ops (no
             Flex/SELECT_TF_OPS), so the file runs on the plain runtime.
+        quantization: `None`, `"dynamic"` (int8 weights), `"float16"`
+            (float16 weights) or `"int8"` (int8 weights and activations,
+            calibrated on `representative_data`; float inputs and outputs).
+        representative_data: for `"int8"`, a list with one array per model
+            input (in `model.inputs` order), examples along axis 0.
 
     Returns:
         The `.tflite` flatbuffer as bytes.
+
+    Raises:
+        ValueError: when builtins-only conversion meets ops without a
+            builtin kernel; the message names them.
     """
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
@@ -43,7 +58,7 @@ def convert_model(model, builtins_only=True):
     ]
     # `model.input` keeps the structure (single, list or dict) that the
     # model was built with; the endpoint receives the flat tensors.
-    structure = model.input
+    structure = input_structure(model)
 
     def serve(*flat_inputs):
         inputs = keras.tree.pack_sequence_as(structure, list(flat_inputs))
@@ -56,10 +71,54 @@ def convert_model(model, builtins_only=True):
         archive.write_out(saved_model_dir, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         supported = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantization == "int8":
+            converter.representative_dataset = _calibration(representative_data)
+            supported = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if not builtins_only:
             supported.append(tf.lite.OpsSet.SELECT_TF_OPS)
         converter.target_spec.supported_ops = supported
-        return converter.convert()
+        try:
+            return converter.convert()
+        except Exception as error:  # the converter raises several types
+            ops = sorted(set(_MISSING_OP.findall(str(error))))
+            raise ValueError(
+                "LiteRT conversion failed"
+                + (
+                    f"; ops without a LiteRT builtin kernel: {ops}. Replace "
+                    "them, or pass builtins_only=False to allow Flex ops "
+                    "(the file then needs the Flex delegate)"
+                    if ops
+                    else ""
+                )
+                + f". Converter error: {str(error)[-2000:]}"
+            ) from error
+
+
+def input_structure(model):
+    """The model's inputs in the structure its call takes."""
+    try:
+        return model.input
+    except AttributeError:  # a Sequential model not yet called
+        inputs = model.inputs
+        return inputs[0] if len(inputs) == 1 else inputs
+
+
+def _calibration(representative_data):
+    def examples():
+        count = len(representative_data[0])
+        for i in range(count):
+            yield [
+                np.asarray(array[i : i + 1], "float32")
+                if np.issubdtype(np.asarray(array).dtype, np.floating)
+                else np.asarray(array[i : i + 1])
+                for array in representative_data
+            ]
+
+    return examples
 
 
 def run_model(model_content, inputs):

@@ -1,0 +1,176 @@
+import os
+import time
+
+import numpy as np
+
+from kerasbig._optional import import_optional
+
+
+class LiteRTModel:
+    """A `.tflite` file, run with the `ai_edge_litert` interpreter.
+
+    Returned by `to_litert`, or opened from any LiteRT file. Inputs are
+    fed by name (a dict), or positionally for a single-input model; the
+    batch size may differ from the file's (inputs are resized).
+
+    Args:
+        path: the `.tflite` file.
+        num_threads: interpreter threads. Defaults to the runtime's choice.
+
+    Attributes:
+        path: the file path.
+        size: the file size in bytes.
+        ops: names of the operators in the file, in execution order.
+        input_details, output_details: the interpreter's tensor details
+            (name, shape, dtype, quantization) of the signature's inputs
+            and outputs.
+
+    Example:
+
+        >>> import tempfile, keras, numpy as np
+        >>> from kerasbig.export import to_litert
+        >>> if keras.backend.backend() == "tensorflow":
+        ...     model = keras.Sequential(
+        ...         [keras.Input((4,), name="x"), keras.layers.Dense(2)])
+        ...     path = tempfile.mkdtemp() + "/model.tflite"
+        ...     exported = to_litert(model, path)
+        ...     print(exported.predict(np.ones((3, 4), "float32")).shape)
+        ... else:
+        ...     print((3, 2))
+        (3, 2)
+    """
+
+    def __init__(self, path, num_threads=None):
+        interpreter_module = import_optional(
+            "ai_edge_litert.interpreter", "Running a LiteRT model"
+        )
+        self.path = str(path)
+        self.size = os.path.getsize(self.path)
+        self._interpreter = interpreter_module.Interpreter(
+            model_path=self.path, num_threads=num_threads
+        )
+        self._interpreter.allocate_tensors()
+        self.ops = [
+            op["op_name"] for op in self._interpreter._get_ops_details()
+        ]
+        self._runner = self._interpreter.get_signature_runner()
+        details = self._runner.get_input_details()
+        self.input_names = sorted(details, key=lambda n: details[n]["index"])
+        self.input_details = [details[name] for name in self.input_names]
+        outputs = self._runner.get_output_details()
+        # Signature outputs are output_0, output_1, ... in model order.
+        self.output_names = sorted(
+            outputs, key=lambda name: int(name.rsplit("_", 1)[-1])
+        )
+        self.output_details = [outputs[name] for name in self.output_names]
+
+    def __repr__(self):
+        return (
+            f"LiteRTModel(path={self.path!r}, size={self.size}, "
+            f"inputs={self.input_names}, ops={len(self.ops)})"
+        )
+
+    def _feed(self, inputs):
+        if not isinstance(inputs, dict):
+            flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+            if len(flat) != len(self.input_names):
+                raise ValueError(
+                    f"LiteRTModel: expected {len(self.input_names)} inputs "
+                    f"{self.input_names}. Received: {len(flat)} arrays"
+                )
+            inputs = dict(zip(self.input_names, flat, strict=True))
+        if set(inputs) != set(self.input_names):
+            raise ValueError(
+                f"LiteRTModel: expected inputs {self.input_names}. "
+                f"Received: inputs named {sorted(inputs)}"
+            )
+        feed = {}
+        for name, detail in zip(
+            self.input_names, self.input_details, strict=True
+        ):
+            array = np.asarray(inputs[name])
+            expected = detail["shape_signature"]
+            if array.ndim != len(expected) or any(
+                e not in (-1, s)
+                for e, s in zip(expected[1:], array.shape[1:], strict=True)
+            ):
+                raise ValueError(
+                    f"LiteRTModel: input {name!r} must have shape "
+                    f"{tuple(int(e) if e >= 0 else None for e in expected)}. "
+                    f"Received: shape {array.shape}"
+                )
+            feed[name] = array.astype(detail["dtype"])
+        return feed
+
+    def predict(self, inputs, batch_size=None):
+        """Runs the model on `inputs` (examples along axis 0).
+
+        Args:
+            inputs: an array, a list in input order, or a dict by name.
+            batch_size: examples per interpreter call; defaults to all at
+                once (or the file's fixed batch size).
+
+        Returns:
+            An array, or a list of arrays for several outputs.
+        """
+        feed = self._feed(inputs)
+        count = len(next(iter(feed.values())))
+        fixed = self.input_details[0]["shape_signature"][0]
+        step = int(fixed) if fixed > 0 else (batch_size or count)
+        results = []
+        for start in range(0, count, step):
+            outputs = self._runner(
+                **{name: a[start : start + step] for name, a in feed.items()}
+            )
+            results.append([outputs[name] for name in self.output_names])
+        merged = [np.concatenate(parts) for parts in zip(*results, strict=True)]
+        return merged[0] if len(merged) == 1 else merged
+
+    def evaluate(self, x, y=None, batch_size=None):
+        """Classification accuracy of the file on labelled examples.
+
+        Args:
+            x: inputs as for `predict`, or an iterable of `(x, y)` batches
+                (a `tf.data.Dataset`, a `keras.utils.PyDataset`, a list).
+            y: integer labels (or one-hot rows) when `x` is an array.
+            batch_size: as for `predict`.
+
+        Returns:
+            A dict: `accuracy` (argmax of the first output against the
+            labels) and `examples`.
+        """
+        batches = [(x, y)] if y is not None else x
+        correct = total = 0
+        for batch in batches:
+            inputs, labels = batch[0], np.asarray(batch[1])
+            predicted = self.predict(inputs, batch_size)
+            if isinstance(predicted, list):
+                predicted = predicted[0]
+            if labels.ndim == predicted.ndim:
+                labels = labels.argmax(-1)
+            correct += int((predicted.argmax(-1) == labels).sum())
+            total += len(labels)
+        if not total:
+            raise ValueError("LiteRTModel.evaluate: got no examples.")
+        return {"accuracy": correct / total, "examples": total}
+
+    def latency(self, inputs, runs=100, warmup=10):
+        """Single-example latency in milliseconds: `p50`, `p95`, `mean`.
+
+        Args:
+            inputs: inputs as for `predict`; their first example is used.
+            runs: timed interpreter calls.
+            warmup: untimed calls first.
+        """
+        feed = {k: v[:1] for k, v in self._feed(inputs).items()}
+        times = []
+        for i in range(warmup + runs):
+            start = time.perf_counter()
+            self._runner(**feed)
+            if i >= warmup:
+                times.append(1000 * (time.perf_counter() - start))
+        return {
+            "p50": float(np.percentile(times, 50)),
+            "p95": float(np.percentile(times, 95)),
+            "mean": float(np.mean(times)),
+        }

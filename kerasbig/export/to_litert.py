@@ -1,0 +1,194 @@
+import pathlib
+
+import keras
+import numpy as np
+
+from kerasbig.export import _litert
+from kerasbig.export.litert_model import LiteRTModel
+
+# Largest |LiteRT - Keras| accepted, as a fraction of the largest |Keras|
+# output: exact float maths, then what each quantization costs.
+TOLERANCES = {None: 1e-4, "float16": 1e-2, "dynamic": 0.05, "int8": 0.25}
+
+
+def to_litert(
+    model,
+    path,
+    quantization=None,
+    representative_data=None,
+    builtins_only=True,
+    verify_data=None,
+    tolerance=None,
+):
+    """Converts a Keras model to a verified LiteRT (`.tflite`) file.
+
+    The conversion runs on the TensorFlow backend (Keras's SavedModel
+    export, then the TFLite converter). The file is then run with the
+    `ai_edge_litert` interpreter on `verify_data` and its outputs compared
+    with Keras's before anything is returned: a conversion that is empty or
+    wrong (it happens silently) raises instead.
+
+    Args:
+        model: a Keras model with defined inputs (functional, Sequential or
+            built), e.g. `strip_pruning(pruned)`.
+        path: where to write the file.
+        quantization: `None` (float32), `"dynamic"` (int8 weights, float
+            activations), `"float16"` (float16 weights) or `"int8"` (int8
+            weights and activations, float inputs and outputs; needs
+            `representative_data`).
+        representative_data: examples that calibrate `"int8"` activation
+            ranges (a few hundred typical inputs): an array, or a list/dict
+            with one array per input.
+        builtins_only: only LiteRT builtin ops (no Flex); if some op has
+            none, the error names it. Defaults to `True`.
+        verify_data: inputs to compare Keras and LiteRT on; defaults to
+            the first 32 representative examples, else random normal
+            inputs.
+        tolerance: largest accepted `max |LiteRT - Keras|` as a fraction
+            of `max |Keras|`; defaults per quantization (`TOLERANCES`).
+
+    Returns:
+        A `LiteRTModel`, with `max_abs_difference` and `tolerance` of the
+        check set.
+
+    Example:
+
+        >>> import tempfile, keras, numpy as np
+        >>> from kerasbig.export import to_litert
+        >>> if keras.backend.backend() == "tensorflow":
+        ...     model = keras.Sequential(
+        ...         [keras.Input((8,), name="x"), keras.layers.Dense(4)])
+        ...     data = np.random.rand(64, 8).astype("float32")
+        ...     exported = to_litert(model, tempfile.mkdtemp() + "/m.tflite",
+        ...         quantization="int8", representative_data=data)
+        ...     print("FULLY_CONNECTED" in exported.ops)
+        ... else:
+        ...     print(True)
+        True
+    """
+    owner = "to_litert"
+    if quantization not in _litert.QUANTIZATIONS:
+        raise ValueError(
+            f"{owner}: `quantization` must be one of "
+            f"{list(_litert.QUANTIZATIONS)}. Received: "
+            f"quantization={quantization!r}"
+        )
+    if not model.built or not getattr(model, "inputs", None):
+        raise ValueError(
+            f"{owner}: the model needs defined inputs (a functional or "
+            "Sequential model with keras.Input, or one called on data). "
+            f"Received: {type(model).__name__} {model.name!r}"
+        )
+    if quantization == "int8" and representative_data is None:
+        raise ValueError(
+            f"{owner}: quantization='int8' needs `representative_data`, a "
+            "few hundred typical inputs that calibrate activation ranges. "
+            "Received: representative_data=None"
+        )
+    representative = None
+    if representative_data is not None:
+        representative = _flat_inputs(
+            owner, "representative_data", model, representative_data
+        )
+    content = _litert.convert_model(
+        model,
+        builtins_only=builtins_only,
+        quantization=quantization,
+        representative_data=representative,
+    )
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    exported = LiteRTModel(path)
+    if not exported.ops:
+        raise ValueError(
+            f"{owner}: the converted file {path} has no operators (an empty "
+            "conversion); it would return nothing useful."
+        )
+    if builtins_only:
+        foreign = [
+            op for op in exported.ops if op.startswith(("Flex", "CUSTOM"))
+        ]
+        if foreign:
+            raise ValueError(
+                f"{owner}: builtins_only=True but the file uses {foreign}."
+            )
+    if verify_data is None:
+        verify = (
+            [array[:32] for array in representative]
+            if representative is not None
+            else _random_inputs(model)
+        )
+    else:
+        verify = _flat_inputs(owner, "verify_data", model, verify_data)
+    expected = keras.tree.flatten(
+        model(
+            keras.tree.pack_sequence_as(_litert.input_structure(model), verify),
+            training=False,
+        )
+    )
+    expected = [np.asarray(keras.ops.convert_to_numpy(e)) for e in expected]
+    got = exported.predict(dict(zip(exported.input_names, verify, strict=True)))
+    got = got if isinstance(got, list) else [got]
+    scale = max(float(np.abs(e).max()) for e in expected) or 1.0
+    difference = max(
+        float(np.abs(g.astype("float64") - e).max())
+        for g, e in zip(got, expected, strict=True)
+    )
+    allowed = (tolerance or TOLERANCES[quantization]) * scale
+    if not difference <= allowed:
+        raise ValueError(
+            f"{owner}: the LiteRT file disagrees with Keras: max |LiteRT - "
+            f"Keras| = {difference:.4g} on the verification inputs, more "
+            f"than the {allowed:.4g} allowed for quantization="
+            f"{quantization!r}. The file is at {path} for inspection."
+        )
+    exported.max_abs_difference = difference
+    exported.tolerance = allowed
+    return exported
+
+
+def _flat_inputs(owner, name, model, data):
+    """One array per model input (in `model.inputs` order), shape-checked."""
+    if isinstance(data, dict):
+        missing = [t.name for t in model.inputs if t.name not in data]
+        if missing:
+            raise ValueError(
+                f"{owner}: `{name}` lacks inputs {missing}. Received: keys "
+                f"{sorted(data)}"
+            )
+        flat = [data[t.name] for t in model.inputs]
+    else:
+        flat = list(data) if isinstance(data, (list, tuple)) else [data]
+    if len(flat) != len(model.inputs):
+        raise ValueError(
+            f"{owner}: `{name}` must have one array per model input "
+            f"({len(model.inputs)}). Received: {len(flat)}"
+        )
+    arrays = []
+    for tensor, array in zip(model.inputs, flat, strict=True):
+        array = np.asarray(array)
+        expected = tuple(tensor.shape)
+        if array.ndim != len(expected) or any(
+            e is not None and e != s
+            for e, s in zip(expected[1:], array.shape[1:], strict=True)
+        ):
+            raise ValueError(
+                f"{owner}: `{name}` for input {tensor.name!r} must have "
+                f"shape (examples, {', '.join(map(str, expected[1:]))}). "
+                f"Received: shape {array.shape}"
+            )
+        arrays.append(array.astype(tensor.dtype))
+    return arrays
+
+
+def _random_inputs(model):
+    rng = np.random.default_rng(0)
+    arrays = []
+    for tensor in model.inputs:
+        shape = tuple(2 if d is None else d for d in tensor.shape)
+        if "int" in str(tensor.dtype):
+            arrays.append(np.zeros(shape, tensor.dtype))
+        else:
+            arrays.append(rng.standard_normal(shape).astype(tensor.dtype))
+    return arrays

@@ -1,0 +1,137 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kerasbig.data import load_digits
+from kerasbig.export import LiteRTModel
+from kerasbig.export import to_litert
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    """A small CNN trained on digits, and held-out digits."""
+    (x_train, y_train), (x_test, y_test) = load_digits(image_size=16)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1), name="image"),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        "adam",
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x_train, y_train, epochs=4, batch_size=64, verbose=0)
+    return model, (x_train, y_train), (x_test, y_test)
+
+
+@pytest.mark.tensorflow_only
+def test_float_file_matches_keras_and_evaluates(digits_cnn, tmp_path):
+    model, _, (x_test, y_test) = digits_cnn
+    exported = to_litert(model, tmp_path / "float.tflite", verify_data=x_test)
+    assert isinstance(exported, LiteRTModel)
+    assert exported.max_abs_difference <= 1e-4 * np.abs(model(x_test)).max()
+    assert exported.size == (tmp_path / "float.tflite").stat().st_size
+    assert "CONV_2D" in exported.ops and "FULLY_CONNECTED" in exported.ops
+    assert exported.input_names == ["image"]
+    np.testing.assert_allclose(
+        exported.predict(x_test, batch_size=50),
+        ops.convert_to_numpy(model(x_test)),
+        atol=1e-4,
+    )
+    _, keras_accuracy = model.evaluate(x_test, y_test, verbose=0)
+    result = exported.evaluate(x_test, y_test)
+    assert result == {
+        "accuracy": pytest.approx(keras_accuracy),
+        "examples": 359,
+    }
+    latency = exported.latency(x_test, runs=20)
+    assert 0 < latency["p50"] <= latency["p95"]
+    reopened = LiteRTModel(tmp_path / "float.tflite")
+    assert reopened.ops == exported.ops
+
+
+@pytest.mark.tensorflow_only
+def test_quantized_files_are_smaller_and_keep_accuracy(digits_cnn, tmp_path):
+    model, (x_train, _), (x_test, y_test) = digits_cnn
+    float_file = to_litert(model, tmp_path / "f.tflite")
+    accuracy = float_file.evaluate(x_test, y_test)["accuracy"]
+    files = {
+        name: to_litert(
+            model,
+            tmp_path / f"{name}.tflite",
+            quantization=name,
+            representative_data=x_train[:200],
+        )
+        for name in ("dynamic", "float16", "int8")
+    }
+    assert files["float16"].size < 0.6 * float_file.size
+    assert files["dynamic"].size < 0.35 * float_file.size
+    assert files["int8"].size < 0.35 * float_file.size
+    for exported in files.values():
+        assert exported.evaluate(x_test, y_test)["accuracy"] >= accuracy - 0.02
+    # int8: every convolution and dense layer reads int8 activations and
+    # int8 weights and writes int8 (float only at the file's edges).
+    interpreter = files["int8"]._interpreter
+    dtype = {d["index"]: d["dtype"] for d in interpreter.get_tensor_details()}
+    compute = [
+        op
+        for op in interpreter._get_ops_details()
+        if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")
+    ]
+    assert len(compute) == 4
+    for op in compute:
+        assert dtype[op["inputs"][0]] == np.int8
+        assert dtype[op["inputs"][1]] == np.int8
+        assert dtype[op["outputs"][0]] == np.int8
+
+
+@pytest.mark.tensorflow_only
+def test_errors_name_the_problem(digits_cnn, tmp_path):
+    model, (x_train, _), _ = digits_cnn
+    with pytest.raises(ValueError, match="`quantization` must be one of"):
+        to_litert(model, tmp_path / "a.tflite", quantization="int4")
+    with pytest.raises(ValueError, match="needs `representative_data`"):
+        to_litert(model, tmp_path / "a.tflite", quantization="int8")
+    with pytest.raises(
+        ValueError,
+        match=r"`representative_data` for input 'image' must have shape "
+        r"\(examples, 16, 16, 1\). Received: shape \(10, 8, 8, 1\)",
+    ):
+        to_litert(
+            model,
+            tmp_path / "a.tflite",
+            quantization="int8",
+            representative_data=np.zeros((10, 8, 8, 1), "float32"),
+        )
+    # The verification guard: nothing this far from Keras passes.
+    with pytest.raises(ValueError, match="disagrees with Keras"):
+        to_litert(
+            model,
+            tmp_path / "a.tflite",
+            quantization="int8",
+            representative_data=x_train[:50],
+            tolerance=1e-9,
+        )
+    matrix = keras.Input((4, 4), name="matrix")
+    svd = keras.Model(
+        matrix, keras.layers.Lambda(lambda m: ops.svd(m)[1])(matrix)
+    )
+    with pytest.raises(ValueError, match=r"builtin kernel: \['Svd'\]"):
+        to_litert(svd, tmp_path / "svd.tflite")
+
+
+def test_needs_the_tensorflow_backend(tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("checks the message on the other backends")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="needs the TensorFlow backend"):
+        to_litert(model, tmp_path / "m.tflite")
