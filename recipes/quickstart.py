@@ -1,8 +1,9 @@
 """Quick start: train a small CNN on the embedded digits, end to end.
 
-The README's main job until the compression recipe lands. It needs no
-network: the 1,797 handwritten digits ship inside scikit-learn. It trains a
-small convolutional network with plain `model.fit()` on whichever Keras
+The smallest end-to-end example (the README's main job is
+prune_quantize.py, which starts the same way). It needs no network: the
+1,797 handwritten digits ship inside scikit-learn. It trains a small
+convolutional network with plain `model.fit()` on whichever Keras
 backend is active (KERAS_BACKEND), evaluates it on held-out digits, saves
 the model as `.keras`, reloads it, checks that the reloaded model predicts
 the same, and writes `metrics.json` to the output directory.

@@ -257,7 +257,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         for weight, mask in zip(self.pruned_weights, self.masks, strict=True):
             weight.assign(weight.value * mask.value)
 
-    def call(self, inputs, *args, training=None, mask=None, **kwargs):
+    # No `mask` argument: Keras would record `mask=None` in the model graph
+    # and pass it to the bare layer after `strip_pruning`. Masks still
+    # reach layers that read them from their inputs (kerasbig's do).
+    def call(self, inputs, *args, training=None, **kwargs):
         if training:
             if not self.updater_attached:
                 raise ValueError(_CALLBACK_MISSING)
@@ -272,7 +275,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             masked.get(id(v), v.value) for v in self.layer.trainable_variables
         ]
         non_trainable = [v.value for v in self.layer.non_trainable_variables]
-        kwargs = self._inner_kwargs(kwargs, training, mask)
+        if training is not None and "training" in self._call_kwargs:
+            kwargs["training"] = training
         outputs, updated = self.layer.stateless_call(
             trainable, non_trainable, inputs, *args, **kwargs
         )
@@ -282,19 +286,10 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             variable.assign(value)
         return outputs
 
-    def _inner_kwargs(self, kwargs, training, mask):
-        """`training` and `mask` only where the wrapped call takes them."""
-        if training is not None and "training" in self._call_kwargs:
-            kwargs["training"] = training
-        if mask is not None and "mask" in self._call_kwargs:
-            kwargs["mask"] = mask
-        return kwargs
-
     def compute_output_shape(self, *args, **kwargs):
         return self.layer.compute_output_shape(*args, **kwargs)
 
-    def compute_output_spec(self, *args, training=None, mask=None, **kwargs):
-        kwargs = self._inner_kwargs(kwargs, None, mask)
+    def compute_output_spec(self, *args, training=None, **kwargs):
         return self.layer.compute_output_spec(*args, **kwargs)
 
     def compute_mask(self, *args, **kwargs):

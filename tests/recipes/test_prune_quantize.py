@@ -1,0 +1,83 @@
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import pytest
+
+RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.fixture
+def recipe(load_recipe):
+    return load_recipe("prune_quantize")
+
+
+@pytest.mark.tensorflow_only
+def test_smoke_run_writes_every_file_and_the_report(recipe, tmp_path):
+    report = recipe.main(["--smoke", "--output-dir", str(tmp_path)])
+    names = [row["name"] for row in report["models"]]
+    assert names == [
+        "dense float32",
+        "pruned float32",
+        "pruned dynamic-range int8",
+        "pruned int8",
+    ]
+    for row in report["models"]:
+        assert pathlib.Path(row["file"]).is_file()
+        assert 0 < row["gzip_size"] <= row["size"]
+        assert row["latency_p50_ms"] <= row["latency_p95_ms"]
+    assert report["models"][0]["sparsity"] < 0.05
+    assert report["models"][1]["sparsity"] == pytest.approx(0.8, abs=0.01)
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+    assert "| pruned int8 |" in (tmp_path / "report.md").read_text()
+    for name in ("dense.keras", "pruned.keras"):
+        keras.saving.load_model(tmp_path / name)
+
+
+def test_other_backends_are_told_what_is_needed(recipe, tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("checks the message on JAX and PyTorch")
+    with pytest.raises(SystemExit, match="KERAS_BACKEND=tensorflow"):
+        recipe.main(["--smoke", "--output-dir", str(tmp_path)])
+
+
+def test_help_explains_every_flag():
+    result = subprocess.run(
+        [sys.executable, str(RECIPES / "prune_quantize.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    for flag in [
+        "--epochs",
+        "--prune-epochs",
+        "--sparsity",
+        "--batch-size",
+        "--learning-rate",
+        "--prune-learning-rate",
+        "--image-size",
+        "--calibration-examples",
+        "--latency-runs",
+        "--seed",
+        "--output-dir",
+        "--smoke",
+    ]:
+        assert flag in result.stdout
+
+
+# The bars on the default run (latency is reported, never asserted:
+# timings do not belong in tests; docs/benchmarks.md has the measured run).
+@pytest.mark.large
+@pytest.mark.tensorflow_only
+def test_default_run_meets_the_compression_bars(recipe, tmp_path):
+    report = recipe.main(["--output-dir", str(tmp_path)])
+    summary = report["summary"]
+    assert report["models"][1]["sparsity"] == pytest.approx(0.8, abs=0.005)
+    assert summary["accuracy_drop_pruned_points"] <= 1.0
+    assert summary["gzip_ratio_pruned_to_dense"] <= 0.35
+    assert summary["size_ratio_int8_to_float"] <= 0.3
+    assert summary["accuracy_drop_int8_points"] <= 1.0
