@@ -50,7 +50,14 @@ def _supported_types():
 
 
 def supported_layers():
-    """Names of the layer classes `prune_low_magnitude` accepts."""
+    """Names of the layer classes `prune_low_magnitude` accepts.
+
+    Example:
+
+        >>> from kerasbig.optimize import supported_layers
+        >>> "Dense" in supported_layers() and "GCNConv" in supported_layers()
+        True
+    """
     return sorted({cls.__name__ for cls in _supported_types()})
 
 

@@ -43,6 +43,13 @@ def sparsity_report(model):
 
 
 def sparsity_total(report):
-    """Zeros over size, summed over a `sparsity_report`."""
+    """Zeros over size, summed over a `sparsity_report`.
+
+    Example:
+
+        >>> from kerasbig.optimize import sparsity_total
+        >>> sparsity_total([{"size": 10, "zeros": 8}, {"size": 30, "zeros": 0}])
+        0.2
+    """
     size = sum(row["size"] for row in report)
     return sum(row["zeros"] for row in report) / size if size else 0.0
