@@ -397,7 +397,7 @@ def prune_low_magnitude(
         if _is_graph_model(layer):
             return prune_low_magnitude(layer, **options, layers=layers)
         copy = _copy_layer(layer)
-        if chosen is not None and layer.name not in chosen:
+        if copy is layer or (chosen is not None and layer.name not in chosen):
             return copy
         if isinstance(layer, supported):
             return PruneLowMagnitude(copy, **options)
@@ -422,6 +422,8 @@ def _is_graph_model(layer):
 
 def _copy_layer(layer):
     """A new layer with `layer`'s config, shapes and weights."""
+    if not isinstance(layer, keras.layers.Layer):
+        return layer  # a stateless op of a functional graph (x != 0, ...)
     copy = layer.__class__.from_config(layer.get_config())
     build_config = layer.get_build_config()
     if build_config:

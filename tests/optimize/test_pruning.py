@@ -261,3 +261,31 @@ def test_layers_argument_prunes_only_the_named_layers():
     pruned = prune_low_magnitude(_mlp(), layers=["logits"])
     wrapped = [wrapper.layer.name for wrapper in _wrappers(pruned)]
     assert wrapped == ["logits"]
+
+
+def test_functional_transformer_with_padding_masks_prunes_and_strips():
+    from kerasbig.layers import TransformerBlock
+
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(30, 8, mask_zero=True)(tokens)
+    x = TransformerBlock(2, 16)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(tokens, keras.layers.Dense(2)(x))
+    ids = np.array([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]] * 8)
+    labels = np.array([0, 1] * 8)
+    pruned = _compile(
+        prune_low_magnitude(model, ConstantSparsity(0.5, frequency=2))
+    )
+    pruned.fit(
+        ids, labels, epochs=2, verbose=0, callbacks=[UpdatePruningStep()]
+    )
+    stripped = strip_pruning(pruned)
+    # The plain layers read the padding mask from their inputs; equal
+    # outputs on padded rows show the wrappers pass it on too.
+    np.testing.assert_allclose(
+        _numpy(stripped(ids)), _numpy(pruned(ids)), atol=1e-5
+    )
+    assert sparsity_total(sparsity_report(stripped)) == pytest.approx(
+        0.5, abs=0.01
+    )
