@@ -45,3 +45,34 @@ def _segment(name, data, segment_ids, num_segments):
         keras_op = getattr(ops, name)
         return keras_op(data, segment_ids, num_segments=num_segments)
     return own(data, segment_ids, num_segments)
+
+
+def fake_quant(x, minimum, maximum, per_channel=False, narrow_range=False):
+    """Simulated int8 quantization of `x` to the range `[minimum,
+    maximum]` (per last-axis channel when `per_channel`), with a
+    straight-through gradient inside the range. On TensorFlow the op is
+    TensorFlow's FakeQuant, which the LiteRT converter turns into int8."""
+    own = getattr(_module(), "fake_quant", None)
+    if own is not None:
+        return own(x, minimum, maximum, per_channel, narrow_range)
+    return _fake_quant(x, minimum, maximum, narrow_range)
+
+
+def _fake_quant(x, minimum, maximum, narrow_range):
+    # TensorFlow's FakeQuant maths (fake_quant_ops_functor.h): nudge the
+    # range so that 0 is on the grid, clamp, round half up; gradient 1
+    # inside the range.
+    levels_min = 1.0 if narrow_range else 0.0
+    levels_max = 255.0
+    minimum = ops.cast(minimum, x.dtype)
+    maximum = ops.cast(maximum, x.dtype)
+    scale = ops.maximum((maximum - minimum) / (levels_max - levels_min), 1e-12)
+    zero_point = ops.minimum(
+        ops.maximum(ops.floor(levels_min - minimum / scale + 0.5), levels_min),
+        levels_max,
+    )
+    low = (levels_min - zero_point) * scale
+    high = (levels_max - zero_point) * scale
+    clipped = ops.minimum(ops.maximum(x, low), high)
+    quantized = ops.floor((clipped - low) * (1.0 / scale) + 0.5) * scale + low
+    return clipped + ops.stop_gradient(quantized - clipped)

@@ -6,3 +6,15 @@ import tensorflow as tf
 def compile_inference(model, function):
     del model  # tf.function reads the variables directly
     return tf.function(function, jit_compile=True, reduce_retracing=True)
+
+
+def fake_quant(x, minimum, maximum, per_channel, narrow_range):
+    # TensorFlow's own FakeQuant ops: the LiteRT converter reads their
+    # ranges and emits int8 kernels (the path tfmot's QAT takes).
+    if per_channel:
+        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+            x, minimum, maximum, num_bits=8, narrow_range=narrow_range
+        )
+    return tf.quantization.fake_quant_with_min_max_vars(
+        x, minimum, maximum, num_bits=8, narrow_range=narrow_range
+    )

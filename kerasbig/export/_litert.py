@@ -36,7 +36,8 @@ def convert_model(
             (float16 weights) or `"int8"` (int8 weights and activations,
             calibrated on `representative_data`; float inputs and outputs).
         representative_data: for `"int8"`, a list with one array per model
-            input (in `model.inputs` order), examples along axis 0.
+            input (in `model.inputs` order), examples along axis 0; not
+            needed for a quantization-aware-trained model.
 
     Returns:
         The `.tflite` flatbuffer as bytes.
@@ -75,9 +76,11 @@ def convert_model(
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if quantization == "int8":
+        if quantization == "int8" and representative_data is not None:
             converter.representative_dataset = _calibration(representative_data)
             supported = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # int8 without data: the ranges come from the model's FakeQuant ops
+        # (quantization-aware training).
         if not builtins_only:
             supported.append(tf.lite.OpsSet.SELECT_TF_OPS)
         converter.target_spec.supported_ops = supported

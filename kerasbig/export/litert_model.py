@@ -5,6 +5,15 @@ import numpy as np
 
 from kerasbig._optional import import_optional
 
+_COMPUTE_OPS = {
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "CONV_3D",
+    "TRANSPOSE_CONV",
+    "FULLY_CONNECTED",
+    "BATCH_MATMUL",
+}
+
 
 class LiteRTModel:
     """A `.tflite` file, run with the `ai_edge_litert` interpreter.
@@ -71,6 +80,19 @@ class LiteRTModel:
             f"LiteRTModel(path={self.path!r}, size={self.size}, "
             f"inputs={self.input_names}, ops={len(self.ops)})"
         )
+
+    def float_compute_ops(self):
+        """Convolution and dense ops whose activations are not int8."""
+        dtype = {
+            d["index"]: d["dtype"]
+            for d in self._interpreter.get_tensor_details()
+        }
+        return [
+            op["op_name"]
+            for op in self._interpreter._get_ops_details()
+            if op["op_name"] in _COMPUTE_OPS
+            and dtype[op["inputs"][0]] != np.int8
+        ]
 
     def _feed(self, inputs):
         if not isinstance(inputs, dict):

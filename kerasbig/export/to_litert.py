@@ -35,7 +35,10 @@ def to_litert(
         quantization: `None` (float32), `"dynamic"` (int8 weights, float
             activations), `"float16"` (float16 weights) or `"int8"` (int8
             weights and activations, float inputs and outputs; needs
-            `representative_data`).
+            `representative_data`, unless the model was trained with
+            `kerasbig.optimize.quantize_aware`, whose learned ranges are
+            used). An int8 file whose convolutions or dense layers still
+            compute in float raises.
         representative_data: examples that calibrate `"int8"` activation
             ranges (a few hundred typical inputs): an array, or a list/dict
             with one array per input.
@@ -79,12 +82,6 @@ def to_litert(
             "Sequential model with keras.Input, or one called on data). "
             f"Received: {type(model).__name__} {model.name!r}"
         )
-    if quantization == "int8" and representative_data is None:
-        raise ValueError(
-            f"{owner}: quantization='int8' needs `representative_data`, a "
-            "few hundred typical inputs that calibrate activation ranges. "
-            "Received: representative_data=None"
-        )
     representative = None
     if representative_data is not None:
         representative = _flat_inputs(
@@ -105,6 +102,17 @@ def to_litert(
             f"{owner}: the converted file {path} has no operators (an empty "
             "conversion); it would return nothing useful."
         )
+    if quantization == "int8":
+        floating = exported.float_compute_ops()
+        if floating:
+            raise ValueError(
+                f"{owner}: quantization='int8' left {floating} computing in "
+                "float. Pass `representative_data` (a few hundred typical "
+                "inputs that calibrate activation ranges), or convert a "
+                "model trained with kerasbig.optimize.quantize_aware. "
+                f"Received: representative_data="
+                f"{'given' if representative_data is not None else None}"
+            )
     if builtins_only:
         foreign = [
             op for op in exported.ops if op.startswith(("Flex", "CUSTOM"))

@@ -3,7 +3,8 @@
 `prune_low_magnitude` wraps layers in `PruneLowMagnitude`, `fit()` with
 the `UpdatePruningStep` callback prunes them on a `PruningSchedule`,
 `strip_pruning` bakes the zeros into a plain model, `sparsity_report`
-measures them.
+measures them. `quantize_aware` prepares a model for quantization-aware
+training whose LiteRT conversion is fully int8.
 """
 
 from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
@@ -12,6 +13,9 @@ from kerasbig.optimize.prune_low_magnitude import supported_layers
 from kerasbig.optimize.pruning_schedule import ConstantSparsity
 from kerasbig.optimize.pruning_schedule import PolynomialDecay
 from kerasbig.optimize.pruning_schedule import PruningSchedule
+from kerasbig.optimize.quantize_aware import QuantizeActivations
+from kerasbig.optimize.quantize_aware import QuantizeAware
+from kerasbig.optimize.quantize_aware import quantize_aware
 from kerasbig.optimize.sparsity_report import sparsity_report
 from kerasbig.optimize.sparsity_report import sparsity_total
 from kerasbig.optimize.strip_pruning import strip_pruning
@@ -22,8 +26,11 @@ __all__ = [
     "PolynomialDecay",
     "PruneLowMagnitude",
     "PruningSchedule",
+    "QuantizeActivations",
+    "QuantizeAware",
     "UpdatePruningStep",
     "prune_low_magnitude",
+    "quantize_aware",
     "sparsity_report",
     "sparsity_total",
     "strip_pruning",

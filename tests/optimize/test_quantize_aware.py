@@ -1,0 +1,137 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kerasbig import _backend
+from kerasbig.data import load_digits
+from kerasbig.optimize import QuantizeActivations
+from kerasbig.optimize import QuantizeAware
+from kerasbig.optimize import quantize_aware
+
+
+def _numpy(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def _cnn():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 1), name="image"),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+
+
+def _compile(model, learning_rate=1e-3):
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(image_size=16)
+
+
+@pytest.mark.parametrize("narrow_range", [False, True])
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (-0.3, 2.0), (0.2, 1.0)])
+def test_keras_ops_fake_quant_equals_tensorflows(bounds, narrow_range):
+    tf = pytest.importorskip("tensorflow")
+    x = np.linspace(-2.5, 2.5, 1001).astype("float32")
+    expected = tf.quantization.fake_quant_with_min_max_vars(
+        x, *bounds, num_bits=8, narrow_range=narrow_range
+    ).numpy()
+    got = _numpy(
+        _backend._fake_quant(ops.convert_to_tensor(x), *bounds, narrow_range)
+    )
+    # Equal except where x sits exactly half-way between two grid points
+    # and float32 rounding picks the other one: one step apart, rarely.
+    step = (bounds[1] - bounds[0]) / (254 if narrow_range else 255)
+    differ = np.abs(got - expected) > 1e-6
+    assert differ.mean() <= 0.002
+    assert np.abs(got - expected).max() <= step * 1.01
+
+
+def test_activation_range_follows_the_batches():
+    layer = QuantizeActivations(ema_decay=0.5)
+    layer(np.array([[-1.0, 3.0]], "float32"), training=True)
+    assert (float(_numpy(layer.minimum)), float(_numpy(layer.maximum))) == (
+        -1.0,
+        3.0,
+    )
+    layer(np.array([[1.0, 5.0]], "float32"), training=True)
+    assert (float(_numpy(layer.minimum)), float(_numpy(layer.maximum))) == (
+        0.0,
+        4.0,
+    )
+    layer(np.array([[9.0, 9.0]], "float32"))  # inference: range fixed
+    assert float(_numpy(layer.maximum)) == 4.0
+
+
+def test_qat_trains_saves_and_reloads(digits, tmp_path):
+    (x_train, y_train), (x_test, _) = digits
+    qat = _compile(quantize_aware(_cnn()))
+    history = qat.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0)
+    assert history.history["accuracy"][-1] > 0.8
+    wrapped = [
+        layer.layer.name
+        for layer in qat.layers[-1].layers
+        if isinstance(layer, QuantizeAware)
+    ]
+    assert len(wrapped) == 4
+    path = tmp_path / "qat.keras"
+    qat.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        _numpy(restored(x_test[:16])), _numpy(qat(x_test[:16])), atol=1e-5
+    )
+
+
+@pytest.mark.tensorflow_only
+def test_qat_converts_to_a_fully_int8_file_at_least_as_good_as_ptq(
+    digits, tmp_path
+):
+    from kerasbig.export import to_litert
+
+    (x_train, y_train), (x_test, y_test) = digits
+    model = _compile(_cnn())
+    model.fit(x_train, y_train, epochs=4, batch_size=64, verbose=0)
+    ptq = to_litert(
+        model,
+        tmp_path / "ptq.tflite",
+        quantization="int8",
+        representative_data=x_train[:200],
+    )
+    qat = _compile(quantize_aware(model), learning_rate=1e-4)
+    qat.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0)
+    exported = to_litert(qat, tmp_path / "qat.tflite", quantization="int8")
+    assert exported.float_compute_ops() == []
+    # The fake quantization simulates the int8 kernels: the outputs agree
+    # up to a grid step where int8 rounding ties go the other way.
+    simulated, got = _numpy(qat(x_test)), exported.predict(x_test)
+    step = np.abs(simulated).max() / 127
+    assert np.abs(got - simulated).max() <= 2 * step
+    assert (got.argmax(-1) == simulated.argmax(-1)).mean() >= 0.99
+    qat_accuracy = exported.evaluate(x_test, y_test)["accuracy"]
+    assert qat_accuracy >= ptq.evaluate(x_test, y_test)["accuracy"]
+    assert exported.size < 0.35 * to_litert(model, tmp_path / "f.tflite").size
+
+
+def test_unsupported_layers_raise():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.LayerNormalization()]
+    )
+    with pytest.raises(ValueError, match="cannot quantize LayerNormalization"):
+        quantize_aware(model)
+    with pytest.raises(ValueError, match="supports Dense, Conv1D, Conv2D"):
+        QuantizeAware(keras.layers.LSTM(2))
