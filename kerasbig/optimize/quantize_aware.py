@@ -2,8 +2,6 @@
 weights (per channel) and activations (per tensor), converting to a fully
 int8 LiteRT model."""
 
-import inspect
-
 import keras
 from keras import ops
 
@@ -123,6 +121,9 @@ class QuantizeAware(keras.layers.Wrapper):
     Args:
         layer: a `Dense`, `Conv1D` or `Conv2D` layer (built).
         ema_decay: decay of the output range's moving average.
+        preserve_sparsity: keep the kernel's zeros (a pruned model stays
+            pruned): the zero mask at wrapping time is stored and the
+            layer computes with `kernel * mask`. Defaults to `False`.
         **kwargs: `keras.layers.Layer` arguments.
 
     Example:
@@ -136,7 +137,9 @@ class QuantizeAware(keras.layers.Wrapper):
         (2, 3)
     """
 
-    def __init__(self, layer, ema_decay=0.999, **kwargs):
+    def __init__(
+        self, layer, ema_decay=0.999, preserve_sparsity=False, **kwargs
+    ):
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
         if not isinstance(layer, _QUANTIZABLE):
@@ -148,7 +151,7 @@ class QuantizeAware(keras.layers.Wrapper):
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         self.ema_decay = ema_decay
-        self._call_kwargs = set(inspect.signature(layer.call).parameters)
+        self.preserve_sparsity = preserve_sparsity
         if layer.built:
             self._create_weights()
             self.built = True
@@ -163,6 +166,17 @@ class QuantizeAware(keras.layers.Wrapper):
         self.minimum, self.maximum, self.range_initialized = _range_weights(
             self
         )
+        if self.preserve_sparsity:
+            kernel = self.layer.kernel
+            self.sparsity_mask = self.add_weight(
+                name="sparsity_mask",
+                shape=kernel.shape,
+                initializer="ones",
+                trainable=False,
+            )
+            self.sparsity_mask.assign(
+                ops.cast(ops.not_equal(kernel.value, 0), "float32")
+            )
 
     def call(self, inputs, training=None):
         kernel = self.layer.kernel
@@ -171,9 +185,14 @@ class QuantizeAware(keras.layers.Wrapper):
         # a per-channel FakeQuant on them ("mismatched quantized axes").
         per_channel = not isinstance(self.layer, keras.layers.Dense)
         reduce = tuple(range(len(kernel.shape) - 1)) if per_channel else None
-        bound = ops.maximum(ops.max(ops.abs(kernel.value), axis=reduce), 1e-8)
+        value = kernel.value
+        if self.preserve_sparsity:
+            # The layer computes with the zeros in place whatever the
+            # optimizer does to them; conversion folds them into the file.
+            value = value * ops.cast(self.sparsity_mask.value, value.dtype)
+        bound = ops.maximum(ops.max(ops.abs(value), axis=reduce), 1e-8)
         quantized_kernel = _backend.fake_quant(
-            kernel.value, -bound, bound, per_channel, narrow_range=True
+            value, -bound, bound, per_channel, narrow_range=True
         )
         trainable = [
             quantized_kernel if v is kernel else v.value
@@ -191,11 +210,16 @@ class QuantizeAware(keras.layers.Wrapper):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"ema_decay": self.ema_decay})
+        config.update(
+            {
+                "ema_decay": self.ema_decay,
+                "preserve_sparsity": self.preserve_sparsity,
+            }
+        )
         return config
 
 
-def quantize_aware(model):
+def quantize_aware(model, preserve_sparsity=False):
     """A copy of `model` for quantization-aware training (QAT).
 
     Every `Dense`, `Conv1D` and `Conv2D` is wrapped in `QuantizeAware`
@@ -212,6 +236,8 @@ def quantize_aware(model):
 
     Args:
         model: a Sequential or functional model.
+        preserve_sparsity: keep every kernel's zeros (for a model from
+            `strip_pruning`: pruning-preserving QAT). Defaults to `False`.
 
     Returns:
         The QAT model (compile it before `fit`).
@@ -253,7 +279,9 @@ def quantize_aware(model):
                 f"{', '.join(sorted(c.__name__ for c in supported))}"
             )
         copy = _copy_layer(layer)
-        return QuantizeAware(copy) if isinstance(copy, _QUANTIZABLE) else copy
+        if isinstance(copy, _QUANTIZABLE):
+            return QuantizeAware(copy, preserve_sparsity=preserve_sparsity)
+        return copy
 
     body = keras.models.clone_model(model, clone_function=clone)
     inputs = [

@@ -135,3 +135,27 @@ def test_unsupported_layers_raise():
         quantize_aware(model)
     with pytest.raises(ValueError, match="supports Dense, Conv1D, Conv2D"):
         QuantizeAware(keras.layers.LSTM(2))
+
+
+def test_preserve_sparsity_keeps_a_pruned_models_zeros(digits):
+    (x_train, y_train), _ = digits
+    model = _cnn()
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            kernel = _numpy(layer.kernel)
+            kernel[np.abs(kernel) < np.median(np.abs(kernel))] = 0
+            layer.kernel.assign(kernel)
+    qat = _compile(quantize_aware(model, preserve_sparsity=True))
+    qat.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
+    for layer in qat.layers[-1].layers:
+        if isinstance(layer, QuantizeAware):
+            mask = _numpy(layer.sparsity_mask)
+            assert (mask == 0).mean() >= 0.5, layer.name
+    # The zeros reach the computation: zeroing the masked kernel entries
+    # by hand changes no output.
+    before = _numpy(qat(x_train[:8]))
+    for layer in qat.layers[-1].layers:
+        if isinstance(layer, QuantizeAware):
+            kernel = layer.layer.kernel
+            kernel.assign(_numpy(kernel) * _numpy(layer.sparsity_mask))
+    np.testing.assert_allclose(_numpy(qat(x_train[:8])), before, atol=1e-6)
