@@ -35,6 +35,7 @@ from kerasbig.export import to_litert
 from kerasbig.optimize import PolynomialDecay
 from kerasbig.optimize import UpdatePruningStep
 from kerasbig.optimize import prune_low_magnitude
+from kerasbig.optimize import quantize_aware
 from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
@@ -48,6 +49,9 @@ class Config:
     batch_size: int = 64
     learning_rate: float = 1e-3
     prune_learning_rate: float = 3e-4
+    qat: bool = False
+    qat_epochs: int = 5
+    qat_learning_rate: float = 1e-4
     image_size: int = 32
     calibration_examples: int = 300
     latency_runs: int = 300
@@ -99,6 +103,25 @@ def parse_args(argv=None):
         help="Adam learning rate while pruning",
     )
     parser.add_argument(
+        "--qat",
+        action="store_true",
+        help="also fine-tune the pruned model with quantization-aware "
+        "training (zeros kept) and export it as int8, next to the "
+        "post-training int8 file",
+    )
+    parser.add_argument(
+        "--qat-epochs",
+        type=int,
+        default=defaults.qat_epochs,
+        help="epochs of quantization-aware fine-tuning",
+    )
+    parser.add_argument(
+        "--qat-learning-rate",
+        type=float,
+        default=defaults.qat_learning_rate,
+        help="Adam learning rate of quantization-aware fine-tuning",
+    )
+    parser.add_argument(
         "--image-size",
         type=int,
         default=defaults.image_size,
@@ -136,7 +159,7 @@ def parse_args(argv=None):
     smoke = args.pop("smoke")
     config = Config(**args)
     if smoke:
-        config.epochs, config.prune_epochs = 1, 1
+        config.epochs, config.prune_epochs, config.qat_epochs = 1, 1, 1
         config.calibration_examples, config.latency_runs = 50, 10
     return config
 
@@ -233,8 +256,24 @@ def main(argv=None):
         verbose=2,
     )
     dense.save(os.path.join(config.output_dir, "dense.keras"))
-    pruned = compile_model(prune(dense, config, data), config.learning_rate)
+    qat = None
+    pruned = prune(dense, config, data)
+    # Saved before compiling: an optimizer that never stepped has no state
+    # worth keeping (and Keras warns when reloading it).
     pruned.save(os.path.join(config.output_dir, "pruned.keras"))
+    compile_model(pruned, config.learning_rate)
+    if config.qat:
+        qat = compile_model(
+            quantize_aware(pruned, preserve_sparsity=True),
+            config.qat_learning_rate,
+        )
+        qat.fit(
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            epochs=config.qat_epochs,
+            verbose=2,
+        )
     train_seconds = time.perf_counter() - start
 
     calibration = x_train[: config.calibration_examples]
@@ -244,6 +283,8 @@ def main(argv=None):
         ("pruned dynamic-range int8", pruned, "dynamic"),
         ("pruned int8", pruned, "int8"),
     ]
+    if config.qat:
+        exports.append(("pruned QAT int8", qat, "int8"))
     rows = []
     for name, model, quantization in exports:
         path = os.path.join(
@@ -253,7 +294,8 @@ def main(argv=None):
             model,
             path,
             quantization=quantization,
-            representative_data=calibration,
+            # A QAT model brings its own ranges.
+            representative_data=None if model is qat else calibration,
             verify_data=x_test[:64],
         )
         latency = exported.latency(x_test, runs=config.latency_runs)
@@ -288,6 +330,10 @@ def main(argv=None):
         "latency_ratio_int8_to_float": int8_row["latency_p50_ms"]
         / pruned_row["latency_p50_ms"],
     }
+    if config.qat:
+        summary["accuracy_qat_minus_ptq_int8_points"] = 100 * (
+            by_name["pruned QAT int8"]["accuracy"] - int8_row["accuracy"]
+        )
     report = {
         "backend": keras.backend.backend(),
         "kerasbig_version": kerasbig.__version__,

@@ -6,7 +6,8 @@ from kerasbig.optimize.prune_low_magnitude import is_prunable_weight
 
 def sparsity_report(model):
     """The fraction of zeros in every kernel and embedding table of a model
-    (pruned or stripped), with a total.
+    (pruned, stripped, or quantization-aware with `preserve_sparsity`, whose
+    kernels count with their masks applied), with a total.
 
     Args:
         model: a Keras model or layer.
@@ -24,11 +25,22 @@ def sparsity_report(model):
         >>> [(row["path"], row["sparsity"]) for row in sparsity_report(layer)]
         [('fc/kernel', 1.0)]
     """
+    # Quantization-aware layers that keep a pruned model's zeros compute
+    # with kernel * mask: report that.
+    masks = {
+        id(layer.layer.kernel): layer.sparsity_mask
+        for layer in model._flatten_layers()
+        if getattr(layer, "preserve_sparsity", False)
+    }
     rows = []
     for variable in model.trainable_variables:
         if not is_prunable_weight(variable):
             continue
         values = np.asarray(ops.convert_to_numpy(variable))
+        if id(variable) in masks:
+            values = values * np.asarray(
+                ops.convert_to_numpy(masks[id(variable)])
+            )
         zeros = int(values.size - np.count_nonzero(values))
         rows.append(
             {

@@ -37,6 +37,15 @@ def test_smoke_run_writes_every_file_and_the_report(recipe, tmp_path):
         keras.saving.load_model(tmp_path / name)
 
 
+@pytest.mark.tensorflow_only
+def test_qat_adds_a_fully_int8_file_that_keeps_the_zeros(recipe, tmp_path):
+    report = recipe.main(["--smoke", "--qat", "--output-dir", str(tmp_path)])
+    qat = report["models"][-1]
+    assert qat["name"] == "pruned QAT int8"
+    assert qat["sparsity"] == pytest.approx(0.8, abs=0.01)
+    assert "accuracy_qat_minus_ptq_int8_points" in report["summary"]
+
+
 def test_other_backends_are_told_what_is_needed(recipe, tmp_path):
     if keras.backend.backend() == "tensorflow":
         pytest.skip("checks the message on JAX and PyTorch")
@@ -59,6 +68,9 @@ def test_help_explains_every_flag():
         "--batch-size",
         "--learning-rate",
         "--prune-learning-rate",
+        "--qat",
+        "--qat-epochs",
+        "--qat-learning-rate",
         "--image-size",
         "--calibration-examples",
         "--latency-runs",
@@ -74,8 +86,9 @@ def test_help_explains_every_flag():
 @pytest.mark.large
 @pytest.mark.tensorflow_only
 def test_default_run_meets_the_compression_bars(recipe, tmp_path):
-    report = recipe.main(["--output-dir", str(tmp_path)])
+    report = recipe.main(["--qat", "--output-dir", str(tmp_path)])
     summary = report["summary"]
+    assert summary["accuracy_qat_minus_ptq_int8_points"] >= 0
     assert report["models"][1]["sparsity"] == pytest.approx(0.8, abs=0.005)
     assert summary["accuracy_drop_pruned_points"] <= 1.0
     assert summary["gzip_ratio_pruned_to_dense"] <= 0.35
