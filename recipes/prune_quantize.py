@@ -285,8 +285,18 @@ def main(argv=None):
     ]
     if config.qat:
         exports.append(("pruned QAT int8", qat, "int8"))
+    # Keras accuracy and sparsity per model, not per file (the pruned
+    # model is exported three times).
+    keras_scores = {
+        id(model): (
+            float(model.evaluate(x_test, y_test, verbose=0)[1]),
+            sparsity_total(sparsity_report(model)),
+        )
+        for _, model, _ in exports
+    }
     rows = []
     for name, model, quantization in exports:
+        keras_accuracy, sparsity = keras_scores[id(model)]
         path = os.path.join(
             config.output_dir, name.replace(" ", "_") + ".tflite"
         )
@@ -305,12 +315,10 @@ def main(argv=None):
                 "file": path,
                 "quantization": quantization or "none",
                 "accuracy": exported.evaluate(x_test, y_test)["accuracy"],
-                "keras_accuracy": float(
-                    model.evaluate(x_test, y_test, verbose=0)[1]
-                ),
+                "keras_accuracy": keras_accuracy,
                 "size": exported.size,
                 "gzip_size": gzip_size(path),
-                "sparsity": sparsity_total(sparsity_report(model)),
+                "sparsity": sparsity,
                 "latency_p50_ms": latency["p50"],
                 "latency_p95_ms": latency["p95"],
                 "max_abs_difference_vs_keras": exported.max_abs_difference,

@@ -136,7 +136,10 @@ def to_litert(
         )
     )
     expected = [np.asarray(keras.ops.convert_to_numpy(e)) for e in expected]
-    got = exported.predict(dict(zip(exported.input_names, verify, strict=True)))
+    # By name: the file's input order need not be the model's.
+    got = exported.predict(
+        {t.name: a for t, a in zip(model.inputs, verify, strict=True)}
+    )
     got = got if isinstance(got, list) else [got]
     scale = max(float(np.abs(e).max()) for e in expected) or 1.0
     difference = max(

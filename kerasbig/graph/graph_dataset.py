@@ -150,7 +150,8 @@ class GraphDataset(keras.utils.PyDataset):
     def _make_item(self, chosen):
         batch = batch_graphs([self.graphs[i] for i in chosen])
         padded = batch.pad(self.num_nodes, self.num_edges, self.batch_size + 1)
-        inputs = {name: padded.inputs()[name] for name in self.input_names}
+        arrays = padded.inputs()
+        inputs = {name: arrays[name] for name in self.input_names}
         if self.targets is None:
             return (inputs,)
         if self.level == "graph":

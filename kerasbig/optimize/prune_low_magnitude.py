@@ -1,12 +1,13 @@
 """Magnitude pruning for Keras 3 layers and models, on every backend."""
 
-import inspect
-
 import keras
 from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig.optimize import _masks
+from kerasbig.optimize._layers import call_with_values
+from kerasbig.optimize._layers import copy_layer
+from kerasbig.optimize._layers import is_graph_model
 from kerasbig.optimize.pruning_schedule import ConstantSparsity
 from kerasbig.optimize.pruning_schedule import PruningSchedule
 
@@ -180,7 +181,6 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.sparsity_m_by_n = sparsity_m_by_n
         self.supports_masking = layer.supports_masking
         self.updater_attached = False
-        self._call_kwargs = set(inspect.signature(layer.call).parameters)
         if layer.built:
             self._create_pruning_weights()
             self.built = True
@@ -278,20 +278,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
             id(w): w.value * m.value
             for w, m in zip(self.pruned_weights, self.masks, strict=True)
         }
-        trainable = [
-            masked.get(id(v), v.value) for v in self.layer.trainable_variables
-        ]
-        non_trainable = [v.value for v in self.layer.non_trainable_variables]
-        if training is not None and "training" in self._call_kwargs:
-            kwargs["training"] = training
-        outputs, updated = self.layer.stateless_call(
-            trainable, non_trainable, inputs, *args, **kwargs
+        return call_with_values(
+            self.layer, masked, inputs, *args, training=training, **kwargs
         )
-        for variable, value in zip(
-            self.layer.non_trainable_variables, updated, strict=True
-        ):
-            variable.assign(value)
-        return outputs
 
     def compute_output_shape(self, *args, **kwargs):
         return self.layer.compute_output_shape(*args, **kwargs)
@@ -375,7 +364,7 @@ def prune_low_magnitude(
     }
     if not isinstance(to_prune, keras.Model):
         return PruneLowMagnitude(to_prune, **options)
-    if not _is_graph_model(to_prune):
+    if not is_graph_model(to_prune):
         raise ValueError(
             "prune_low_magnitude: only Sequential and functional models can "
             "be cloned with pruning wrappers; for a subclassed model, wrap "
@@ -394,9 +383,9 @@ def prune_low_magnitude(
     supported = _supported_types()
 
     def clone(layer):
-        if _is_graph_model(layer):
+        if is_graph_model(layer):
             return prune_low_magnitude(layer, **options, layers=layers)
-        copy = _copy_layer(layer)
+        copy = copy_layer(layer)
         if copy is layer or (chosen is not None and layer.name not in chosen):
             return copy
         if isinstance(layer, supported):
@@ -411,22 +400,3 @@ def prune_low_magnitude(
         return copy
 
     return keras.models.clone_model(to_prune, clone_function=clone)
-
-
-def _is_graph_model(layer):
-    # Subclasses of Functional (custom __init__) cannot be cloned.
-    return isinstance(layer, keras.Sequential) or (
-        isinstance(layer, keras.Model) and type(layer).__name__ == "Functional"
-    )
-
-
-def _copy_layer(layer):
-    """A new layer with `layer`'s config, shapes and weights."""
-    if not isinstance(layer, keras.layers.Layer):
-        return layer  # a stateless op of a functional graph (x != 0, ...)
-    copy = layer.__class__.from_config(layer.get_config())
-    build_config = layer.get_build_config()
-    if build_config:
-        copy.build_from_config(build_config)
-    copy.set_weights(layer.get_weights())
-    return copy

@@ -6,8 +6,9 @@ import keras
 from keras import ops
 
 from kerasbig import _backend
-from kerasbig.optimize.prune_low_magnitude import _copy_layer
-from kerasbig.optimize.prune_low_magnitude import _is_graph_model
+from kerasbig.optimize._layers import call_with_values
+from kerasbig.optimize._layers import copy_layer
+from kerasbig.optimize._layers import is_graph_model
 
 _QUANTIZABLE = (
     keras.layers.Dense,
@@ -194,12 +195,9 @@ class QuantizeAware(keras.layers.Wrapper):
         quantized_kernel = _backend.fake_quant(
             value, -bound, bound, per_channel, narrow_range=True
         )
-        trainable = [
-            quantized_kernel if v is kernel else v.value
-            for v in self.layer.trainable_variables
-        ]
-        non_trainable = [v.value for v in self.layer.non_trainable_variables]
-        outputs, _ = self.layer.stateless_call(trainable, non_trainable, inputs)
+        outputs = call_with_values(
+            self.layer, {id(kernel): quantized_kernel}, inputs
+        )
         _range_update(self, outputs, self.minimum, self.maximum, training)
         return _backend.fake_quant(
             outputs, self.minimum.value, self.maximum.value
@@ -256,7 +254,7 @@ def quantize_aware(model, preserve_sparsity=False):
         >>> [type(layer).__name__ for layer in qat.layers][1:]
         ['QuantizeActivations', 'Sequential']
     """
-    if not _is_graph_model(model):
+    if not is_graph_model(model):
         raise ValueError(
             "quantize_aware: expected a Sequential or functional model. "
             f"Received: {type(model).__name__} {getattr(model, 'name', '')!r}"
@@ -278,7 +276,7 @@ def quantize_aware(model, preserve_sparsity=False):
                 f"{type(layer).__name__} {layer.name!r} yet. Supported: "
                 f"{', '.join(sorted(c.__name__ for c in supported))}"
             )
-        copy = _copy_layer(layer)
+        copy = copy_layer(layer)
         if isinstance(copy, _QUANTIZABLE):
             return QuantizeAware(copy, preserve_sparsity=preserve_sparsity)
         return copy

@@ -1,6 +1,7 @@
 import numpy as np
 from keras import ops
 
+from kerasbig.optimize._layers import nested_layers
 from kerasbig.optimize.prune_low_magnitude import is_prunable_weight
 
 
@@ -29,7 +30,7 @@ def sparsity_report(model):
     # with kernel * mask: report that.
     masks = {
         id(layer.layer.kernel): layer.sparsity_mask
-        for layer in model._flatten_layers()
+        for layer in [model, *nested_layers(model)]
         if getattr(layer, "preserve_sparsity", False)
     }
     rows = []

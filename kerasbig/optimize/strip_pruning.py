@@ -1,8 +1,8 @@
 import keras
 
+from kerasbig.optimize._layers import copy_layer
+from kerasbig.optimize._layers import is_graph_model
 from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
-from kerasbig.optimize.prune_low_magnitude import _copy_layer
-from kerasbig.optimize.prune_low_magnitude import _is_graph_model
 
 
 def strip_pruning(model):
@@ -32,7 +32,7 @@ def strip_pruning(model):
     """
     if isinstance(model, PruneLowMagnitude):
         return _baked(model)
-    if not _is_graph_model(model):
+    if not is_graph_model(model):
         raise ValueError(
             "strip_pruning: expected a Sequential or functional model from "
             "prune_low_magnitude, or a PruneLowMagnitude layer. Received: "
@@ -42,15 +42,15 @@ def strip_pruning(model):
     def clone(layer):
         if isinstance(layer, PruneLowMagnitude):
             return _baked(layer)
-        if _is_graph_model(layer):
+        if is_graph_model(layer):
             return strip_pruning(layer)
-        return _copy_layer(layer)
+        return copy_layer(layer)
 
     return keras.models.clone_model(model, clone_function=clone)
 
 
 def _baked(wrapper):
-    layer = _copy_layer(wrapper.layer)
+    layer = copy_layer(wrapper.layer)
     masks = {
         id(weight): mask
         for weight, mask in zip(

@@ -1,14 +1,14 @@
 import keras
 
+from kerasbig.optimize._layers import nested_layers
 from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
 
 
 def pruning_wrappers(model):
-    """Every `PruneLowMagnitude` inside `model`, at any depth (Keras has
-    no public walk over nested layers; `_flatten_layers` is stable in 3.x)."""
+    """Every `PruneLowMagnitude` inside `model`, at any depth."""
     return [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in nested_layers(model)
         if isinstance(layer, PruneLowMagnitude)
     ]
 

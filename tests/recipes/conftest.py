@@ -1,5 +1,8 @@
 import importlib.util
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -19,3 +22,20 @@ def load_recipe():
         return module
 
     return load
+
+
+@pytest.fixture
+def recipe_help():
+    """`recipe_help(name)`: what `python recipes/<name>.py --help` prints."""
+
+    def run(name):
+        result = subprocess.run(
+            [sys.executable, str(RECIPES / f"{name}.py"), "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        return result.stdout
+
+    return run
