@@ -5,10 +5,22 @@ that way (compiling a stateful function, custom train steps) lives in one
 small module per backend, chosen here by the active Keras backend.
 """
 
+import collections
 import importlib
 
 import keras
 from keras import ops
+
+TrainPhase = collections.namedtuple(
+    "TrainPhase", ["name", "optimizer", "variables", "loss", "repeats"]
+)
+TrainPhase.__doc__ = """One optimizer's share of a multi-optimizer train step.
+
+`loss(data, training)` computes a scalar with `keras.ops` (reading the
+model's variables and updating its metric trackers as usual); the step
+differentiates it with respect to `variables` and applies `optimizer`,
+`repeats` times in a row (for example k critic steps per generator step).
+"""
 
 
 def _module():
@@ -76,3 +88,47 @@ def _fake_quant(x, minimum, maximum, narrow_range):
     clipped = ops.minimum(ops.maximum(x, low), high)
     quantized = ops.floor((clipped - low) * (1.0 / scale) + 0.5) * scale + low
     return clipped + ops.stop_gradient(quantized - clipped)
+
+
+def phased_train_step(model, phases, *args):
+    """Runs `phases` (a list of `TrainPhase`) in order as one train step
+    of `model` and returns the logs.
+
+    Call it from `train_step(self, *args)`: Keras passes `(data,)` on
+    TensorFlow and PyTorch, and `(state, data)` on JAX, where the step
+    is a pure function and returns `(logs, state)`. `model.optimizer`
+    must expose every phase optimizer's variables (see
+    `kerasbig.models.GAN`).
+    """
+    own = _module()
+    if hasattr(own, "phased_train_step"):
+        return own.phased_train_step(model, phases, *args)
+    (data,) = args
+    for phase in phases:
+        for _ in range(phase.repeats):
+            own.minimize(
+                lambda phase=phase: phase.loss(data, True),
+                phase.optimizer,
+                phase.variables,
+            )
+    return model.get_metrics_result()
+
+
+def phased_test_step(model, phases, *args):
+    """Evaluates the phase losses of `model` without updating weights
+    (so that their metric trackers score a validation batch); the
+    signature follows `phased_train_step`."""
+    own = _module()
+    if hasattr(own, "phased_test_step"):
+        return own.phased_test_step(model, phases, *args)
+    (data,) = args
+    for phase in phases:
+        phase.loss(data, False)
+    return model.get_metrics_result()
+
+
+def input_gradient(function, x):
+    """Gradient of `sum(function(x))` with respect to the tensor `x`,
+    itself differentiable with respect to the variables `function`
+    reads (gradient penalties need this second-order path)."""
+    return _module().input_gradient(function, x)

@@ -18,3 +18,18 @@ def fake_quant(x, minimum, maximum, per_channel, narrow_range):
     return tf.quantization.fake_quant_with_min_max_vars(
         x, minimum, maximum, num_bits=8, narrow_range=narrow_range
     )
+
+
+def minimize(loss_fn, optimizer, variables):
+    with tf.GradientTape() as tape:
+        loss = optimizer.scale_loss(loss_fn())
+    optimizer.apply(tape.gradient(loss, variables), variables)
+
+
+def input_gradient(function, x):
+    # A tape inside the caller's tape: the outer one records this
+    # gradient computation, so penalties built on it are differentiable.
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = function(x)
+    return tape.gradient(y, x)

@@ -36,3 +36,21 @@ def segment_max(data, segment_ids, num_segments):
     )
     out = data.new_full(shape, lowest)
     return out.scatter_reduce(0, index, data, "amax", include_self=True)
+
+
+def minimize(loss_fn, optimizer, variables):
+    loss = optimizer.scale_loss(loss_fn())
+    # autograd.grad instead of backward(): other networks' variables keep
+    # no stale .grad between phases.
+    grads = torch.autograd.grad(
+        loss, [variable.value for variable in variables], allow_unused=True
+    )
+    with torch.no_grad():
+        optimizer.apply(list(grads), variables)
+
+
+def input_gradient(function, x):
+    x = ops.convert_to_tensor(x).detach().requires_grad_(True)
+    y = function(x)
+    (grad,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+    return grad

@@ -7,6 +7,8 @@ from kerasbig.ops.attention import attend_somewhere
 from kerasbig.ops.attention import attention_probabilities
 from kerasbig.ops.attention import combine_masks
 from kerasbig.ops.attention import position_mask
+from kerasbig.ops.penalties import gradient_penalty
+from kerasbig.ops.penalties import r1_penalty
 from kerasbig.ops.positions import apply_rotary
 from kerasbig.ops.positions import rotary_cos_sin
 from kerasbig.ops.positions import rotary_inverse_frequencies
@@ -24,6 +26,8 @@ __all__ = [
     "combine_masks",
     "position_mask",
     "apply_rotary",
+    "gradient_penalty",
+    "r1_penalty",
     "rotary_cos_sin",
     "rotary_inverse_frequencies",
     "sample_logits",
