@@ -16,6 +16,7 @@ _EXTRAS = {
     ),
     "tf_keras": ("tfmot", "tf-keras"),
     "sklearn": ("datasets", "scikit-learn"),
+    "PIL": ("datasets", "pillow"),
     "scipy": ("datasets", "scipy"),
     "networkx": ("datasets", "networkx"),
     "torch_geometric": ("test", "torch-geometric"),

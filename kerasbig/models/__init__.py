@@ -8,6 +8,7 @@ from kerasbig.models.dcgan import dcgan_generator
 from kerasbig.models.distiller import Distiller
 from kerasbig.models.gan import GAN
 from kerasbig.models.transformer_classifier import TransformerClassifier
+from kerasbig.models.vae import VAE
 from kerasbig.models.wgan_gp import WGANGP
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Distiller",
     "GAN",
     "TransformerClassifier",
+    "VAE",
     "WGANGP",
     "dcgan_discriminator",
     "dcgan_generator",
