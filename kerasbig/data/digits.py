@@ -61,6 +61,16 @@ def load_digits(image_size=8, test_fraction=0.2, seed=0, classes=None):
             )
         ).astype("float32")
         images = np.clip(images, 0.0, 1.0)
+    train_index, test_index = stratified_split(labels, test_fraction, seed)
+    return (
+        (images[train_index], labels[train_index]),
+        (images[test_index], labels[test_index]),
+    )
+
+
+def stratified_split(labels, test_fraction, seed):
+    """Train and test indices that keep each class's share (at least one
+    test sample per class); the train indices are shuffled."""
     rng = np.random.default_rng(seed)
     train_index, test_index = [], []
     for label in np.unique(labels):
@@ -70,7 +80,4 @@ def load_digits(image_size=8, test_fraction=0.2, seed=0, classes=None):
         train_index.append(index[n_test:])
     train_index = rng.permutation(np.concatenate(train_index))
     test_index = np.sort(np.concatenate(test_index))
-    return (
-        (images[train_index], labels[train_index]),
-        (images[test_index], labels[test_index]),
-    )
+    return train_index, test_index
