@@ -7,9 +7,8 @@ import math
 import os
 import pathlib
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from kerasbig._optional import import_optional
@@ -36,7 +35,8 @@ def save_image_grid(images, path, columns=None, value_range=(-1.0, 1.0)):
         >>> import numpy as np, tempfile, os
         >>> from kerasbig.callbacks import save_image_grid
         >>> images = np.random.uniform(-1, 1, (10, 8, 8, 1))
-        >>> path = save_image_grid(images, os.path.join(tempfile.mkdtemp(), "g.png"))
+        >>> path = os.path.join(tempfile.mkdtemp(), "grid.png")
+        >>> path = save_image_grid(images, path)
         >>> path.stat().st_size > 0
         True
     """
@@ -56,7 +56,9 @@ def save_image_grid(images, path, columns=None, value_range=(-1.0, 1.0)):
     n, height, width, channels = pixels.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    grid = np.zeros((rows * (height + 1) + 1, columns * (width + 1) + 1, channels), "uint8")
+    grid = np.zeros(
+        (rows * (height + 1) + 1, columns * (width + 1) + 1, channels), "uint8"
+    )
     for index, image in enumerate(pixels):
         top = 1 + (index // columns) * (height + 1)
         left = 1 + (index % columns) * (width + 1)
@@ -99,9 +101,10 @@ class GeneratorEMA(keras.callbacks.Callback):
         >>> import keras, numpy as np
         >>> from kerasbig.callbacks import GeneratorEMA
         >>> from kerasbig.models import GAN
-        >>> gan = GAN(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)]),
-        ...           keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
-        ...           latent_dim=2)
+        >>> def dense(units):
+        ...     return keras.Sequential([keras.Input((2,)),
+        ...                              keras.layers.Dense(units)])
+        >>> gan = GAN(dense(2), dense(1), latent_dim=2)
         >>> gan.compile()
         >>> ema = GeneratorEMA(decay=0.9)
         >>> history = gan.fit(np.ones((32, 2), "float32"), epochs=1,
@@ -206,7 +209,8 @@ class SampleGrid(keras.callbacks.Callback):
 
         >>> import keras, numpy as np, tempfile, os
         >>> from kerasbig.callbacks import SampleGrid
-        >>> from kerasbig.models import GAN, dcgan_discriminator, dcgan_generator
+        >>> from kerasbig.models import GAN
+        >>> from kerasbig.models import dcgan_discriminator, dcgan_generator
         >>> gan = GAN(dcgan_generator((8, 8, 1), latent_dim=4, filters=4),
         ...           dcgan_discriminator((8, 8, 1), filters=4), latent_dim=4)
         >>> gan.compile()
@@ -234,7 +238,8 @@ class SampleGrid(keras.callbacks.Callback):
             )
         if not isinstance(every, int) or every < 1:
             raise ValueError(
-                f"SampleGrid: `every` must be an int >= 1. Received: every={every!r}"
+                "SampleGrid: `every` must be an int >= 1. Received: "
+                f"every={every!r}"
             )
         self.directory = pathlib.Path(directory)
         self.num_samples = num_samples
@@ -343,7 +348,10 @@ class StopOnNaN(keras.callbacks.Callback):
                 f"{self.last_good_epoch + 1})."
             )
         elif self.filepath:
-            kept = f"No epoch finished cleanly; nothing was saved to {self.filepath}."
+            kept = (
+                "No epoch finished cleanly; nothing was saved to "
+                f"{self.filepath}."
+            )
         else:
             kept = "Pass `filepath=` to keep the last good checkpoint."
         self.stopped_reason = (
@@ -363,7 +371,9 @@ class StopOnNaN(keras.callbacks.Callback):
         ):
             return
         self.filepath.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.filepath.with_name(f".{self.filepath.name}.partial.keras")
+        partial = self.filepath.with_name(
+            f".{self.filepath.name}.partial.keras"
+        )
         self.model.save(partial)
         os.replace(partial, self.filepath)
         self.last_good_epoch = epoch

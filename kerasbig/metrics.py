@@ -1,9 +1,8 @@
 """Metrics: Fréchet and kernel distances between real and generated
 samples, over features from any Keras feature extractor."""
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = ["FrechetDistance", "KernelDistance", "frechet_distance"]
@@ -281,7 +280,9 @@ class KernelDistance(_FeatureMetric):
         self.counts = {}
         for kind in ("real", "generated"):
             self.features[kind] = self.add_variable(
-                (max_samples, self.num_features), "zeros", name=f"{kind}_features"
+                (max_samples, self.num_features),
+                "zeros",
+                name=f"{kind}_features",
             )
             self.counts[kind] = self.add_variable(
                 (), "zeros", name=f"{kind}_count", dtype="int32"

@@ -74,9 +74,7 @@ def _run_phase(phase, data, values, every):
         grads,
         phase_values,
     )
-    for variable, value in zip(
-        phase.variables, new_phase_values, strict=True
-    ):
+    for variable, value in zip(phase.variables, new_phase_values, strict=True):
         values[id(variable)] = value
     for variable, value in zip(
         optimizer_variables, new_optimizer_values, strict=True

@@ -3,9 +3,8 @@
 import collections
 import pathlib
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from kerasbig._optional import import_optional
 from kerasbig.data.digits import load_digits

@@ -7,6 +7,7 @@ from kerasbig.layers.rotary_embedding import RotaryEmbedding
 from kerasbig.layers.sinusoidal_position_embedding import (
     SinusoidalPositionEmbedding,
 )
+from kerasbig.layers.spectral_normalization import SpectralNormalization
 from kerasbig.layers.stochastic_depth import StochasticDepth
 from kerasbig.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
@@ -21,6 +22,7 @@ __all__ = [
     "PositionEmbedding",
     "RotaryEmbedding",
     "SinusoidalPositionEmbedding",
+    "SpectralNormalization",
     "StochasticDepth",
     "TokenAndPositionEmbedding",
     "TransformerBlock",

@@ -55,7 +55,9 @@ class OptimizerGroup:
 def resolve_optimizer(optimizer, default, model):
     """`keras.optimizers.get` with a default, wrapped for loss scaling
     under a `mixed_float16` policy (as `Model.compile` does)."""
-    optimizer = keras.optimizers.get(default() if optimizer is None else optimizer)
+    optimizer = keras.optimizers.get(
+        default() if optimizer is None else optimizer
+    )
     if model.dtype_policy.name == "mixed_float16" and not isinstance(
         optimizer, keras.optimizers.LossScaleOptimizer
     ):

@@ -1,6 +1,5 @@
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from kerasbig.models.gan import GAN

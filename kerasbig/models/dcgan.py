@@ -2,6 +2,8 @@
 
 import keras
 
+from kerasbig.layers.spectral_normalization import SpectralNormalization
+
 
 def _check_image_shape(image_shape, caller):
     if (
@@ -35,7 +37,7 @@ def upsampling_steps(image_shape):
 
 def _wrap(layer, spectral_normalization):
     if spectral_normalization:
-        return keras.layers.SpectralNormalization(layer)
+        return SpectralNormalization(layer)
     return layer
 
 
@@ -66,7 +68,7 @@ def dcgan_generator(
             vector (for `ConditionalGAN`).
         output_activation: activation of the output layer.
         spectral_normalization: wrap every convolution and dense layer in
-            `keras.layers.SpectralNormalization`.
+            `kerasbig.layers.SpectralNormalization`.
         name: model name.
 
     Returns:
@@ -87,13 +89,15 @@ def dcgan_generator(
     inputs, x = [latent], latent
     if num_classes is not None:
         labels = keras.Input((), dtype="int32", name="labels")
-        embedded = keras.layers.Embedding(num_classes, 50, name="label_embedding")(
-            labels
-        )
+        embedded = keras.layers.Embedding(
+            num_classes, 50, name="label_embedding"
+        )(labels)
         x = keras.layers.Concatenate(name="latent_and_label")([x, embedded])
         inputs.append(labels)
     x = _wrap(
-        keras.layers.Dense(height * width * top, use_bias=False, name="project"),
+        keras.layers.Dense(
+            height * width * top, use_bias=False, name="project"
+        ),
         spectral_normalization,
     )(x)
     x = keras.layers.BatchNormalization(name="project_norm")(x)
@@ -151,7 +155,7 @@ def dcgan_discriminator(
             extra channel (for `ConditionalGAN`).
         dropout: dropout rate after each convolution block.
         spectral_normalization: wrap every convolution and dense layer in
-            `keras.layers.SpectralNormalization`.
+            `kerasbig.layers.SpectralNormalization`.
         name: model name.
 
     Returns:

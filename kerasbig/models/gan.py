@@ -1,11 +1,11 @@
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 from kerasbig import _backend
 from kerasbig.models._optimizer_group import OptimizerGroup
 from kerasbig.models._optimizer_group import resolve_optimizer
+from kerasbig.models._seed_state import SavesSeedState
 from kerasbig.ops.penalties import r1_penalty
 
 LOSSES = ("bce", "hinge", "wasserstein")
@@ -33,7 +33,7 @@ def generator_loss(kind, fake_logits):
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class GAN(keras.Model):
+class GAN(SavesSeedState, keras.Model):
     """A generative adversarial network that trains with plain `fit()` on
     TensorFlow, JAX and PyTorch.
 
@@ -153,9 +153,7 @@ class GAN(keras.Model):
         self.fake_accuracy_tracker = keras.metrics.Mean(name="fake_accuracy")
         self.r1_tracker = keras.metrics.Mean(name="r1_penalty")
 
-    def compile(
-        self, g_optimizer=None, d_optimizer=None, loss=None, **kwargs
-    ):
+    def compile(self, g_optimizer=None, d_optimizer=None, loss=None, **kwargs):
         """Configures training.
 
         Args:

@@ -1,13 +1,14 @@
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
+
+from kerasbig.models._seed_state import SavesSeedState
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class VAE(keras.Model):
+class VAE(SavesSeedState, keras.Model):
     """Variational autoencoder (Kingma and Welling 2013) that trains with
     plain `fit(x)` on every backend.
 
@@ -48,7 +49,8 @@ class VAE(keras.Model):
         >>> import keras, numpy as np
         >>> from kerasbig.models import VAE
         >>> encoder = keras.Sequential([keras.Input((16,)),
-        ...     keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4)])
+        ...     keras.layers.Dense(32, activation="relu"),
+        ...     keras.layers.Dense(4)])
         >>> decoder = keras.Sequential([keras.Input((2,)),
         ...     keras.layers.Dense(32, activation="relu"),
         ...     keras.layers.Dense(16, activation="sigmoid")])
@@ -222,8 +224,12 @@ class VAE(keras.Model):
     def sample(self, n, seed=None, batch_size=256):
         """Decodes `n` draws from the prior `N(0, I)` (NumPy)."""
         if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"VAE.sample: `n` must be an int >= 1. Received: n={n!r}")
-        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
+            raise ValueError(
+                f"VAE.sample: `n` must be an int >= 1. Received: n={n!r}"
+            )
+        z = np.random.default_rng(seed).standard_normal(
+            (int(n), self.latent_dim)
+        )
         return self.decode(z, batch_size)
 
     def reconstruct(self, x, batch_size=256):

@@ -90,9 +90,7 @@ class WGANGP(GAN):
 
     def default_optimizer(self):
         """Adam(1e-4, beta_1=0, beta_2=0.9), the WGAN-GP paper's."""
-        return keras.optimizers.Adam(
-            learning_rate=1e-4, beta_1=0.0, beta_2=0.9
-        )
+        return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.0, beta_2=0.9)
 
     def _penalty(self, real, fake, condition, training):
         penalty = gradient_penalty(

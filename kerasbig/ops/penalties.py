@@ -88,7 +88,8 @@ def r1_penalty(critic, real):
         >>> from keras import ops
         >>> from kerasbig.ops import r1_penalty
         >>> w = ops.convert_to_tensor([[3.0], [4.0]])
-        >>> float(r1_penalty(lambda x: ops.matmul(x, w), np.ones((4, 2), "float32")))
+        >>> real = np.ones((4, 2), "float32")
+        >>> float(r1_penalty(lambda x: ops.matmul(x, w), real))
         25.0
 
     References:
