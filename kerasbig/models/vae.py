@@ -202,10 +202,13 @@ class VAE(SavesSeedState, keras.Model):
     def _kl_weight(self, training):
         if not self.kl_warmup_steps:
             return float(self.beta)
-        step = ops.convert_to_tensor(self.kl_step)
+        step = self.kl_step.value
+        # The weight is computed before the step count moves on: on
+        # PyTorch `step` shares the variable's storage.
+        weight = self.beta * ops.minimum(step / self.kl_warmup_steps, 1.0)
         if training:
             self.kl_step.assign(step + 1.0)
-        return self.beta * ops.minimum(step / self.kl_warmup_steps, 1.0)
+        return weight
 
     def encode(self, x, batch_size=256):
         """Posterior `(z_mean, z_log_var)` of `x`, as NumPy arrays."""
