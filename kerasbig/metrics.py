@@ -129,7 +129,9 @@ class FrechetDistance(_FeatureMetric):
     Args:
         feature_extractor: optional Keras model (or callable) applied to
             each batch, run with `training=False`; its output is flattened.
-            Without one, `update_state` takes features.
+            Without one, `update_state` takes features. Not part of
+            `get_config()` (a config holds no weights): pass it again to
+            `from_config`.
         num_features: feature size; read from the extractor's output
             shape when omitted.
         name: metric name.
@@ -204,25 +206,15 @@ class FrechetDistance(_FeatureMetric):
             variable.assign(ops.zeros(variable.shape, variable.dtype))
 
     def get_config(self):
+        # The extractor is left out: a config carries no weights, and a
+        # rebuilt extractor with fresh weights would silently measure
+        # something else. Pass it again: `from_config({**config,
+        # "feature_extractor": model})`.
         return {
             "name": self.name,
             "dtype": self.dtype,
             "num_features": self.num_features,
-            "feature_extractor": keras.saving.serialize_keras_object(
-                self.feature_extractor
-            )
-            if isinstance(self.feature_extractor, keras.layers.Layer)
-            else None,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if config.get("feature_extractor") is not None:
-            config["feature_extractor"] = keras.saving.deserialize_keras_object(
-                config["feature_extractor"]
-            )
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -332,7 +324,3 @@ class KernelDistance(_FeatureMetric):
         config = FrechetDistance.get_config(self)
         config["max_samples"] = self.max_samples
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        return FrechetDistance.from_config.__func__(cls, config)

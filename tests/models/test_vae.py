@@ -45,10 +45,7 @@ def test_evaluate_equals_the_elbo_formula(reconstruction_loss):
         recon = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(1).mean()
     else:
         recon = ((x - vae.decode(z_mean)) ** 2).sum(1).mean()
-    kl = (
-        -0.5
-        * (1 + z_log_var - z_mean**2 - np.exp(z_log_var)).sum(1).mean()
-    )
+    kl = -0.5 * (1 + z_log_var - z_mean**2 - np.exp(z_log_var)).sum(1).mean()
     np.testing.assert_allclose(logs["reconstruction_loss"], recon, rtol=1e-4)
     np.testing.assert_allclose(logs["kl_loss"], kl, rtol=1e-4)
     np.testing.assert_allclose(logs["loss"], recon + 0.5 * kl, rtol=1e-4)
