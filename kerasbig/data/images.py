@@ -151,11 +151,6 @@ def _load_folder(source, image_size, test_fraction, seed):
     for image, label in dataset.as_numpy_iterator():
         images.append(image / 255.0)
         labels.append(label)
-    if not images:
-        raise ValueError(
-            f"load_image_data: no images found under {source!r} (expected "
-            "one subfolder of .png/.jpg/.bmp/.gif files per class)"
-        )
     images = np.stack(images).astype("float32")
     labels = np.asarray(labels, "int32")
     return (*_split(images, labels, test_fraction, seed), names)
