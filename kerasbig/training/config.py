@@ -1,0 +1,102 @@
+"""Command-line flags generated from a recipe's config dataclass."""
+
+import argparse
+import dataclasses
+import typing
+
+
+def _flag_type(field):
+    hint = field.type
+    if isinstance(hint, str):
+        hint = {"int": int, "float": float, "str": str, "bool": bool}.get(
+            hint.split("|")[0].strip(), str
+        )
+    origin = typing.get_origin(hint)
+    if origin is not None:  # Optional[int] and the like
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = args[0] if args else str
+    return hint
+
+
+def parse_config(config_class, argv=None, description=None, smoke=None):
+    """Parses command-line flags into an instance of `config_class`.
+
+    Every field of the dataclass becomes a flag (`learning_rate` ->
+    `--learning-rate`) of the field's type, with the field's default and
+    the help text in `dataclasses.field(metadata={"help": ...})`;
+    booleans get `--flag` / `--no-flag`, and fields with
+    `metadata={"choices": [...]}` accept only those values. A `--smoke`
+    flag applies the `smoke` overrides (a tiny run for tests) after
+    parsing.
+
+    Args:
+        config_class: a dataclass whose fields all have defaults.
+        argv: arguments to parse; `sys.argv[1:]` when None.
+        description: `--help` text; usually the recipe's docstring.
+        smoke: dict of field values that `--smoke` sets.
+
+    Returns:
+        An instance of `config_class`.
+
+    Example:
+
+        >>> import dataclasses
+        >>> from kerasbig.training import parse_config
+        >>> @dataclasses.dataclass
+        ... class Config:
+        ...     epochs: int = dataclasses.field(
+        ...         default=10, metadata={"help": "passes over the data"})
+        ...     learning_rate: float = 1e-3
+        ...     ema: bool = True
+        >>> parse_config(Config, ["--epochs", "3", "--no-ema"])
+        Config(epochs=3, learning_rate=0.001, ema=False)
+        >>> parse_config(Config, ["--smoke"], smoke={"epochs": 1}).epochs
+        1
+    """
+    if not dataclasses.is_dataclass(config_class):
+        raise ValueError(
+            "parse_config: `config_class` must be a dataclass. Received: "
+            f"{config_class!r}"
+        )
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for field in dataclasses.fields(config_class):
+        flag = "--" + field.name.replace("_", "-")
+        kind = _flag_type(field)
+        help_text = field.metadata.get("help", "")
+        default = field.default
+        if default is dataclasses.MISSING:
+            raise ValueError(
+                f"parse_config: field `{field.name}` of "
+                f"{config_class.__name__} needs a default."
+            )
+        if kind is bool:
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=f"{help_text} (default: {default})".strip(),
+            )
+            continue
+        parser.add_argument(
+            flag,
+            type=kind,
+            default=default,
+            choices=field.metadata.get("choices"),
+            help=f"{help_text} (default: {default})".strip(),
+        )
+    if smoke:
+        settings = ", ".join(f"{k}={v}" for k, v in smoke.items())
+        parser.add_argument(
+            "--smoke",
+            action="store_true",
+            help=f"a run of seconds, for tests: sets {settings}",
+        )
+    args = vars(parser.parse_args(argv))
+    use_smoke = args.pop("smoke", False)
+    config = config_class(**args)
+    if use_smoke:
+        config = dataclasses.replace(config, **smoke)
+    return config
