@@ -18,6 +18,26 @@ def _flag_type(field):
     return hint
 
 
+def option(default, help, choices=None):
+    """A config dataclass field with its `--help` text (and allowed
+    values) for `parse_config`.
+
+    Example:
+
+        >>> import dataclasses
+        >>> from kerasbig.training import option
+        >>> @dataclasses.dataclass
+        ... class Config:
+        ...     loss: str = option("bce", "GAN loss", choices=["bce", "hinge"])
+        >>> Config()
+        Config(loss='bce')
+    """
+    metadata = {"help": help}
+    if choices is not None:
+        metadata["choices"] = list(choices)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 def parse_config(config_class, argv=None, description=None, smoke=None):
     """Parses command-line flags into an instance of `config_class`.
 

@@ -1,9 +1,57 @@
-"""Scoring generated images with a classifier trained on the real ones."""
+"""Generative recipes: their callbacks, and scoring generated images with a
+classifier trained on the real ones."""
 
 import keras
 import numpy as np
 
+from kerasbig.callbacks import GeneratorEMA
+from kerasbig.callbacks import SampleGrid
 from kerasbig.metrics import FrechetDistance
+from kerasbig.training.run import run_callbacks
+
+
+def generative_callbacks(
+    output_dir, samples_every=10, seed=0, ema_decay=0.0, value_range=(-1, 1)
+):
+    """`run_callbacks` plus a sample grid every `samples_every` epochs in
+    `<output_dir>/samples` and, when `ema_decay > 0`, a `GeneratorEMA`
+    that the grids sample from.
+
+    Args:
+        output_dir: the run folder.
+        samples_every: epochs between sample grids.
+        seed: seed of the grid's latent points.
+        ema_decay: decay of the generator weight average; 0 for none.
+        value_range: pixel range of the generated images.
+
+    Returns:
+        `(callbacks, guard, ema)`: the list for `fit`, its `StopOnNaN`
+        and the `GeneratorEMA` (or None).
+
+    Example:
+
+        >>> import tempfile
+        >>> from kerasbig.training import generative_callbacks
+        >>> callbacks, guard, ema = generative_callbacks(
+        ...     tempfile.mkdtemp(), ema_decay=0.99)
+        >>> [type(c).__name__ for c in callbacks][2:]
+        ['StopOnNaN', 'SampleGrid', 'GeneratorEMA']
+    """
+    callbacks = run_callbacks(output_dir)
+    guard = callbacks[-1]
+    ema = GeneratorEMA(ema_decay) if ema_decay else None
+    callbacks.append(
+        SampleGrid(
+            f"{output_dir}/samples",
+            every=samples_every,
+            seed=seed,
+            value_range=value_range,
+            ema=ema,
+        )
+    )
+    if ema:
+        callbacks.append(ema)
+    return callbacks, guard, ema
 
 
 def train_feature_classifier(
