@@ -155,7 +155,7 @@ def main(argv=None):
         "kerasbig": kerasbig.__version__,
         "data": config.data,
         "classes": data.class_names,
-        "epochs": len(history.history["d_loss"]),
+        "epochs": history.epoch[-1] + 1,
         "train_seconds": round(seconds, 1),
         "classifier_test_accuracy": test_accuracy,
         "final": {k: v[-1] for k, v in history.history.items()},

@@ -177,7 +177,7 @@ def main(argv=None):
         "model": config.model,
         "data": config.data,
         "image_shape": list(image_shape),
-        "epochs": len(history.history["d_loss"]),
+        "epochs": history.epoch[-1] + 1,
         "train_seconds": round(seconds, 1),
         "final": {k: v[-1] for k, v in history.history.items()},
         "frechet_distance": {"untrained": untrained, "trained": trained},

@@ -144,7 +144,7 @@ def main(argv=None):
         "backend": keras.backend.backend(),
         "kerasbig": kerasbig.__version__,
         "data": config.data,
-        "epochs": len(history.history["loss"]),
+        "epochs": history.epoch[-1] + 1,
         "train_seconds": round(seconds, 1),
         "test": {
             "elbo": test["elbo"],

@@ -113,7 +113,9 @@ def test_generator_ema_equals_the_running_average():
     )
     expected = initial
     for weights in record.seen:
-        expected = [0.8 * e + 0.2 * w for e, w in zip(expected, weights)]
+        expected = [
+            0.8 * e + 0.2 * w for e, w in zip(expected, weights, strict=True)
+        ]
     trained = [_numpy(v) for v in gan.generator.trainable_weights]
     with ema.averaged():
         for variable, value in zip(

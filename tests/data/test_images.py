@@ -44,7 +44,7 @@ def test_tfds_source_with_mock_data():
     assert data.x_train.shape[1:] == (16, 16, 1)
     assert len(data.x_train) + len(data.x_test) == 20
     assert data.class_names[:2] == ["0", "1"]
-    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
     assert data.y_train.dtype == np.int32
 
 

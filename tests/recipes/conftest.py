@@ -39,3 +39,20 @@ def recipe_help():
         return result.stdout
 
     return run
+
+
+@pytest.fixture
+def check_flags(recipe_help):
+    """`check_flags(module, name)`: every field of the recipe's `Config`
+    is a flag in `--help`, with its own help text."""
+    import dataclasses
+
+    def check(module, name):
+        text = recipe_help(name)
+        for field in dataclasses.fields(module.Config):
+            flag = "--" + field.name.replace("_", "-")
+            assert flag in text, flag
+            assert field.metadata.get("help"), f"{flag} has no help text"
+        assert "--smoke" in text
+
+    return check
