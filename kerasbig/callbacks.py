@@ -184,7 +184,9 @@ class GeneratorEMA(keras.callbacks.Callback):
         for variable, value in zip(
             self._variables(), self.average, strict=True
         ):
-            variable.assign(value)
+            # A copy: JAX's compiled steps donate (free) variable buffers,
+            # which must not take the average with them.
+            variable.assign(ops.copy(value))
 
 
 class SampleGrid(keras.callbacks.Callback):

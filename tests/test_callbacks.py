@@ -98,18 +98,21 @@ class _RecordWeights(keras.callbacks.Callback):
         self.seen.append([_numpy(v) for v in self.network.trainable_weights])
 
 
-def test_generator_ema_equals_the_running_average():
+def test_generator_ema_equals_the_running_average(tmp_path):
     gan = _gan()
     gan.compile()
     initial = [_numpy(v) for v in gan.generator.trainable_weights]
     record = _RecordWeights(gan.generator)
     ema = GeneratorEMA(decay=0.8)
+    # The grid samples from the average between epochs (on JAX, predict
+    # must not free the average's buffers).
+    grid = SampleGrid(tmp_path, num_samples=4, ema=ema)
     gan.fit(
         _images(),
         epochs=2,
         batch_size=8,
         verbose=0,
-        callbacks=[ema, record],
+        callbacks=[ema, record, grid],
     )
     expected = initial
     for weights in record.seen:
