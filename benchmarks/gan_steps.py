@@ -7,7 +7,9 @@ loss, Adam(2e-4, 0.5), batch 64, one discriminator step per generator
 step.
 
 1. Steps per second of `GAN.fit()` on TensorFlow, JAX and PyTorch (one
-   child process per backend; the median epoch after a warm-up epoch).
+   child process per backend; the median epoch after a warm-up epoch),
+   next to a plain supervised `fit()` of the generator alone on the same
+   backend: how fast the backend runs these layers at all.
 2. On TensorFlow, in one process: kerasbig's `GAN` against the keras.io
    recipe (`keras.Model` subclass whose `train_step` opens
    `tf.GradientTape`s) computing the same losses on the same networks
@@ -169,6 +171,7 @@ def time_fit(gan, x, epochs):
 
 def child(args):
     import keras
+    import numpy as np
 
     x = images()
     steps = -(-len(x) // BATCH)
@@ -177,11 +180,28 @@ def child(args):
     times = []
     for _ in range(args.repeats):
         times += time_fit(gan, x, args.epochs)
+    # The backend's own speed on these layers: the generator alone,
+    # trained with a plain supervised fit (one forward and backward pass
+    # per step; a GAN step takes three generator passes).
+    generator, _ = networks()
+    generator.compile(keras.optimizers.Adam(2e-4, 0.5), "mse")
+    z = np.random.default_rng(0).standard_normal((len(x), LATENT))
+    z = z.astype("float32")
+    timer = EpochTimer()
+    generator.fit(
+        z,
+        x,
+        batch_size=BATCH,
+        epochs=args.epochs + 1,
+        verbose=0,
+        callbacks=[timer.callback],
+    )
     print(
         json.dumps(
             {
                 "backend": keras.backend.backend(),
                 "steps_per_second": steps / statistics.median(times),
+                "generator_alone": steps / statistics.median(timer.times[1:]),
             }
         )
     )
@@ -233,7 +253,10 @@ def main():
             print(f"  {backend}: failed\n{result.stderr[-2000:]}")
             continue
         line = json.loads(result.stdout.strip().splitlines()[-1])
-        print(f"  {backend:13s} {line['steps_per_second']:8.1f} steps/s")
+        print(
+            f"  {backend:13s} {line['steps_per_second']:8.1f} steps/s   "
+            f"(generator alone, supervised: {line['generator_alone']:.1f})"
+        )
     os.environ["KERAS_BACKEND"] = "tensorflow"
     print("2. TensorFlow, same process: kerasbig GAN vs hand-written step")
     compare_on_tensorflow(args)
