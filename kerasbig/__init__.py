@@ -17,6 +17,7 @@ from kerasbig import models
 from kerasbig import ops
 from kerasbig import optimize
 from kerasbig import testing
+from kerasbig import training
 from kerasbig._version import __version__
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "ops",
     "optimize",
     "testing",
+    "training",
 ]

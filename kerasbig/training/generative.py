@@ -75,6 +75,16 @@ def train_feature_classifier(
         `(classifier, features)`: the trained `keras.Model` returning
         logits, and a model sharing its layers that returns the
         64-d penultimate features.
+
+    Example:
+
+        >>> from kerasbig.data import load_digits
+        >>> from kerasbig.training import train_feature_classifier
+        >>> (x, y), _ = load_digits()
+        >>> classifier, features = train_feature_classifier(
+        ...     x[:200], y[:200], num_classes=10, epochs=1)
+        >>> features.output_shape
+        (None, 64)
     """
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(images.shape[1:])
@@ -108,6 +118,18 @@ def image_frechet_distance(features, real, generated, batch_size=256):
 
     Returns:
         The distance, a Python float.
+
+    Example:
+
+        >>> import keras, numpy as np
+        >>> from kerasbig.training import image_frechet_distance
+        >>> flat = keras.Sequential([keras.Input((4, 4, 1)),
+        ...                          keras.layers.Flatten()])
+        >>> rng = np.random.default_rng(0)
+        >>> a = rng.normal(size=(5000, 4, 4, 1))
+        >>> b = rng.normal(size=(5000, 4, 4, 1))
+        >>> image_frechet_distance(flat, a, b) < 0.1  # same distribution
+        True
     """
     metric = FrechetDistance(features)
     for kind, images in (("real", real), ("generated", generated)):
