@@ -262,3 +262,20 @@ def test_spectral_normalization_gan_trains():
     gan.compile(loss="hinge")
     history = gan.fit(_images(32), batch_size=16, epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"]).all()
+
+
+def test_mixed_float16_wraps_both_optimizers_for_loss_scaling():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        gan = _dcgan()
+        gan.compile()
+        history = gan.fit(_images(32), batch_size=16, epochs=1, verbose=0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    for optimizer in (gan.g_optimizer, gan.d_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert gan.generate(2, seed=0).dtype == np.float16
+    for values in history.history.values():
+        assert np.isfinite(values).all()
+    assert int(gan.g_optimizer.iterations) == 2
