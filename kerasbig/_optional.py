@@ -17,6 +17,7 @@ _EXTRAS = {
     "tf_keras": ("tfmot", "tf-keras"),
     "sklearn": ("datasets", "scikit-learn"),
     "PIL": ("datasets", "pillow"),
+    "matplotlib": ("recipes", "matplotlib"),
     "scipy": ("datasets", "scipy"),
     "networkx": ("datasets", "networkx"),
     "torch_geometric": ("test", "torch-geometric"),

@@ -132,3 +132,8 @@ def input_gradient(function, x):
     itself differentiable with respect to the variables `function`
     reads (gradient penalties need this second-order path)."""
     return _module().input_gradient(function, x)
+
+
+def has_gpu():
+    """Whether the active backend sees a GPU."""
+    return _module().has_gpu()

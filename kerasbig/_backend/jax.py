@@ -117,3 +117,7 @@ def _logs(model, values):
 
 def _state(groups, values):
     return tuple([values[id(v)] for v in group] for group in groups)
+
+
+def has_gpu():
+    return any(device.platform == "gpu" for device in jax.devices())

@@ -33,3 +33,7 @@ def input_gradient(function, x):
         tape.watch(x)
         y = function(x)
     return tape.gradient(y, x)
+
+
+def has_gpu():
+    return bool(tf.config.list_physical_devices("GPU"))

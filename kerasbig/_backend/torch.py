@@ -54,3 +54,7 @@ def input_gradient(function, x):
     y = function(x)
     (grad,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     return grad
+
+
+def has_gpu():
+    return torch.cuda.is_available()

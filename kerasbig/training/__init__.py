@@ -2,8 +2,15 @@
 too: flags from a config dataclass, run-folder callbacks and result files,
 and the callbacks and scoring of generative recipes."""
 
+from kerasbig.training.config import TrainingConfig
 from kerasbig.training.config import option
 from kerasbig.training.config import parse_config
+from kerasbig.training.fit import check_export_backend
+from kerasbig.training.fit import export_litert
+from kerasbig.training.fit import fit_to_folder
+from kerasbig.training.fit import read_log
+from kerasbig.training.fit import save_curves
+from kerasbig.training.fit import set_precision
 from kerasbig.training.generative import generative_callbacks
 from kerasbig.training.generative import image_frechet_distance
 from kerasbig.training.generative import train_feature_classifier
@@ -11,11 +18,18 @@ from kerasbig.training.run import run_callbacks
 from kerasbig.training.run import write_json
 
 __all__ = [
+    "TrainingConfig",
+    "check_export_backend",
+    "export_litert",
+    "fit_to_folder",
     "generative_callbacks",
     "image_frechet_distance",
     "option",
     "parse_config",
+    "read_log",
     "run_callbacks",
+    "save_curves",
+    "set_precision",
     "train_feature_classifier",
     "write_json",
 ]

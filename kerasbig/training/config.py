@@ -120,3 +120,45 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
     if use_smoke:
         config = dataclasses.replace(config, **smoke)
     return config
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Flags every supervised recipe shares; a recipe's `Config`
+    subclasses it and adds its own fields (redeclare a field to change
+    its default).
+
+    Example:
+
+        >>> import dataclasses
+        >>> from kerasbig.training import TrainingConfig, option, parse_config
+        >>> @dataclasses.dataclass
+        ... class Config(TrainingConfig):
+        ...     epochs: int = option(3, "passes over the training data")
+        ...     units: int = option(16, "hidden units")
+        >>> config = parse_config(Config, ["--units", "8", "--jit-compile"])
+        >>> config.epochs, config.units, config.jit_compile
+        (3, 8, True)
+    """
+
+    epochs: int = option(10, "passes over the training data")
+    batch_size: int = option(
+        32, "global batch size (summed over devices when distributed)"
+    )
+    learning_rate: float = option(1e-3, "peak learning rate")
+    seed: int = option(0, "seed of weights, dropout and data order")
+    mixed_precision: bool = option(
+        False,
+        "compute in float16 on a GPU, bfloat16 on a CPU (variables stay "
+        "float32)",
+    )
+    jit_compile: bool = option(
+        False,
+        "compile train steps (XLA on TensorFlow and JAX, "
+        "torch.compile on PyTorch)",
+    )
+    export_litert: bool = option(
+        False,
+        "finish with a .tflite file checked against Keras (TensorFlow backend)",
+    )
+    output_dir: str = option("runs/recipe", "where every output goes")

@@ -1,0 +1,268 @@
+"""Text classification data: tfds sets, TSV/CSV files and folders, and
+their tf.data pipelines."""
+
+import collections
+import csv
+import pathlib
+
+import keras
+import numpy as np
+
+from kerasbig._optional import import_optional
+from kerasbig.data.digits import stratified_split
+
+TextData = collections.namedtuple(
+    "TextData", ["train", "validation", "test", "class_names"]
+)
+TextData.__doc__ = """Splits of a text classification set: each a `(texts,
+labels)` pair of NumPy arrays (str and int32); `test` may be None. Class
+names are in label order."""
+
+SPLIT_FILES = {
+    "train": ("train",),
+    "validation": ("dev", "validation", "valid", "val"),
+    "test": ("test",),
+}
+
+
+def load_text_data(
+    source="tfds:imdb_reviews",
+    validation_fraction=0.1,
+    seed=0,
+    max_samples=None,
+    data_dir=None,
+):
+    """Loads a text classification data set into memory.
+
+    Sources:
+
+    - `"tfds:<name>"` (default `tfds:imdb_reviews`): a TensorFlow
+      Datasets set with text and label (`as_supervised`); downloads
+      unless prepared in `data_dir`.
+    - a `.tsv` or `.csv` file of `label, text` rows (a header row is
+      skipped), divided per class into train, validation and test.
+    - a folder holding `train.tsv` and `dev.tsv` (or `validation`,
+      `valid`, `val`) and optionally `test.tsv` (or `.csv`): the GLUE
+      layout, e.g. `../shared/data/sst2`.
+    - a folder in the `keras.utils.text_dataset_from_directory` layout:
+      one subfolder of `.txt` files per class, or `train/` and `test/`
+      folders of such subfolders (the aclImdb layout).
+
+    Missing validation splits are cut from the training split, per class.
+    Labels that are not integers are numbered in sorted order.
+
+    Args:
+        source: see above.
+        validation_fraction: share of the training data held out when
+            the source has no validation split (and of the test split for
+            a single file).
+        seed: seed of those splits and of `max_samples`.
+        max_samples: optional cap on the training split (random subset).
+        data_dir: tfds data folder.
+
+    Returns:
+        A `TextData` namedtuple.
+
+    Example:
+
+        >>> import os, tempfile
+        >>> from kerasbig.data import load_text_data
+        >>> path = os.path.join(tempfile.mkdtemp(), "reviews.tsv")
+        >>> with open(path, "w") as file:
+        ...     _ = file.write("label\\ttext\\n" + "".join(
+        ...         f"{i % 2}\\treview number {i}\\n" for i in range(40)))
+        >>> data = load_text_data(path)
+        >>> len(data.train[0]), len(data.validation[0]), len(data.test[0])
+        (32, 4, 4)
+    """
+    source = str(source)
+    if source.startswith("tfds:"):
+        splits, names = _from_tfds(source[5:], data_dir)
+    else:
+        path = pathlib.Path(source)
+        if path.is_file():
+            splits, names = _from_file(path, validation_fraction, seed)
+        elif path.is_dir():
+            splits, names = _from_folder(path)
+        else:
+            raise ValueError(
+                "load_text_data: `source` must be 'tfds:<name>', a .tsv/.csv "
+                "file or a folder (GLUE-style train.tsv/dev.tsv, or class "
+                f"subfolders of .txt files). Received: {source!r}, which "
+                "does not exist"
+            )
+    if splits.get("validation") is None:
+        texts, labels = splits["train"]
+        train, held = stratified_split(labels, validation_fraction, seed)
+        splits["train"] = (texts[train], labels[train])
+        splits["validation"] = (texts[held], labels[held])
+    if max_samples is not None and max_samples < len(splits["train"][1]):
+        keep = np.random.default_rng(seed).permutation(len(splits["train"][1]))
+        keep = np.sort(keep[:max_samples])
+        splits["train"] = tuple(a[keep] for a in splits["train"])
+    return TextData(
+        splits["train"], splits["validation"], splits.get("test"), names
+    )
+
+
+def _label_arrays(rows):
+    """(texts, raw labels) -> texts, int labels, class names."""
+    texts = np.asarray([text for _, text in rows], dtype=object).astype(str)
+    raw = [label.strip() for label, _ in rows]
+    if all(label.lstrip("-").isdigit() for label in raw):
+        labels = np.asarray([int(label) for label in raw], "int32")
+        return texts, labels, None
+    names = sorted(set(raw))
+    index = {name: i for i, name in enumerate(names)}
+    return texts, np.asarray([index[r] for r in raw], "int32"), names
+
+
+def _read_rows(path):
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = [row for row in csv.reader(file, delimiter=delimiter) if row]
+    if not rows:
+        raise ValueError(f"load_text_data: {path} is empty")
+    bad = [i for i, row in enumerate(rows) if len(row) < 2]
+    if bad:
+        raise ValueError(
+            f"load_text_data: every row of {path} must be `label"
+            f"{delimiter!r}text`. Received a row with {len(rows[bad[0]])} "
+            f"column(s) at line {bad[0] + 1}"
+        )
+    rows = [(row[0], delimiter.join(row[1:])) for row in rows]
+    if not rows[0][0].strip().lstrip("-").isdigit():
+        header_free = rows[1:]
+        # A header ("label", "sentence") is not a class when the other
+        # labels are integers.
+        if all(label.strip().lstrip("-").isdigit() for label, _ in header_free):
+            rows = header_free
+    return rows
+
+
+def _names_for(labels, names):
+    return names or [str(i) for i in range(int(labels.max()) + 1)]
+
+
+def _from_file(path, fraction, seed):
+    texts, labels, names = _label_arrays(_read_rows(path))
+    rest, test = stratified_split(labels, fraction, seed)
+    splits = {
+        "train": (texts[rest], labels[rest]),
+        "validation": None,
+        "test": (texts[test], labels[test]),
+    }
+    return splits, _names_for(labels, names)
+
+
+def _from_folder(path):
+    files = {}
+    for split, stems in SPLIT_FILES.items():
+        for stem in stems:
+            for suffix in (".tsv", ".csv"):
+                if (path / f"{stem}{suffix}").is_file():
+                    files.setdefault(split, path / f"{stem}{suffix}")
+    if "train" in files:
+        raw = {split: _read_rows(file) for split, file in files.items()}
+        # One label numbering across the splits.
+        everything = [row for rows in raw.values() for row in rows]
+        _, _, names = _label_arrays(everything)
+        index = {name: i for i, name in enumerate(names or [])}
+        splits = {"validation": None}
+        for split, rows in raw.items():
+            texts, labels, _ = _label_arrays(rows)
+            if names:
+                labels = np.asarray(
+                    [index[label.strip()] for label, _ in rows], "int32"
+                )
+            splits[split] = (texts, labels)
+        all_labels = np.concatenate([s[1] for s in splits.values() if s])
+        return splits, _names_for(all_labels, names)
+    return _from_text_directories(path)
+
+
+def _from_text_directories(path):
+    root = path / "train" if (path / "train").is_dir() else path
+    splits = {"validation": None}
+    names = None
+    for split, folder in (("train", root), ("test", path / "test")):
+        if split == "test" and (root == path or not folder.is_dir()):
+            continue
+        dataset = keras.utils.text_dataset_from_directory(
+            folder, batch_size=None, shuffle=False, verbose=False
+        )
+        names = names or list(dataset.class_names)
+        texts, labels = [], []
+        for text, label in dataset.as_numpy_iterator():
+            texts.append(text.decode("utf-8"))
+            labels.append(label)
+        splits[split] = (np.asarray(texts), np.asarray(labels, "int32"))
+    return splits, names
+
+
+def _from_tfds(name, data_dir):
+    tfds = import_optional("tensorflow_datasets", "Loading tfds text data")
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        builder.download_and_prepare()
+    except Exception as error:  # tfds raises many types when offline
+        raise RuntimeError(
+            f"load_text_data: could not load the tfds data set {name!r} "
+            f"(tried tfds.builder({name!r}, data_dir={data_dir!r})"
+            f".download_and_prepare()): {type(error).__name__}: {error}. "
+            "Without network access, prepare it elsewhere and copy it into "
+            "`data_dir` (or TFDS_DATA_DIR), or pass a .tsv/.csv file or a "
+            "folder (train.tsv/dev.tsv, or class subfolders of .txt files)."
+        ) from error
+    splits = {"validation": None}
+    for split, candidates in (
+        ("train", ("train",)),
+        ("validation", ("validation",)),
+        ("test", ("test",)),
+    ):
+        for candidate in candidates:
+            if candidate in builder.info.splits:
+                dataset = builder.as_dataset(
+                    split=candidate, as_supervised=True
+                )
+                texts, labels = [], []
+                for text, label in tfds.as_numpy(dataset):
+                    texts.append(text.decode("utf-8"))
+                    labels.append(label)
+                splits[split] = (np.asarray(texts), np.asarray(labels, "int32"))
+    if "train" not in splits:
+        raise ValueError(
+            f"load_text_data: tfds data set {name!r} has no train split"
+        )
+    label = builder.info.supervised_keys[1]
+    names = list(builder.info.features[label].names)
+    return splits, names
+
+
+def text_dataset(texts, labels, vectorizer, batch_size, shuffle=False, seed=0):
+    """A `tf.data` pipeline of `(token ids, labels)` batches: strings are
+    batched, then vectorized by `vectorizer` (a `TextVectorization` layer)
+    inside the pipeline, on the CPU, while the model trains.
+
+    Example:
+
+        >>> import keras, numpy as np
+        >>> from kerasbig.data import text_dataset
+        >>> vectorizer = keras.layers.TextVectorization(
+        ...     output_sequence_length=4)
+        >>> texts = np.array(["a good film", "a bad film"])
+        >>> vectorizer.adapt(texts)
+        >>> x, y = next(iter(text_dataset(texts, np.array([1, 0]),
+        ...                               vectorizer, batch_size=2)))
+        >>> tuple(x.shape), tuple(y.shape)
+        ((2, 4), (2,))
+    """
+    tf = import_optional("tensorflow", "Building a text tf.data pipeline")
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(texts), seed=seed)
+    dataset = dataset.batch(batch_size)
+    dataset = dataset.map(
+        lambda x, y: (vectorizer(x), y), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,176 @@
+"""Training a recipe's model into a run folder: precision, callbacks,
+best checkpoint, curves, metrics and an optional verified LiteRT file."""
+
+import csv
+import pathlib
+
+import keras
+
+from kerasbig import _backend
+from kerasbig._optional import import_optional
+from kerasbig.training.run import run_callbacks
+
+
+def set_precision(mixed_precision):
+    """Sets Keras's global dtype policy for a run: `mixed_float16` on a
+    GPU, `mixed_bfloat16` on a CPU (float16 has no fast CPU kernels), or
+    `float32`. Call it before building the model.
+
+    Returns:
+        The policy name.
+
+    Example:
+
+        >>> from kerasbig.training import set_precision
+        >>> set_precision(False)
+        'float32'
+    """
+    if not mixed_precision:
+        policy = "float32"
+    elif _backend.has_gpu():
+        policy = "mixed_float16"
+    else:
+        policy = "mixed_bfloat16"
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+def check_export_backend(config):
+    """Stops at once (before training) when `--export-litert` is asked
+    for on a backend that cannot convert."""
+    if getattr(config, "export_litert", False) and (
+        keras.backend.backend() != "tensorflow"
+    ):
+        raise SystemExit(
+            "--export-litert needs the TensorFlow backend (the LiteRT "
+            f"converter); this run uses {keras.backend.backend()}. Run with "
+            "KERAS_BACKEND=tensorflow, or drop the flag."
+        )
+
+
+def fit_to_folder(
+    model,
+    train_data,
+    validation_data,
+    config,
+    monitor="val_accuracy",
+    class_weight=None,
+    verbose=2,
+):
+    """Trains `model` with `config.epochs` into `config.output_dir`.
+
+    Besides `run_callbacks` (resume after interruption, `log.csv`, NaN
+    stop) it adds TensorBoard logs (`tensorboard/`) and a best checkpoint
+    (`best.keras`, by `monitor`). After training it restores the best
+    weights, saves `model.keras` and draws `curves.png` from the whole
+    log (resumed runs included).
+
+    Args:
+        model: a compiled Keras model.
+        train_data: what `fit` takes as `x` (a dataset yielding `(x, y)`).
+        validation_data: data for `validation_data`.
+        config: a `TrainingConfig` (epochs, output_dir).
+        monitor: logged value that picks the best epoch; maximised when
+            its name holds "acc", "auc", "precision", "recall" or "f1",
+            minimised otherwise.
+        class_weight: optional dict of per-class loss weights.
+        verbose: `fit` verbosity (2: a line per epoch).
+
+    Returns:
+        `(history, stop_reason)`: the per-epoch logs of every epoch of
+        the run (a dict of lists read from `log.csv`) and the NaN stop
+        message or None.
+    """
+    output_dir = pathlib.Path(config.output_dir)
+    callbacks = run_callbacks(output_dir)
+    guard = callbacks[-1]
+    higher = any(
+        k in monitor for k in ("acc", "auc", "precision", "recall", "f1")
+    )
+    best_path = output_dir / "best.keras"
+    callbacks += [
+        keras.callbacks.ModelCheckpoint(
+            str(best_path),
+            monitor=monitor,
+            mode="max" if higher else "min",
+            save_best_only=True,
+        ),
+        keras.callbacks.TensorBoard(str(output_dir / "tensorboard")),
+    ]
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        class_weight=class_weight,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    if best_path.exists():
+        model.load_weights(best_path)
+    model.save(output_dir / "model.keras")
+    history = read_log(output_dir / "log.csv")
+    if history:
+        save_curves(history, output_dir / "curves.png")
+    return history, guard.stopped_reason
+
+
+def read_log(path):
+    """The per-epoch logs of a `CSVLogger` file, as a dict of lists."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return {}
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    return {
+        key: [float(row[key]) for row in rows if row.get(key) not in (None, "")]
+        for key in (rows[0] if rows else {})
+    }
+
+
+def save_curves(history, path):
+    """Draws each logged value against the epoch (validation dashed),
+    one panel per metric, as a PNG.
+
+    Example:
+
+        >>> import os, tempfile
+        >>> from kerasbig.training import save_curves
+        >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+        >>> save_curves({"epoch": [0, 1], "loss": [1.0, 0.5],
+        ...              "val_loss": [1.1, 0.7]}, path).name
+        'curves.png'
+    """
+    import_optional("matplotlib", "Drawing training curves")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    names = [k for k in history if k != "epoch" and not k.startswith("val_")]
+    epochs = [int(e) + 1 for e in history.get("epoch", [])] or list(
+        range(1, len(history[names[0]]) + 1)
+    )
+    figure, axes = pyplot.subplots(
+        1, len(names), figsize=(4 * len(names), 3), squeeze=False
+    )
+    for axis, name in zip(axes[0], names, strict=True):
+        axis.plot(epochs, history[name], label=name)
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], "--", label=f"val_{name}")
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.legend()
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    figure.savefig(path, dpi=80)
+    pyplot.close(figure)
+    return path
+
+
+def export_litert(model, path, sample_data):
+    """Writes `model` as a `.tflite` file checked against Keras on
+    `sample_data` (`kerasbig.export.to_litert`); returns its summary."""
+    from kerasbig.export import to_litert
+
+    litert = to_litert(model, path, verify_data=sample_data)
+    return {"path": str(litert.path), "bytes": litert.size}
