@@ -18,6 +18,7 @@ _EXTRAS = {
     "sklearn": ("datasets", "scikit-learn"),
     "PIL": ("datasets", "pillow"),
     "matplotlib": ("recipes", "matplotlib"),
+    "tensorboard": ("recipes", "tensorboard"),
     "scipy": ("datasets", "scipy"),
     "networkx": ("datasets", "networkx"),
     "torch_geometric": ("test", "torch-geometric"),

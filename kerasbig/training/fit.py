@@ -100,6 +100,8 @@ def fit_to_folder(
     model.fit(
         train_data,
         validation_data=validation_data,
+        # A tf.data pipeline shuffles itself (Keras warns otherwise).
+        shuffle=not hasattr(train_data, "element_spec"),
         epochs=config.epochs,
         class_weight=class_weight,
         callbacks=callbacks,
