@@ -18,6 +18,7 @@ TextData.__doc__ = """Splits of a text classification set: each a `(texts,
 labels)` pair of NumPy arrays (str and int32); `test` may be None. Class
 names are in label order."""
 
+HEADER_NAMES = {"label", "labels", "class", "category", "target", "y"}
 SPLIT_FILES = {
     "train": ("train",),
     "validation": ("dev", "validation", "valid", "val"),
@@ -39,8 +40,10 @@ def load_text_data(
     - `"tfds:<name>"` (default `tfds:imdb_reviews`): a TensorFlow
       Datasets set with text and label (`as_supervised`); downloads
       unless prepared in `data_dir`.
-    - a `.tsv` or `.csv` file of `label, text` rows (a header row is
-      skipped), divided per class into train, validation and test.
+    - a `.tsv` or `.csv` file of `label, text` rows, divided per class
+      into train, validation and test. A first row is taken for a header
+      when its label cell reads `label`, `class`, `category`, `target` or
+      `y`, or is the only non-integer label.
     - a folder holding `train.tsv` and `dev.tsv` (or `validation`,
       `valid`, `val`) and optionally `test.tsv` (or `.csv`): the GLUE
       layout, e.g. `../shared/data/sst2`.
@@ -131,12 +134,16 @@ def _read_rows(path):
             f"column(s) at line {bad[0] + 1}"
         )
     rows = [(row[0], delimiter.join(row[1:])) for row in rows]
-    if not rows[0][0].strip().lstrip("-").isdigit():
-        header_free = rows[1:]
-        # A header ("label", "sentence") is not a class when the other
-        # labels are integers.
-        if all(label.strip().lstrip("-").isdigit() for label, _ in header_free):
-            rows = header_free
+    first = rows[0][0].strip()
+    others_numeric = all(
+        label.strip().lstrip("-").isdigit() for label, _ in rows[1:]
+    )
+    # A header row: a label column named like one, or the only
+    # non-integer label among integer ones.
+    if first.lower() in HEADER_NAMES or (
+        not first.lstrip("-").isdigit() and others_numeric
+    ):
+        rows = rows[1:]
     return rows
 
 
@@ -215,21 +222,17 @@ def _from_tfds(name, data_dir):
             "folder (train.tsv/dev.tsv, or class subfolders of .txt files)."
         ) from error
     splits = {"validation": None}
-    for split, candidates in (
-        ("train", ("train",)),
-        ("validation", ("validation",)),
-        ("test", ("test",)),
-    ):
-        for candidate in candidates:
-            if candidate in builder.info.splits:
-                dataset = builder.as_dataset(
-                    split=candidate, as_supervised=True
-                )
-                texts, labels = [], []
-                for text, label in tfds.as_numpy(dataset):
-                    texts.append(text.decode("utf-8"))
-                    labels.append(label)
-                splits[split] = (np.asarray(texts), np.asarray(labels, "int32"))
+    # Without prepared metadata (tfds.testing.mock_data) no split is
+    # listed; the train split is then read as it comes.
+    known = set(builder.info.splits) or {"train"}
+    for split in ("train", "validation", "test"):
+        if split in known:
+            dataset = builder.as_dataset(split=split, as_supervised=True)
+            texts, labels = [], []
+            for text, label in tfds.as_numpy(dataset):
+                texts.append(text.decode("utf-8"))
+                labels.append(label)
+            splits[split] = (np.asarray(texts), np.asarray(labels, "int32"))
     if "train" not in splits:
         raise ValueError(
             f"load_text_data: tfds data set {name!r} has no train split"
