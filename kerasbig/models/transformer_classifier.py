@@ -3,6 +3,7 @@ import keras
 from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerEncoder
+from kerasbig.layers._pooling import MaskedGlobalAveragePooling1D
 from kerasbig.models._functional import FunctionalModel
 
 _POOLINGS = ("mean", "first")
@@ -132,9 +133,9 @@ class TransformerClassifier(FunctionalModel):
         if pooling == "first":
             pooled = x[:, 0]
         else:
-            pooled = keras.layers.GlobalAveragePooling1D(
-                name="pooling", dtype=dtype
-            )(x)
+            pooled = MaskedGlobalAveragePooling1D(name="pooling", dtype=dtype)(
+                x
+            )
         pooled = keras.layers.Dropout(
             dropout, name="pooled_dropout", dtype=dtype
         )(pooled)

@@ -88,6 +88,24 @@ def test_padding_never_changes_the_prediction():
     assert not np.allclose(_numpy(no_mask(ids)), _numpy(expected), atol=1e-4)
 
 
+def test_an_all_padding_text_gives_finite_logits_and_loss():
+    # An empty text (every id 0) once turned a whole batch's loss into NaN:
+    # Keras's masked GlobalAveragePooling1D divides by zero real steps.
+    model = TransformerClassifier(**SMALL)
+    ids = np.array([[0] * 8, [4, 9, 2, 0, 0, 0, 0, 0]], "int32")
+    logits = _numpy(model(ids))
+    assert np.isfinite(logits).all()
+    np.testing.assert_allclose(
+        logits[0], _numpy(model.get_layer("classifier").bias), atol=1e-6
+    )
+    model.compile(
+        "adam",
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    history = model.fit(ids, np.array([0, 1]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
 def test_save_and_reload(tmp_path):
     model = TransformerClassifier(**SMALL, position="sinusoidal")
     ids = np.random.default_rng(1).integers(0, 30, (3, 8)).astype("int32")
