@@ -243,15 +243,16 @@ def test_sigkill_in_epoch_2_resumes_and_matches(shared_data, tmp_path):
 
 
 @pytest.mark.large
-def test_sst2_cnn_reaches_82_percent_dev_accuracy(
+def test_sst2_lstm_reaches_82_percent_dev_accuracy(
     recipe, shared_data, tmp_path
 ):
+    # docs/benchmarks.md: 83.7 % at epoch 3 (the best of the four models).
     metrics = recipe.main(
         [
             "--data",
             str(shared_data / "sst2"),
             "--model",
-            "cnn",
+            "lstm",
             "--epochs",
             "3",
             "--output-dir",
