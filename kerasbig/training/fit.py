@@ -37,7 +37,13 @@ def set_precision(mixed_precision):
 
 def check_export_backend(config):
     """Stops at once (before training) when `--export-litert` is asked
-    for on a backend that cannot convert."""
+    for on a backend that cannot convert.
+
+    Example:
+
+        >>> from kerasbig.training import TrainingConfig, check_export_backend
+        >>> check_export_backend(TrainingConfig(export_litert=False))
+    """
     if getattr(config, "export_litert", False) and (
         keras.backend.backend() != "tensorflow"
     ):
@@ -67,7 +73,8 @@ def fit_to_folder(
 
     Args:
         model: a compiled Keras model.
-        train_data: what `fit` takes as `x` (a dataset yielding `(x, y)`).
+        train_data: a dataset yielding `(x, y)` batches (tf.data,
+            `PyDataset`), or an `(x, y)` tuple of arrays.
         validation_data: data for `validation_data`.
         config: a `TrainingConfig` (epochs, output_dir).
         monitor: logged value that picks the best epoch; maximised when
@@ -80,6 +87,25 @@ def fit_to_folder(
         `(history, stop_reason)`: the per-epoch logs of every epoch of
         the run (a dict of lists read from `log.csv`) and the NaN stop
         message or None.
+
+    Example:
+
+        >>> import os, tempfile, keras, numpy as np
+        >>> from kerasbig.training import TrainingConfig, fit_to_folder
+        >>> model = keras.Sequential([keras.Input((4,)),
+        ...                           keras.layers.Dense(2)])
+        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+        ...     from_logits=True), metrics=["accuracy"])
+        >>> x, y = np.random.rand(32, 4), np.arange(32) % 2
+        >>> folder = tempfile.mkdtemp()
+        >>> config = TrainingConfig(epochs=2, output_dir=folder)
+        >>> history, stopped = fit_to_folder(
+        ...     model, (x, y), (x, y), config, verbose=0)
+        >>> len(history["val_accuracy"]), stopped
+        (2, None)
+        >>> outputs = {"best.keras", "model.keras", "log.csv", "curves.png"}
+        >>> outputs <= set(os.listdir(folder))
+        True
     """
     output_dir = pathlib.Path(config.output_dir)
     callbacks = run_callbacks(output_dir)
@@ -97,11 +123,13 @@ def fit_to_folder(
         ),
         keras.callbacks.TensorBoard(str(output_dir / "tensorboard")),
     ]
+    x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
     model.fit(
-        train_data,
+        x,
+        y,
         validation_data=validation_data,
         # A tf.data pipeline shuffles itself (Keras warns otherwise).
-        shuffle=not hasattr(train_data, "element_spec"),
+        shuffle=not hasattr(x, "element_spec"),
         epochs=config.epochs,
         class_weight=class_weight,
         callbacks=callbacks,
@@ -117,7 +145,18 @@ def fit_to_folder(
 
 
 def read_log(path):
-    """The per-epoch logs of a `CSVLogger` file, as a dict of lists."""
+    """The per-epoch logs of a `CSVLogger` file, as a dict of lists.
+
+    Example:
+
+        >>> import os, tempfile
+        >>> from kerasbig.training import read_log
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+        >>> with open(path, "w") as file:
+        ...     _ = file.write("epoch,loss\\n0,0.9\\n1,0.5\\n")
+        >>> read_log(path)
+        {'epoch': [0.0, 1.0], 'loss': [0.9, 0.5]}
+    """
     path = pathlib.Path(path)
     if not path.exists():
         return {}
@@ -171,7 +210,20 @@ def save_curves(history, path):
 
 def export_litert(model, path, sample_data):
     """Writes `model` as a `.tflite` file checked against Keras on
-    `sample_data` (`kerasbig.export.to_litert`); returns its summary."""
+    `sample_data` (`kerasbig.export.to_litert`, TensorFlow backend);
+    returns its path and size.
+
+    Example:
+
+        >>> import os, tempfile, keras, numpy as np
+        >>> from kerasbig.training import export_litert
+        >>> model = keras.Sequential([keras.Input((4,)),
+        ...                           keras.layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.tflite")
+        >>> if keras.backend.backend() == "tensorflow":
+        ...     summary = export_litert(model, path, np.ones((2, 4), "float32"))
+        ...     assert summary["bytes"] == os.path.getsize(path)
+    """
     from kerasbig.export import to_litert
 
     litert = to_litert(model, path, verify_data=sample_data)
