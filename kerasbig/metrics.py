@@ -112,6 +112,17 @@ class _FeatureMetric(keras.metrics.Metric):
             if samples is not None:
                 self._add(kind, self._features(samples))
 
+    def get_config(self):
+        # The extractor is left out: a config carries no weights, and a
+        # rebuilt extractor with fresh weights would silently measure
+        # something else. Pass it again: `from_config({**config,
+        # "feature_extractor": model})`.
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "num_features": self.num_features,
+        }
+
 
 @keras.saving.register_keras_serializable(package="kerasbig")
 class FrechetDistance(_FeatureMetric):
@@ -204,17 +215,6 @@ class FrechetDistance(_FeatureMetric):
         """Clears the generated statistics and keeps the real ones."""
         for variable in self.statistics["generated"]:
             variable.assign(ops.zeros(variable.shape, variable.dtype))
-
-    def get_config(self):
-        # The extractor is left out: a config carries no weights, and a
-        # rebuilt extractor with fresh weights would silently measure
-        # something else. Pass it again: `from_config({**config,
-        # "feature_extractor": model})`.
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "num_features": self.num_features,
-        }
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -321,6 +321,6 @@ class KernelDistance(_FeatureMetric):
         self.counts["generated"].assign(0)
 
     def get_config(self):
-        config = FrechetDistance.get_config(self)
+        config = super().get_config()
         config["max_samples"] = self.max_samples
         return config

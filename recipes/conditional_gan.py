@@ -21,8 +21,6 @@ Outputs in --output-dir: samples/ (one row per class), gan.keras
 """
 
 import dataclasses
-import sys
-import time
 
 import keras
 import numpy as np
@@ -32,7 +30,7 @@ from kerasbig.data import load_image_data
 from kerasbig.models import ConditionalGAN
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
-from kerasbig.training import generative_callbacks
+from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -135,21 +133,9 @@ def main(argv=None):
         )
 
     untrained = evaluate()
-    callbacks, guard, ema = generative_callbacks(
-        config.output_dir, config.samples_every, config.seed, config.ema_decay
+    history, ema, seconds = fit_generative(
+        gan, config, x_train, data.y_train, ema_decay=config.ema_decay
     )
-    start = time.perf_counter()
-    history = gan.fit(
-        x_train,
-        data.y_train,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=2,
-    )
-    seconds = time.perf_counter() - start
-    if guard.stopped_reason:
-        sys.exit(guard.stopped_reason)
     metrics = {
         "backend": keras.backend.backend(),
         "kerasbig": kerasbig.__version__,

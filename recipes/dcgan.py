@@ -25,8 +25,6 @@ last_good.keras.
 """
 
 import dataclasses
-import sys
-import time
 
 import keras
 
@@ -36,7 +34,7 @@ from kerasbig.models import GAN
 from kerasbig.models import WGANGP
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
-from kerasbig.training import generative_callbacks
+from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -156,20 +154,9 @@ def main(argv=None):
         return image_frechet_distance(features, x_test, samples)
 
     untrained = distance()
-    callbacks, guard, ema = generative_callbacks(
-        config.output_dir, config.samples_every, config.seed, config.ema_decay
+    history, ema, seconds = fit_generative(
+        gan, config, x_train, ema_decay=config.ema_decay
     )
-    start = time.perf_counter()
-    history = gan.fit(
-        x_train,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=2,
-    )
-    seconds = time.perf_counter() - start
-    if guard.stopped_reason:
-        sys.exit(guard.stopped_reason)
     trained = distance()
     metrics = {
         "backend": keras.backend.backend(),

@@ -20,8 +20,6 @@ grid every --samples-every epochs), vae.keras, log.csv, metrics.json.
 """
 
 import dataclasses
-import sys
-import time
 
 import keras
 import numpy as np
@@ -30,7 +28,7 @@ import kerasbig
 from kerasbig.callbacks import save_image_grid
 from kerasbig.data import load_image_data
 from kerasbig.models import VAE
-from kerasbig.training import generative_callbacks
+from kerasbig.training import fit_generative
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import write_json
@@ -108,24 +106,13 @@ def main(argv=None):
         data_dir=config.data_dir,
     )
     vae = build_vae(config, data.x_train.shape[1:])
-    callbacks, guard, _ = generative_callbacks(
-        config.output_dir,
-        config.samples_every,
-        config.seed,
-        value_range=(0, 1),
-    )
-    start = time.perf_counter()
-    history = vae.fit(
+    history, _, seconds = fit_generative(
+        vae,
+        config,
         data.x_train,
+        value_range=(0, 1),
         validation_data=(data.x_test,),
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=2,
     )
-    seconds = time.perf_counter() - start
-    if guard.stopped_reason:
-        sys.exit(guard.stopped_reason)
     test = vae.evaluate(data.x_test, verbose=0, return_dict=True)
     shown = data.x_test[:10]
     save_image_grid(

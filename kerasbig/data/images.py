@@ -6,7 +6,7 @@ import pathlib
 import keras
 import numpy as np
 
-from kerasbig._optional import import_optional
+from kerasbig.data._tfds import prepared_builder
 from kerasbig.data.digits import load_digits
 from kerasbig.data.digits import stratified_split
 
@@ -87,19 +87,12 @@ def load_image_data(
 
 
 def _load_tfds(name, image_size, test_fraction, seed, data_dir):
-    tfds = import_optional("tensorflow_datasets", "Loading tfds image data")
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-        builder.download_and_prepare()
-    except Exception as error:  # tfds raises many types when offline
-        raise RuntimeError(
-            f"load_image_data: could not load the tfds data set {name!r} "
-            f"(tried tfds.builder({name!r}, data_dir={data_dir!r})"
-            f".download_and_prepare()): {type(error).__name__}: {error}. "
-            "Without network access, prepare it elsewhere and copy it into "
-            "`data_dir` (or TFDS_DATA_DIR), or pass an image folder with "
-            "one subfolder per class, or 'digits'."
-        ) from error
+    tfds, builder = prepared_builder(
+        name,
+        data_dir,
+        "load_image_data",
+        "an image folder with one subfolder per class, or 'digits'",
+    )
     features = builder.info.features
     for key in ("image", "label"):
         if key not in features:

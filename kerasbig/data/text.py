@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from kerasbig._optional import import_optional
+from kerasbig.data._tfds import prepared_builder
 from kerasbig.data.digits import stratified_split
 
 TextData = collections.namedtuple(
@@ -208,19 +209,13 @@ def _from_text_directories(path):
 
 
 def _from_tfds(name, data_dir):
-    tfds = import_optional("tensorflow_datasets", "Loading tfds text data")
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-        builder.download_and_prepare()
-    except Exception as error:  # tfds raises many types when offline
-        raise RuntimeError(
-            f"load_text_data: could not load the tfds data set {name!r} "
-            f"(tried tfds.builder({name!r}, data_dir={data_dir!r})"
-            f".download_and_prepare()): {type(error).__name__}: {error}. "
-            "Without network access, prepare it elsewhere and copy it into "
-            "`data_dir` (or TFDS_DATA_DIR), or pass a .tsv/.csv file or a "
-            "folder (train.tsv/dev.tsv, or class subfolders of .txt files)."
-        ) from error
+    tfds, builder = prepared_builder(
+        name,
+        data_dir,
+        "load_text_data",
+        "a .tsv/.csv file or a folder (train.tsv/dev.tsv, or class "
+        "subfolders of .txt files)",
+    )
     splits = {"validation": None}
     # Without prepared metadata (tfds.testing.mock_data) no split is
     # listed; the train split is then read as it comes.

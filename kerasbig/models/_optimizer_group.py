@@ -48,9 +48,6 @@ class OptimizerGroup:
     def iterations(self):
         return self.pairs[self.main][0].iterations
 
-    def scale_loss(self, loss):
-        return loss
-
 
 def resolve_optimizer(optimizer, default, model):
     """`keras.optimizers.get` with a default, wrapped for loss scaling

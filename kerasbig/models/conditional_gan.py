@@ -61,9 +61,6 @@ class ConditionalGAN(GAN):
         super().__init__(generator, discriminator, latent_dim, **kwargs)
         self.num_classes = num_classes
 
-    def call(self, inputs, training=None):
-        return self.generator(inputs, training=training)
-
     def generate(self, labels, seed=None, batch_size=256):
         """Generates one sample per label as a NumPy array.
 

@@ -11,6 +11,7 @@ from kerasbig.training.fit import fit_to_folder
 from kerasbig.training.fit import read_log
 from kerasbig.training.fit import save_curves
 from kerasbig.training.fit import set_precision
+from kerasbig.training.generative import fit_generative
 from kerasbig.training.generative import generative_callbacks
 from kerasbig.training.generative import image_frechet_distance
 from kerasbig.training.generative import train_feature_classifier
@@ -21,6 +22,7 @@ __all__ = [
     "TrainingConfig",
     "check_export_backend",
     "export_litert",
+    "fit_generative",
     "fit_to_folder",
     "generative_callbacks",
     "image_frechet_distance",

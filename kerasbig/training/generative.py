@@ -1,5 +1,7 @@
-"""Generative recipes: their callbacks, and scoring generated images with a
-classifier trained on the real ones."""
+"""Generative recipes: their callbacks and training loop, and scoring
+generated images with a classifier trained on the real ones."""
+
+import time
 
 import keras
 import numpy as np
@@ -52,6 +54,69 @@ def generative_callbacks(
     if ema:
         callbacks.append(ema)
     return callbacks, guard, ema
+
+
+def fit_generative(
+    model, config, x, y=None, value_range=(-1, 1), ema_decay=0.0, **kwargs
+):
+    """Trains a GAN or VAE the way the generative recipes do.
+
+    `model.fit(x, y)` for `config.epochs` epochs of `config.batch_size`,
+    with `generative_callbacks` writing into `config.output_dir` (grids
+    every `config.samples_every` epochs, seeded by `config.seed`). When
+    a NaN stops training, the script stops with `StopOnNaN`'s message.
+
+    Args:
+        model: a compiled `GAN`, `WGANGP`, `ConditionalGAN` or `VAE`.
+        config: the recipe config (output_dir, samples_every, seed,
+            batch_size, epochs).
+        x: training images.
+        y: labels (conditional GAN), or None.
+        value_range: pixel range of the generated images.
+        ema_decay: decay of the generator weight average; 0 for none.
+        **kwargs: further `fit` arguments (`validation_data`, `verbose`
+            (default 2: a line per epoch), ...).
+
+    Returns:
+        `(history, ema, seconds)`: the `fit` history, the `GeneratorEMA`
+        (or None) and the training time.
+
+    Example:
+
+        >>> import tempfile, types, numpy as np
+        >>> from kerasbig.models import GAN
+        >>> from kerasbig.models import dcgan_discriminator, dcgan_generator
+        >>> from kerasbig.training import fit_generative
+        >>> gan = GAN(dcgan_generator((8, 8, 1), latent_dim=4, filters=4),
+        ...           dcgan_discriminator((8, 8, 1), filters=4), latent_dim=4)
+        >>> gan.compile()
+        >>> config = types.SimpleNamespace(output_dir=tempfile.mkdtemp(),
+        ...     samples_every=1, seed=0, batch_size=8, epochs=1)
+        >>> history, ema, seconds = fit_generative(
+        ...     gan, config, np.zeros((16, 8, 8, 1), "float32"), verbose=0)
+        >>> history.epoch, ema
+        ([0], None)
+    """
+    callbacks, guard, ema = generative_callbacks(
+        config.output_dir,
+        config.samples_every,
+        config.seed,
+        ema_decay,
+        value_range,
+    )
+    start = time.perf_counter()
+    history = model.fit(
+        x,
+        y,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        **{"verbose": 2, **kwargs},
+    )
+    seconds = time.perf_counter() - start
+    if guard.stopped_reason:
+        raise SystemExit(guard.stopped_reason)
+    return history, ema, seconds
 
 
 def train_feature_classifier(
