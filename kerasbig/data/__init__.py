@@ -2,6 +2,7 @@
 classification sets (tfds, TSV/CSV, folders) with their pipelines."""
 
 from kerasbig.data.digits import load_digits
+from kerasbig.data.digits import stratified_split
 from kerasbig.data.images import ImageData
 from kerasbig.data.images import load_image_data
 from kerasbig.data.text import TextData
@@ -14,5 +15,6 @@ __all__ = [
     "load_digits",
     "load_image_data",
     "load_text_data",
+    "stratified_split",
     "text_dataset",
 ]

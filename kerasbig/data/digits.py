@@ -70,7 +70,25 @@ def load_digits(image_size=8, test_fraction=0.2, seed=0, classes=None):
 
 def stratified_split(labels, test_fraction, seed):
     """Train and test indices that keep each class's share (at least one
-    test sample per class); the train indices are shuffled."""
+    test sample per class); the train indices are shuffled.
+
+    Args:
+        labels: 1-D integer labels.
+        test_fraction: share of each class in the second split.
+        seed: seed of the permutation.
+
+    Returns:
+        `(train_index, test_index)`: NumPy index arrays.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.data import stratified_split
+        >>> labels = np.array([0] * 8 + [1] * 4)
+        >>> train, test = stratified_split(labels, 0.25, seed=0)
+        >>> np.bincount(labels[train]), np.bincount(labels[test])
+        (array([6, 3]), array([2, 1]))
+    """
     rng = np.random.default_rng(seed)
     train_index, test_index = [], []
     for label in np.unique(labels):

@@ -46,8 +46,8 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
     the help text in `dataclasses.field(metadata={"help": ...})`;
     booleans get `--flag` / `--no-flag`, and fields with
     `metadata={"choices": [...]}` accept only those values. A `--smoke`
-    flag applies the `smoke` overrides (a tiny run for tests) after
-    parsing.
+    flag makes the `smoke` values (a tiny run for tests) the defaults;
+    flags given explicitly still win.
 
     Args:
         config_class: a dataclass whose fields all have defaults.
@@ -72,6 +72,9 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
         Config(epochs=3, learning_rate=0.001, ema=False)
         >>> parse_config(Config, ["--smoke"], smoke={"epochs": 1}).epochs
         1
+        >>> parse_config(Config, ["--smoke", "--epochs", "2"],
+        ...              smoke={"epochs": 1}).epochs
+        2
     """
     if not dataclasses.is_dataclass(config_class):
         raise ValueError(
@@ -115,11 +118,11 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
             help=f"a run of seconds, for tests: sets {settings}",
         )
     args = vars(parser.parse_args(argv))
-    use_smoke = args.pop("smoke", False)
-    config = config_class(**args)
-    if use_smoke:
-        config = dataclasses.replace(config, **smoke)
-    return config
+    if args.pop("smoke", False):
+        parser.set_defaults(**smoke)
+        args = vars(parser.parse_args(argv))
+        args.pop("smoke")
+    return config_class(**args)
 
 
 @dataclasses.dataclass
