@@ -15,6 +15,7 @@ from kerasbig.training.generative import fit_generative
 from kerasbig.training.generative import generative_callbacks
 from kerasbig.training.generative import image_frechet_distance
 from kerasbig.training.generative import train_feature_classifier
+from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
 from kerasbig.training.run import write_json
 
@@ -29,6 +30,7 @@ __all__ = [
     "option",
     "parse_config",
     "read_log",
+    "progress_verbosity",
     "run_callbacks",
     "save_curves",
     "set_precision",

@@ -8,6 +8,7 @@ import keras
 
 from kerasbig import _backend
 from kerasbig._optional import import_optional
+from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
 
 
@@ -61,7 +62,7 @@ def fit_to_folder(
     config,
     monitor="val_accuracy",
     class_weight=None,
-    verbose=2,
+    verbose=None,
 ):
     """Trains `model` with `config.epochs` into `config.output_dir`.
 
@@ -81,7 +82,9 @@ def fit_to_folder(
             its name holds "acc", "auc", "precision", "recall" or "f1",
             minimised otherwise.
         class_weight: optional dict of per-class loss weights.
-        verbose: `fit` verbosity (2: a line per epoch).
+        verbose: `fit` verbosity; by default a progress bar (1) when
+            stdout is a terminal and a line per epoch (2) when it is
+            redirected to a log, where bars would write a line per step.
 
     Returns:
         `(history, stop_reason)`: the per-epoch logs of every epoch of
@@ -123,6 +126,8 @@ def fit_to_folder(
         ),
         keras.callbacks.TensorBoard(str(output_dir / "tensorboard")),
     ]
+    if verbose is None:
+        verbose = progress_verbosity()
     x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
     model.fit(
         x,

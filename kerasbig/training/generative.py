@@ -9,6 +9,7 @@ import numpy as np
 from kerasbig.callbacks import GeneratorEMA
 from kerasbig.callbacks import SampleGrid
 from kerasbig.metrics import FrechetDistance
+from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
 
 
@@ -75,7 +76,7 @@ def fit_generative(
         value_range: pixel range of the generated images.
         ema_decay: decay of the generator weight average; 0 for none.
         **kwargs: further `fit` arguments (`validation_data`, `verbose`
-            (default 2: a line per epoch), ...).
+            (default: `progress_verbosity()`), ...).
 
     Returns:
         `(history, ema, seconds)`: the `fit` history, the `GeneratorEMA`
@@ -111,7 +112,7 @@ def fit_generative(
         batch_size=config.batch_size,
         epochs=config.epochs,
         callbacks=callbacks,
-        **{"verbose": 2, **kwargs},
+        **{"verbose": progress_verbosity(), **kwargs},
     )
     seconds = time.perf_counter() - start
     if guard.stopped_reason:

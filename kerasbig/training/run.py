@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import sys
 
 import keras
 import numpy as np
@@ -54,6 +55,20 @@ def run_callbacks(output_dir, backup=True, csv=True, nan_checkpoint=True):
     if nan_checkpoint:
         callbacks.append(StopOnNaN(output_dir / "last_good.keras"))
     return callbacks
+
+
+def progress_verbosity():
+    """`fit`'s `verbose` for a recipe run: a progress bar (1) on a
+    terminal, a line per epoch (2) when stdout goes to a log file, where
+    bars would write a line per step.
+
+    Example:
+
+        >>> from kerasbig.training import progress_verbosity
+        >>> progress_verbosity() in (1, 2)
+        True
+    """
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _plain(value):
