@@ -1,32 +1,35 @@
 """Transfer learning with VGG16: a frozen base and a new head, then
-fine-tuning of the last block.
+fine-tuning of the last blocks.
 
 Builds `keras.applications.VGG16(include_top=False)` with ImageNet weights
 (default; downloaded once), a local weights file (`--weights path.h5`) or
-none (`--weights none`: the whole network trains), adds Keras augmentation
-layers and a new classifier head, trains the head with the base frozen,
-then unfreezes block 5 and fine-tunes it with a lower learning rate. Any
-input size >= 32; grey images are repeated to three channels.
+none (`--weights none`: the whole network trains in one phase), adds Keras
+augmentation layers and a new classifier head, trains the head with the
+base frozen, then unfreezes the blocks from `--fine-tune-from` (block 5 by
+default) and fine-tunes them with a lower learning rate. Any input size
+>= 32; grey images are repeated to three channels.
 
 Data: scikit-learn's digits by default (no download; upsampled), a tfds
 image set (`--data tfds:tf_flowers`, `tfds:cats_vs_dogs`) or a folder
-with one subfolder of images per class. `--classes 5,6,7,8,9` keeps some
-classes and `--train-per-class 20` keeps that many labelled training
-images per class, for few-shot transfer; `--save-base-weights` writes the
-trained base for a later `--weights`.
+with one subfolder of images per class. A validation split picks each
+phase's best epoch; the test split only scores the final model.
+`--classes 5,6,7,8,9` keeps some classes and `--train-per-class 20`
+keeps that many labelled training images per class, for few-shot
+transfer; `--save-base-weights` writes the trained base for a later
+`--weights`.
 
     python recipes/vgg16_transfer.py --data tfds:tf_flowers --image-size 96
     python recipes/vgg16_transfer.py --weights none --classes 0,1,2,3,4 \\
-        --save-base-weights runs/digits04.weights.h5
+        --learning-rate 1e-4 --save-base-weights runs/digits04.weights.h5
     python recipes/vgg16_transfer.py --weights runs/digits04.weights.h5 \\
         --classes 5,6,7,8,9 --train-per-class 20
     python recipes/vgg16_transfer.py --smoke --weights none
 
-Outputs in --output-dir: head/ and fine_tune/, or full/ with
---weights none (each with best.keras,
-model.keras, log.csv, tensorboard/, curves.png), model.keras (final),
-metrics.json and, with --export-litert, model.tflite. A killed run
-resumes in the phase it was in.
+Outputs in --output-dir: head/ and fine_tune/ (full/ with --weights
+none), each with best.keras, model.keras, log.csv, tensorboard/ and
+curves.png; model.keras (final), metrics.json and, with
+--export-litert, model.tflite. A killed run resumes in the phase it was
+in; a finished phase is loaded, not trained again.
 """
 
 import dataclasses
@@ -316,6 +319,7 @@ def main(argv=None):
         if config.fine_tune_epochs:
             base.trainable = True
             for layer in base.layers:
+                # Layer names are "block<k>_conv<j>" / "block<k>_pool".
                 layer.trainable = layer.name[:6] >= config.fine_tune_from
             phases["fine_tune"] = train_phase(
                 model,

@@ -1,0 +1,30 @@
+"""Every recipe has its docs page, and the page explains every flag."""
+
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RECIPES = sorted(p.stem for p in (ROOT / "recipes").glob("*.py"))
+
+
+def test_every_recipe_has_a_page_in_the_overview():
+    overview = (ROOT / "docs" / "recipes" / "index.md").read_text()
+    for name in RECIPES:
+        assert (ROOT / "docs" / "recipes" / f"{name}.md").is_file(), name
+        assert f"({name}.md)" in overview, name
+
+
+# The flags come from `--help` (a process per recipe); they do not
+# depend on the backend, so this runs once, on TensorFlow.
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("name", RECIPES)
+def test_page_lists_every_flag(name, recipe_help):
+    flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", recipe_help(name)))
+    flags -= {"--help"}
+    # BooleanOptionalAction's --no-<flag> is documented with <flag>.
+    flags = {f for f in flags if f"--{f[5:]}" not in flags}
+    page = (ROOT / "docs" / "recipes" / f"{name}.md").read_text()
+    missing = sorted(f for f in flags if f"`{f}`" not in page)
+    assert not missing, f"docs/recipes/{name}.md lacks {missing}"
