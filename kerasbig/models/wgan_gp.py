@@ -61,7 +61,12 @@ class WGANGP(GAN):
         gradient_penalty_weight=10.0,
         **kwargs,
     ):
-        kwargs.pop("discriminator_steps", None)
+        if "discriminator_steps" in kwargs:
+            raise ValueError(
+                "WGANGP: the critic's update count is `critic_steps`; "
+                "`discriminator_steps` is not used. Received: "
+                f"discriminator_steps={kwargs['discriminator_steps']!r}"
+            )
         if (
             not isinstance(gradient_penalty_weight, (int, float))
             or gradient_penalty_weight < 0

@@ -223,6 +223,8 @@ def test_bad_arguments_raise_clear_errors():
         WGANGP(generator, discriminator, 8, critic_steps=0)
     with pytest.raises(ValueError, match="`gradient_penalty_weight`"):
         WGANGP(generator, discriminator, 8, gradient_penalty_weight=-1.0)
+    with pytest.raises(ValueError, match="`critic_steps`; `discriminator_"):
+        WGANGP(generator, discriminator, 8, discriminator_steps=3)
     with pytest.raises(ValueError, match="ConditionalGAN: `num_classes`"):
         ConditionalGAN(generator, discriminator, 8, num_classes=1)
     gan = GAN(generator, discriminator, 8)
