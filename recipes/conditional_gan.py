@@ -26,12 +26,13 @@ import keras
 import numpy as np
 
 import kerasbig
-from kerasbig.data import load_image_data
 from kerasbig.models import ConditionalGAN
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
+from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
+from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import train_feature_classifier
@@ -39,15 +40,7 @@ from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
-class Config:
-    data: str = option(
-        "digits", "'digits', 'tfds:<name>' or a folder of class subfolders"
-    )
-    image_size: int = option(
-        None, "side of the square images (default: the data's own)"
-    )
-    data_dir: str = option(None, "tfds data folder")
-    max_samples: int = option(None, "use at most this many train images")
+class Config(ImageDataConfig):
     loss: str = option("hinge", "GAN loss", ["bce", "hinge"])
     epochs: int = option(150, "passes over the training images")
     batch_size: int = option(64, "images per step")
@@ -104,13 +97,7 @@ def scores(gan, classifier, features, x_test, y_test, seed):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     keras.utils.set_random_seed(config.seed)
-    data = load_image_data(
-        config.data,
-        image_size=config.image_size,
-        seed=config.seed,
-        max_samples=config.max_samples,
-        data_dir=config.data_dir,
-    )
+    data = load_images(config)
     x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
     num_classes = len(data.class_names)
     gan = build_gan(config, x_train.shape[1:], num_classes)

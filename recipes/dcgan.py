@@ -29,13 +29,14 @@ import dataclasses
 import keras
 
 import kerasbig
-from kerasbig.data import load_image_data
 from kerasbig.models import GAN
 from kerasbig.models import WGANGP
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
+from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
+from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import train_feature_classifier
@@ -43,16 +44,7 @@ from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
-class Config:
-    data: str = option(
-        "digits", "'digits', 'tfds:<name>' or a folder of class subfolders"
-    )
-    image_size: int = option(
-        None,
-        "side of the square images (default: the data's own, 8 for digits)",
-    )
-    data_dir: str = option(None, "tfds data folder")
-    max_samples: int = option(None, "use at most this many train images")
+class Config(ImageDataConfig):
     model: str = option("gan", "GAN or WGAN-GP", ["gan", "wgan-gp"])
     loss: str = option(
         "bce", "GAN loss (WGAN-GP uses wasserstein)", ["bce", "hinge"]
@@ -130,13 +122,7 @@ def build_gan(config, image_shape):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     keras.utils.set_random_seed(config.seed)
-    data = load_image_data(
-        config.data,
-        image_size=config.image_size,
-        seed=config.seed,
-        max_samples=config.max_samples,
-        data_dir=config.data_dir,
-    )
+    data = load_images(config)
     # The generator ends in tanh: train on [-1, 1].
     x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
     image_shape = x_train.shape[1:]

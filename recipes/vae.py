@@ -26,24 +26,17 @@ import numpy as np
 
 import kerasbig
 from kerasbig.callbacks import save_image_grid
-from kerasbig.data import load_image_data
 from kerasbig.models import VAE
+from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
+from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
-class Config:
-    data: str = option(
-        "digits", "'digits', 'tfds:<name>' or a folder of class subfolders"
-    )
-    image_size: int = option(
-        None, "side of the square images (default: the data's own)"
-    )
-    data_dir: str = option(None, "tfds data folder")
-    max_samples: int = option(None, "use at most this many train images")
+class Config(ImageDataConfig):
     epochs: int = option(200, "passes over the training images")
     batch_size: int = option(64, "images per step")
     learning_rate: float = option(1e-3, "Adam learning rate")
@@ -98,13 +91,7 @@ def build_vae(config, image_shape):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     keras.utils.set_random_seed(config.seed)
-    data = load_image_data(
-        config.data,
-        image_size=config.image_size,
-        seed=config.seed,
-        max_samples=config.max_samples,
-        data_dir=config.data_dir,
-    )
+    data = load_images(config)
     vae = build_vae(config, data.x_train.shape[1:])
     history, _, seconds = fit_generative(
         vae,

@@ -41,12 +41,13 @@ import keras
 import numpy as np
 
 import kerasbig
-from kerasbig.data import load_image_data
 from kerasbig.data import stratified_split
+from kerasbig.training import ImageDataConfig
 from kerasbig.training import TrainingConfig
 from kerasbig.training import check_export_backend
 from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
+from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import set_precision
@@ -61,15 +62,11 @@ IMAGENET_HINT = (
 
 
 @dataclasses.dataclass
-class Config(TrainingConfig):
+class Config(ImageDataConfig, TrainingConfig):
     epochs: int = option(10, "epochs of the head (base frozen)")
     batch_size: int = option(32, "global batch size")
     learning_rate: float = option(1e-3, "Adam learning rate of the head")
     output_dir: str = option("runs/vgg16_transfer", "where outputs go")
-    data: str = option(
-        "digits", "'digits', 'tfds:<name>' or a folder of class subfolders"
-    )
-    data_dir: str = option(None, "tfds data folder")
     image_size: int = option(32, "side of the square inputs, >= 32")
     weights: str = option(
         "imagenet", "'imagenet', a VGG16 (no top) weights file, or 'none'"
@@ -282,12 +279,7 @@ def main(argv=None):
         )
     check_export_backend(config)
     keras.utils.set_random_seed(config.seed)
-    data = load_image_data(
-        config.data,
-        image_size=config.image_size,
-        seed=config.seed,
-        data_dir=config.data_dir,
-    )
+    data = load_images(config)
     train, val, test, names = select(data, config)
     policy = set_precision(config.mixed_precision)
     base = build_base(config)

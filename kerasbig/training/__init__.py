@@ -2,7 +2,9 @@
 too: flags from a config dataclass, run-folder callbacks and result files,
 and the callbacks and scoring of generative recipes."""
 
+from kerasbig.training.config import ImageDataConfig
 from kerasbig.training.config import TrainingConfig
+from kerasbig.training.config import load_images
 from kerasbig.training.config import option
 from kerasbig.training.config import parse_config
 from kerasbig.training.fit import check_export_backend
@@ -20,6 +22,7 @@ from kerasbig.training.run import run_callbacks
 from kerasbig.training.run import write_json
 
 __all__ = [
+    "ImageDataConfig",
     "TrainingConfig",
     "check_export_backend",
     "export_litert",
@@ -27,6 +30,7 @@ __all__ = [
     "fit_to_folder",
     "generative_callbacks",
     "image_frechet_distance",
+    "load_images",
     "option",
     "parse_config",
     "read_log",

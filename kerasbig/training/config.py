@@ -165,3 +165,55 @@ class TrainingConfig:
         "finish with a .tflite file checked against Keras (TensorFlow backend)",
     )
     output_dir: str = option("runs/recipe", "where every output goes")
+
+
+@dataclasses.dataclass
+class ImageDataConfig:
+    """Flags of recipes that train on an image set; `load_images` reads
+    the set they name. Mix it into a recipe's `Config`.
+
+    Example:
+
+        >>> import dataclasses
+        >>> from kerasbig.training import ImageDataConfig, load_images
+        >>> from kerasbig.training import option, parse_config
+        >>> @dataclasses.dataclass
+        ... class Config(ImageDataConfig):
+        ...     seed: int = option(0, "seed of the split")
+        >>> config = parse_config(Config, ["--image-size", "16"])
+        >>> load_images(config).x_train.shape[1:]
+        (16, 16, 1)
+    """
+
+    data: str = option(
+        "digits", "`digits`, `tfds:<name>` or a folder of class subfolders"
+    )
+    image_size: int = option(
+        None,
+        "side of the square images (default: the data's own, 8 for digits; "
+        "required for folders)",
+    )
+    data_dir: str = option(None, "tfds data folder")
+    max_samples: int = option(None, "use at most this many train images")
+
+
+def load_images(config):
+    """`kerasbig.data.load_image_data` of an `ImageDataConfig` (split and
+    subset seeded by `config.seed` when it has one).
+
+    Example:
+
+        >>> from kerasbig.training import ImageDataConfig, load_images
+        >>> data = load_images(ImageDataConfig(max_samples=100))
+        >>> len(data.x_train), data.class_names[9]
+        (100, '9')
+    """
+    from kerasbig.data import load_image_data
+
+    return load_image_data(
+        config.data,
+        image_size=config.image_size,
+        seed=getattr(config, "seed", 0),
+        max_samples=config.max_samples,
+        data_dir=config.data_dir,
+    )
