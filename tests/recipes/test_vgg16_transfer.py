@@ -172,6 +172,8 @@ def test_bad_flags_stop_with_a_message(recipe, tmp_path, argv, expected):
         recipe.main(["--smoke", "--output-dir", str(tmp_path), *argv])
 
 
+# The folder loader is NumPy and PIL, the same on every backend.
+@pytest.mark.tensorflow_only
 def test_image_folder_with_colour_images(recipe, tmp_path):
     rng = np.random.default_rng(0)
     for name, channel in (("red", 0), ("blue", 2)):
