@@ -137,3 +137,16 @@ def input_gradient(function, x):
 def has_gpu():
     """Whether the active backend sees a GPU."""
     return _module().has_gpu()
+
+
+def replica_context():
+    """`(num_replicas, replica_index)` of the step being traced.
+
+    Under a `tf.distribute` strategy each replica runs the step on its
+    slice of the global batch, and optimizers sum the replicas'
+    gradients, so losses are divided by `num_replicas`. Everywhere else
+    (one device, or JAX's `keras.distribution`, which shards one global
+    computation) this is `(1, 0)`.
+    """
+    own = getattr(_module(), "replica_context", None)
+    return own() if own is not None else (1, 0)

@@ -21,9 +21,19 @@ def fake_quant(x, minimum, maximum, per_channel, narrow_range):
 
 
 def minimize(loss_fn, optimizer, variables):
+    num_replicas, _ = replica_context()
     with tf.GradientTape() as tape:
-        loss = optimizer.scale_loss(loss_fn())
+        # Optimizers sum the replicas' gradients: each replica's share of
+        # the global-batch mean is its own mean / num_replicas.
+        loss = optimizer.scale_loss(loss_fn() / num_replicas)
     optimizer.apply(tape.gradient(loss, variables), variables)
+
+
+def replica_context():
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica code: not inside a step
+        return 1, 0
+    return context.num_replicas_in_sync, context.replica_id_in_sync_group
 
 
 def input_gradient(function, x):

@@ -5,6 +5,7 @@ from keras import ops
 from kerasbig import _backend
 from kerasbig.models._optimizer_group import OptimizerGroup
 from kerasbig.models._optimizer_group import resolve_optimizer
+from kerasbig.models._replica_random import replica_normal
 from kerasbig.models._seed_state import SavesSeedState
 from kerasbig.ops.penalties import r1_penalty
 
@@ -260,7 +261,7 @@ class GAN(SavesSeedState, keras.Model):
 
     def _fake(self, real, condition, training):
         batch = ops.shape(real)[0]
-        latent = keras.random.normal(
+        latent = replica_normal(
             (batch, self.latent_dim), seed=self.seed_generator
         )
         return self._generate(latent, condition, training)

@@ -2,6 +2,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasbig import _backend
+from kerasbig.models._replica_random import replica_normal
 from kerasbig.models._seed_state import SavesSeedState
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
@@ -133,7 +135,7 @@ class VAE(SavesSeedState, keras.Model):
     def call(self, inputs, training=None):
         z_mean, z_log_var = self._posterior(inputs, training)
         if training:
-            noise = keras.random.normal(
+            noise = replica_normal(
                 ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
             )
             z = z_mean + ops.exp(0.5 * z_log_var) * noise
@@ -197,7 +199,10 @@ class VAE(SavesSeedState, keras.Model):
         self.reconstruction_tracker.update_state(reconstruction_loss)
         self.kl_tracker.update_state(kl_loss)
         self.elbo_tracker.update_state(-(reconstruction_loss + kl_loss))
-        return loss
+        # Keras's losses divide by the tf.distribute replica count (the
+        # optimizer sums the replicas' gradients); a custom loss must too.
+        num_replicas, _ = _backend.replica_context()
+        return loss / num_replicas
 
     def _kl_weight(self, training):
         if not self.kl_warmup_steps:

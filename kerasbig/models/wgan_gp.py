@@ -1,5 +1,7 @@
 import keras
+from keras import ops
 
+from kerasbig.models._replica_random import replica_uniform
 from kerasbig.models.gan import GAN
 from kerasbig.ops.penalties import gradient_penalty
 
@@ -102,7 +104,9 @@ class WGANGP(GAN):
             lambda x: self._discriminate(x, condition, training),
             real,
             fake,
-            seed=self.seed_generator,
+            interpolation=replica_uniform(
+                (ops.shape(real)[0],), seed=self.seed_generator
+            ),
         )
         self.gradient_penalty_tracker.update_state(penalty)
         return self.gradient_penalty_weight * penalty + super()._penalty(
