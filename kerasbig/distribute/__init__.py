@@ -1,6 +1,21 @@
-"""Strategy and distribution selection for every backend.
+"""Distributed training on every backend: `tf.distribute` strategies on
+TensorFlow (one or many GPUs, TPUs, many machines), `keras.distribution`
+data parallelism on JAX (many devices, many processes)."""
 
-Filled by the distributed-training work; nothing is public yet.
-"""
+from kerasbig.distribute.strategy import STRATEGIES
+from kerasbig.distribute.strategy import LocalStrategy
+from kerasbig.distribute.strategy import describe
+from kerasbig.distribute.strategy import num_replicas
+from kerasbig.distribute.strategy import per_replica_batch_size
+from kerasbig.distribute.strategy import strategy
+from kerasbig.distribute.strategy import worker_index
 
-__all__ = []
+__all__ = [
+    "STRATEGIES",
+    "LocalStrategy",
+    "describe",
+    "num_replicas",
+    "per_replica_batch_size",
+    "strategy",
+    "worker_index",
+]
