@@ -26,21 +26,24 @@ import keras
 import numpy as np
 
 import kerasbig
+from kerasbig.distribute import describe
 from kerasbig.models import ConditionalGAN
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
+from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import start_distribution
 from kerasbig.training import train_feature_classifier
 from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
-class Config(ImageDataConfig):
+class Config(ImageDataConfig, DistributeConfig):
     loss: str = option("hinge", "GAN loss", ["bce", "hinge"])
     epochs: int = option(150, "passes over the training images")
     batch_size: int = option(64, "images per step")
@@ -96,11 +99,13 @@ def scores(gan, classifier, features, x_test, y_test, seed):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     data = load_images(config)
     x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
     num_classes = len(data.class_names)
-    gan = build_gan(config, x_train.shape[1:], num_classes)
+    with strategy.scope():
+        gan = build_gan(config, x_train.shape[1:], num_classes)
     classifier, features = train_feature_classifier(
         x_train,
         data.y_train,
@@ -125,6 +130,7 @@ def main(argv=None):
     )
     metrics = {
         "backend": keras.backend.backend(),
+        "distribution": describe(strategy, config.batch_size),
         "kerasbig": kerasbig.__version__,
         "data": config.data,
         "classes": data.class_names,

@@ -29,22 +29,25 @@ import dataclasses
 import keras
 
 import kerasbig
+from kerasbig.distribute import describe
 from kerasbig.models import GAN
 from kerasbig.models import WGANGP
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
+from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import start_distribution
 from kerasbig.training import train_feature_classifier
 from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
-class Config(ImageDataConfig):
+class Config(ImageDataConfig, DistributeConfig):
     model: str = option("gan", "GAN or WGAN-GP", ["gan", "wgan-gp"])
     loss: str = option(
         "bce", "GAN loss (WGAN-GP uses wasserstein)", ["bce", "hinge"]
@@ -121,12 +124,14 @@ def build_gan(config, image_shape):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     data = load_images(config)
     # The generator ends in tanh: train on [-1, 1].
     x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
     image_shape = x_train.shape[1:]
-    gan = build_gan(config, image_shape)
+    with strategy.scope():
+        gan = build_gan(config, image_shape)
     _, features = train_feature_classifier(
         x_train,
         data.y_train,
@@ -146,6 +151,7 @@ def main(argv=None):
     trained = distance()
     metrics = {
         "backend": keras.backend.backend(),
+        "distribution": describe(strategy, config.batch_size),
         "kerasbig": kerasbig.__version__,
         "model": config.model,
         "data": config.data,

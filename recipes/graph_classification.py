@@ -34,13 +34,16 @@ from kerasbig.graph import GlobalSumPool
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_tu_dataset
+from kerasbig.training import DistributeConfig
+from kerasbig.training import add_distribute_flags
+from kerasbig.training import start_distribution
 
 # 8-neighbourhood offsets of a pixel.
 NEIGHBOURS = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributeConfig):
     data_path: str = None
     epochs: int = 100
     patience: int = 25
@@ -103,6 +106,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--smoke", action="store_true", help="two epochs, in seconds"
     )
+    add_distribute_flags(parser)
     args = vars(parser.parse_args(argv))
     smoke = args.pop("smoke")
     config = Config(**args)
@@ -208,6 +212,7 @@ def build_model(config, inputs, num_classes, num_graphs):
 
 def main(argv=None):
     config = parse_args(argv)
+    start_distribution(config, splits_batches=False)
     keras.utils.set_random_seed(config.seed)
     splits = load_graphs(config)
     num_classes = int(max(labels.max() for _, labels in splits.values())) + 1

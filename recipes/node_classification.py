@@ -35,6 +35,9 @@ from kerasbig.graph import GCNConv
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_planetoid
+from kerasbig.training import DistributeConfig
+from kerasbig.training import add_distribute_flags
+from kerasbig.training import start_distribution
 
 # Where the data are looked for when --data-path is not given.
 DATA_ENV = "KERASBIG_PLANETOID"
@@ -63,7 +66,7 @@ MODEL_DEFAULTS = {
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributeConfig):
     model: str = "gcn"
     dataset: str = "cora"
     data_path: str = None
@@ -139,6 +142,7 @@ def parse_args(argv=None):
         action="store_true",
         help="one seed, 5 epochs: checks the pipeline in seconds",
     )
+    add_distribute_flags(parser)
     args = vars(parser.parse_args(argv))
     smoke = args.pop("smoke")
     config = Config(**{k: v for k, v in args.items() if v is not None})
@@ -268,6 +272,7 @@ def run_seed(config, seed, data, num_classes):
 
 def main(argv=None):
     config = parse_args(argv)
+    start_distribution(config, splits_batches=False)
     graph = load_planetoid(
         config.dataset, find_data(config), normalize_features=True
     )

@@ -39,10 +39,13 @@ from kerasbig.optimize import quantize_aware
 from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
+from kerasbig.training import DistributeConfig
+from kerasbig.training import add_distribute_flags
+from kerasbig.training import start_distribution
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributeConfig):
     epochs: int = 30
     prune_epochs: int = 20
     sparsity: float = 0.8
@@ -150,6 +153,7 @@ def parse_args(argv=None):
         action="store_true",
         help="1 + 1 epochs, few latency runs: checks the pipeline",
     )
+    add_distribute_flags(parser)
     args = vars(parser.parse_args(argv))
     if args["image_size"] < 18:
         parser.error(
@@ -241,39 +245,43 @@ def main(argv=None):
             f"(the backend is {keras.backend.backend()}). Pruning itself "
             "works on every backend: see docs/optimize.md."
         )
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     os.makedirs(config.output_dir, exist_ok=True)
     data = load_digits(image_size=config.image_size, seed=config.seed)
     (x_train, y_train), (x_test, y_test) = data
 
     start = time.perf_counter()
-    dense = compile_model(build_model(config.image_size), config.learning_rate)
-    dense.fit(
-        x_train,
-        y_train,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        verbose=2,
-    )
-    dense.save(os.path.join(config.output_dir, "dense.keras"))
-    qat = None
-    pruned = prune(dense, config, data)
-    # Saved before compiling: an optimizer that never stepped has no state
-    # worth keeping (and Keras warns when reloading it).
-    pruned.save(os.path.join(config.output_dir, "pruned.keras"))
-    compile_model(pruned, config.learning_rate)
-    if config.qat:
-        qat = compile_model(
-            quantize_aware(pruned, preserve_sparsity=True),
-            config.qat_learning_rate,
+    with strategy.scope():
+        dense = compile_model(
+            build_model(config.image_size), config.learning_rate
         )
-        qat.fit(
+        dense.fit(
             x_train,
             y_train,
             batch_size=config.batch_size,
-            epochs=config.qat_epochs,
+            epochs=config.epochs,
             verbose=2,
         )
+        dense.save(os.path.join(config.output_dir, "dense.keras"))
+        qat = None
+        pruned = prune(dense, config, data)
+        # Saved before compiling: an optimizer that never stepped has no state
+        # worth keeping (and Keras warns when reloading it).
+        pruned.save(os.path.join(config.output_dir, "pruned.keras"))
+        compile_model(pruned, config.learning_rate)
+        if config.qat:
+            qat = compile_model(
+                quantize_aware(pruned, preserve_sparsity=True),
+                config.qat_learning_rate,
+            )
+            qat.fit(
+                x_train,
+                y_train,
+                batch_size=config.batch_size,
+                epochs=config.qat_epochs,
+                verbose=2,
+            )
     train_seconds = time.perf_counter() - start
 
     calibration = x_train[: config.calibration_examples]

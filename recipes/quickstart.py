@@ -24,10 +24,13 @@ import numpy as np
 
 import kerasbig
 from kerasbig.data import load_digits
+from kerasbig.training import DistributeConfig
+from kerasbig.training import add_distribute_flags
+from kerasbig.training import start_distribution
 
 
 @dataclasses.dataclass
-class Config:
+class Config(DistributeConfig):
     epochs: int = 15
     batch_size: int = 64
     learning_rate: float = 2e-3
@@ -76,8 +79,13 @@ def parse_args(argv=None):
         action="store_true",
         help="tiny run (1 epoch, 8x8 images) that finishes in seconds",
     )
+    add_distribute_flags(parser)
     args = parser.parse_args(argv)
     config = Config(
+        strategy=args.strategy,
+        job_addresses=args.job_addresses,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -105,17 +113,19 @@ def build_model(image_size, num_classes=10):
 
 def main(argv=None):
     config = parse_args(argv)
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     os.makedirs(config.output_dir, exist_ok=True)
     (x_train, y_train), (x_test, y_test) = load_digits(
         image_size=config.image_size, seed=config.seed
     )
-    model = build_model(config.image_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    with strategy.scope():
+        model = build_model(config.image_size)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
     start = time.perf_counter()
     model.fit(
         x_train,

@@ -35,6 +35,8 @@ import numpy as np
 import kerasbig
 from kerasbig.data import load_text_data
 from kerasbig.data import text_dataset
+from kerasbig.distribute import describe
+from kerasbig.distribute import num_workers
 from kerasbig.models import TransformerClassifier
 from kerasbig.training import TrainingConfig
 from kerasbig.training import check_export_backend
@@ -43,6 +45,7 @@ from kerasbig.training import fit_to_folder
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import set_precision
+from kerasbig.training import start_distribution
 from kerasbig.training import write_json
 
 MODELS = ["lstm", "bilstm", "cnn", "transformer"]
@@ -155,6 +158,7 @@ def classification_report(labels, predicted, class_names):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     check_export_backend(config)
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     data = load_text_data(
         config.data,
@@ -169,27 +173,39 @@ def main(argv=None):
     )
     vectorizer.adapt(data.train[0], batch_size=1024)
 
-    def dataset(split, shuffle=False):
+    # keras.distribution splits batches over JAX processes only when
+    # every batch has the same, static size.
+    split_over_processes = (
+        keras.backend.backend() == "jax" and num_workers(strategy) > 1
+    )
+
+    def dataset(split, shuffle=False, drop_remainder=False):
         return text_dataset(
-            *split, vectorizer, config.batch_size, shuffle, config.seed
+            *split,
+            vectorizer,
+            config.batch_size,
+            shuffle,
+            config.seed,
+            drop_remainder=drop_remainder and split_over_processes,
         )
 
     policy = set_precision(config.mixed_precision)
-    model = build_model(config, num_classes)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        jit_compile=config.jit_compile,
-    )
+    with strategy.scope():
+        model = build_model(config, num_classes)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=config.jit_compile,
+        )
     class_weight = None
     if config.class_weight == "balanced":
         class_weight = balanced_class_weight(data.train[1], num_classes)
     start = time.perf_counter()
     history, stopped = fit_to_folder(
         model,
-        dataset(data.train, shuffle=True),
-        dataset(data.validation),
+        dataset(data.train, shuffle=True, drop_remainder=True),
+        dataset(data.validation, drop_remainder=True),
         config,
         monitor="val_accuracy",
         class_weight=class_weight,
@@ -198,6 +214,11 @@ def main(argv=None):
     if stopped:
         sys.exit(stopped)
     output = f"{config.output_dir}"
+    if split_over_processes:
+        # The trained weights span every process's devices; each process
+        # scores the splits on its own copy of the saved model.
+        keras.distribution.set_distribution(None)
+        model = keras.saving.load_model(f"{output}/model.keras")
     with open(f"{output}/vocabulary.txt", "w", encoding="utf-8") as file:
         file.write("\n".join(vectorizer.get_vocabulary()) + "\n")
     metrics = {
@@ -206,6 +227,7 @@ def main(argv=None):
         "model": config.model,
         "data": config.data,
         "precision_policy": policy,
+        "distribution": describe(strategy, config.batch_size),
         "examples": {
             "train": len(data.train[1]),
             "validation": len(data.validation[1]),

@@ -26,17 +26,20 @@ import numpy as np
 
 import kerasbig
 from kerasbig.callbacks import save_image_grid
+from kerasbig.distribute import describe
 from kerasbig.models import VAE
+from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import start_distribution
 from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
-class Config(ImageDataConfig):
+class Config(ImageDataConfig, DistributeConfig):
     epochs: int = option(200, "passes over the training images")
     batch_size: int = option(64, "images per step")
     learning_rate: float = option(1e-3, "Adam learning rate")
@@ -90,9 +93,11 @@ def build_vae(config, image_shape):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     data = load_images(config)
-    vae = build_vae(config, data.x_train.shape[1:])
+    with strategy.scope():
+        vae = build_vae(config, data.x_train.shape[1:])
     history, _, seconds = fit_generative(
         vae,
         config,
@@ -116,6 +121,7 @@ def main(argv=None):
     vae.save(f"{config.output_dir}/vae.keras")
     metrics = {
         "backend": keras.backend.backend(),
+        "distribution": describe(strategy, config.batch_size),
         "kerasbig": kerasbig.__version__,
         "data": config.data,
         "epochs": history.epoch[-1] + 1,

@@ -42,6 +42,7 @@ import numpy as np
 
 import kerasbig
 from kerasbig.data import stratified_split
+from kerasbig.distribute import describe
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import TrainingConfig
 from kerasbig.training import check_export_backend
@@ -51,6 +52,7 @@ from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import set_precision
+from kerasbig.training import start_distribution
 from kerasbig.training import write_json
 
 IMAGENET_HINT = (
@@ -278,12 +280,16 @@ def main(argv=None):
             f"image five times). Received: {config.image_size}"
         )
     check_export_backend(config)
+    strategy = start_distribution(config)
     keras.utils.set_random_seed(config.seed)
     data = load_images(config)
     train, val, test, names = select(data, config)
     policy = set_precision(config.mixed_precision)
-    base = build_base(config)
-    model = build_model(config, base, len(names))
+    # Variables made in the scope are mirrored (TensorFlow) or laid out
+    # (JAX); each phase's optimizer is built by fit under the same scope.
+    with strategy.scope():
+        base = build_base(config)
+        model = build_model(config, base, len(names))
     start = time.perf_counter()
     phases = {}
     if config.weights == "none":
@@ -333,6 +339,7 @@ def main(argv=None):
         base.save_weights(config.save_base_weights)
     metrics = {
         "backend": keras.backend.backend(),
+        "distribution": describe(strategy, config.batch_size),
         "kerasbig": kerasbig.__version__,
         "data": config.data,
         "weights": config.weights,

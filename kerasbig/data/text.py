@@ -237,10 +237,22 @@ def _from_tfds(name, data_dir):
     return splits, names
 
 
-def text_dataset(texts, labels, vectorizer, batch_size, shuffle=False, seed=0):
+def text_dataset(
+    texts,
+    labels,
+    vectorizer,
+    batch_size,
+    shuffle=False,
+    seed=0,
+    drop_remainder=False,
+):
     """A `tf.data` pipeline of `(token ids, labels)` batches: strings are
     batched, then vectorized by `vectorizer` (a `TextVectorization` layer)
     inside the pipeline, on the CPU, while the model trains.
+
+    `drop_remainder=True` drops a last partial batch, which gives every
+    batch a static size: `keras.distribution` needs that to split the
+    batches over the processes of a multi-process JAX run.
 
     Example:
 
@@ -259,8 +271,13 @@ def text_dataset(texts, labels, vectorizer, batch_size, shuffle=False, seed=0):
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
     if shuffle:
         dataset = dataset.shuffle(len(texts), seed=seed)
-    dataset = dataset.batch(batch_size)
-    dataset = dataset.map(
-        lambda x, y: (vectorizer(x), y), num_parallel_calls=tf.data.AUTOTUNE
-    )
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+    def vectorize(texts, labels):
+        ids = vectorizer(texts)
+        if drop_remainder:  # the vectorizer loses the static batch size
+            ids = tf.ensure_shape(ids, [batch_size, *ids.shape[1:]])
+        return ids, labels
+
+    dataset = dataset.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -6,6 +6,7 @@ from kerasbig.distribute.strategy import STRATEGIES
 from kerasbig.distribute.strategy import LocalStrategy
 from kerasbig.distribute.strategy import describe
 from kerasbig.distribute.strategy import num_replicas
+from kerasbig.distribute.strategy import num_workers
 from kerasbig.distribute.strategy import per_replica_batch_size
 from kerasbig.distribute.strategy import strategy
 from kerasbig.distribute.strategy import worker_index
@@ -15,6 +16,7 @@ __all__ = [
     "LocalStrategy",
     "describe",
     "num_replicas",
+    "num_workers",
     "per_replica_batch_size",
     "strategy",
     "worker_index",

@@ -24,3 +24,11 @@ def strategy(name, devices, job_addresses, num_processes, process_id):
     )
     keras.distribution.set_distribution(distribution)
     return distribution
+
+
+def process_index():
+    return int(jax.process_index())
+
+
+def process_count():
+    return int(jax.process_count())

@@ -146,8 +146,14 @@ def strategy(
                 f"PyTorch. Received: num_processes={cluster['num_processes']}"
             )
         return LocalStrategy()
-    own = importlib.import_module(f"kerasbig.distribute._{backend}")
-    return own.strategy(name, devices, **cluster)
+    return _own_module().strategy(name, devices, **cluster)
+
+
+def _own_module():
+    """The active backend's module (`_tensorflow` or `_jax`)."""
+    return importlib.import_module(
+        f"kerasbig.distribute._{keras.backend.backend()}"
+    )
 
 
 def _cluster(job_addresses, num_processes, process_id):
@@ -255,11 +261,27 @@ def worker_index(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is not None and getattr(resolver, "task_id", None) is not None:
         return int(resolver.task_id)
-    if keras.backend.backend() == "jax" and not isinstance(
-        strategy, LocalStrategy
-    ):
-        return int(keras.distribution.process_id())
+    if keras.backend.backend() == "jax":
+        return _own_module().process_index()
     return 0
+
+
+def num_workers(strategy):
+    """How many processes (machines) train together under `strategy`.
+
+    Example:
+
+        >>> import kerasbig as kb
+        >>> kb.distribute.num_workers(kb.distribute.LocalStrategy())
+        1
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is not None:
+        spec = resolver.cluster_spec()
+        return max(sum(spec.num_tasks(job) for job in spec.jobs), 1)
+    if keras.backend.backend() == "jax":
+        return _own_module().process_count()
+    return 1
 
 
 def describe(strategy, global_batch_size=None):
@@ -276,6 +298,7 @@ def describe(strategy, global_batch_size=None):
     summary = {
         "strategy": type(strategy).__name__,
         "replicas": num_replicas(strategy),
+        "workers": num_workers(strategy),
         "worker": worker_index(strategy),
     }
     if global_batch_size is not None:

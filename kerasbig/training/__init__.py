@@ -2,11 +2,14 @@
 too: flags from a config dataclass, run-folder callbacks and result files,
 and the callbacks and scoring of generative recipes."""
 
+from kerasbig.training.config import DistributeConfig
 from kerasbig.training.config import ImageDataConfig
 from kerasbig.training.config import TrainingConfig
 from kerasbig.training.config import load_images
 from kerasbig.training.config import option
 from kerasbig.training.config import parse_config
+from kerasbig.training.distributed import add_distribute_flags
+from kerasbig.training.distributed import start_distribution
 from kerasbig.training.fit import check_export_backend
 from kerasbig.training.fit import export_litert
 from kerasbig.training.fit import fit_to_folder
@@ -22,7 +25,9 @@ from kerasbig.training.run import run_callbacks
 from kerasbig.training.run import write_json
 
 __all__ = [
+    "DistributeConfig",
     "ImageDataConfig",
+    "add_distribute_flags",
     "TrainingConfig",
     "check_export_backend",
     "export_litert",
@@ -38,6 +43,7 @@ __all__ = [
     "run_callbacks",
     "save_curves",
     "set_precision",
+    "start_distribution",
     "train_feature_classifier",
     "write_json",
 ]

@@ -4,6 +4,8 @@ import argparse
 import dataclasses
 import typing
 
+from kerasbig.distribute import STRATEGIES
+
 
 def _flag_type(field):
     hint = field.type
@@ -36,6 +38,34 @@ def option(default, help, choices=None):
     if choices is not None:
         metadata["choices"] = list(choices)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def add_field_flag(parser, field, owner="the config"):
+    """Adds the flag of one config dataclass field to an
+    `argparse.ArgumentParser` (the rules of `parse_config`); `owner`
+    names the dataclass in errors."""
+    flag = "--" + field.name.replace("_", "-")
+    help_text = field.metadata.get("help", "")
+    default = field.default
+    if default is dataclasses.MISSING:
+        raise ValueError(
+            f"parse_config: field `{field.name}` of {owner} needs a default."
+        )
+    if _flag_type(field) is bool:
+        parser.add_argument(
+            flag,
+            action=argparse.BooleanOptionalAction,
+            default=default,
+            help=f"{help_text} (default: {default})".strip(),
+        )
+        return
+    parser.add_argument(
+        flag,
+        type=_flag_type(field),
+        default=default,
+        choices=field.metadata.get("choices"),
+        help=f"{help_text} (default: {default})".strip(),
+    )
 
 
 def parse_config(config_class, argv=None, description=None, smoke=None):
@@ -86,30 +116,7 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for field in dataclasses.fields(config_class):
-        flag = "--" + field.name.replace("_", "-")
-        kind = _flag_type(field)
-        help_text = field.metadata.get("help", "")
-        default = field.default
-        if default is dataclasses.MISSING:
-            raise ValueError(
-                f"parse_config: field `{field.name}` of "
-                f"{config_class.__name__} needs a default."
-            )
-        if kind is bool:
-            parser.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=default,
-                help=f"{help_text} (default: {default})".strip(),
-            )
-            continue
-        parser.add_argument(
-            flag,
-            type=kind,
-            default=default,
-            choices=field.metadata.get("choices"),
-            help=f"{help_text} (default: {default})".strip(),
-        )
+        add_field_flag(parser, field, config_class.__name__)
     if smoke:
         settings = ", ".join(f"{k}={v}" for k, v in smoke.items())
         parser.add_argument(
@@ -126,7 +133,46 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
 
 
 @dataclasses.dataclass
-class TrainingConfig:
+class DistributeConfig:
+    """Flags that choose how a recipe is distributed (see
+    `kerasbig.distribute.strategy`). `TrainingConfig` includes them; mix
+    it into other recipe configs.
+
+    Example:
+
+        >>> from kerasbig.training import DistributeConfig, parse_config
+        >>> parse_config(DistributeConfig, ["--strategy", "none"]).strategy
+        'none'
+    """
+
+    strategy: str = option(
+        "auto",
+        "how training is spread: auto (every GPU of this machine, a TPU "
+        "when configured), none, mirrored (tf.distribute over this "
+        "machine's GPUs or CPUs), multiworker (tf.distribute over "
+        "machines), tpu, data_parallel (JAX keras.distribution)",
+        STRATEGIES,
+    )
+    job_addresses: str = option(
+        None,
+        "multi-process runs: host:port of every process, comma-separated, "
+        "the coordinator (process 0) first (or "
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES; TF_CONFIG on TensorFlow)",
+    )
+    num_processes: int = option(
+        None,
+        "multi-process runs: number of processes "
+        "(or KERAS_DISTRIBUTION_NUM_PROCESSES)",
+    )
+    process_id: int = option(
+        None,
+        "multi-process runs: this process's index, 0 = coordinator "
+        "(or KERAS_DISTRIBUTION_PROCESS_ID)",
+    )
+
+
+@dataclasses.dataclass
+class TrainingConfig(DistributeConfig):
     """Flags every supervised recipe shares; a recipe's `Config`
     subclasses it and adds its own fields (redeclare a field to change
     its default).
