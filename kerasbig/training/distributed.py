@@ -1,10 +1,17 @@
-"""The distribution flags of recipes and starting a run under them."""
+"""The distribution flags of recipes, starting a run under them, and
+what a worker says when another one dies."""
 
+import contextlib
 import dataclasses
 import os
+import sys
 
+import keras
+
+from kerasbig.distribute import LocalStrategy
 from kerasbig.distribute import describe
 from kerasbig.distribute import num_replicas
+from kerasbig.distribute import num_workers
 from kerasbig.distribute import strategy
 from kerasbig.distribute import worker_index
 from kerasbig.training.config import DistributeConfig
@@ -77,3 +84,78 @@ def start_distribution(config, splits_batches=True):
     if summary["replicas"] > 1:
         print(f"distributed: {summary}", flush=True)
     return chosen
+
+
+# Words of the errors a collective op raises when a peer process died
+# or cannot be reached (TensorFlow's gRPC collectives, JAX's Gloo/NCCL
+# and its coordination service).
+_PEER_FAILURE_WORDS = (
+    "collective ops is aborted",
+    "connection reset",
+    "connection refused",
+    "failed to connect",
+    "socket closed",
+    "gloo",
+    "heartbeat",
+    "coordination service",
+    "unavailable",
+    "peer",
+)
+
+
+@contextlib.contextmanager
+def explain_worker_failure(model, output_dir):
+    """Turns the error a multi-worker `fit` raises when another worker
+    dies into a `SystemExit` that says so and how to resume.
+
+    On one machine (one worker) errors pass through unchanged.
+
+    Example:
+
+        >>> import keras
+        >>> from kerasbig.training.distributed import explain_worker_failure
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> with explain_worker_failure(model, "runs/x"):
+        ...     pass
+    """
+    try:
+        yield
+    except Exception as error:
+        workers = _workers_training(model)
+        text = str(error).lower()
+        peer_failed = type(error).__name__ in (
+            "UnavailableError",
+            "AbortedError",
+            "CancelledError",
+            "DeadlineExceededError",
+        ) or any(word in text for word in _PEER_FAILURE_WORDS)
+        if workers < 2 or not peer_failed:
+            raise
+        first_line = str(error).strip().splitlines()[0][:300]
+        message = (
+            f"Training stopped: another worker of this {workers}-worker run "
+            f"stopped or cannot be reached ({type(error).__name__}: "
+            f"{first_line}). Restart the same command on every worker: each "
+            "resumes from its last finished epoch (the backup in "
+            f"{output_dir}/backup)."
+        )
+        print(message, file=sys.stderr, flush=True)
+        _abandon_peers()
+        raise SystemExit(message) from error
+
+
+def _workers_training(model):
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is None:
+        strategy = keras.distribution.distribution() or LocalStrategy()
+    return num_workers(strategy)
+
+
+def _abandon_peers():
+    """Ends this process now where a normal exit would wait for the dead
+    peer: JAX's distributed shutdown blocks on a barrier that the dead
+    process never reaches."""
+    if keras.backend.backend() == "jax":
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)

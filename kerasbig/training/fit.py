@@ -8,6 +8,7 @@ import keras
 
 from kerasbig import _backend
 from kerasbig._optional import import_optional
+from kerasbig.training.distributed import explain_worker_failure
 from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
 
@@ -129,17 +130,18 @@ def fit_to_folder(
     if verbose is None:
         verbose = progress_verbosity()
     x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
-    model.fit(
-        x,
-        y,
-        validation_data=validation_data,
-        # A tf.data pipeline shuffles itself (Keras warns otherwise).
-        shuffle=not hasattr(x, "element_spec"),
-        epochs=config.epochs,
-        class_weight=class_weight,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with explain_worker_failure(model, output_dir):
+        model.fit(
+            x,
+            y,
+            validation_data=validation_data,
+            # A tf.data pipeline shuffles itself (Keras warns otherwise).
+            shuffle=not hasattr(x, "element_spec"),
+            epochs=config.epochs,
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     if best_path.exists():
         model.load_weights(best_path)
     model.save(output_dir / "model.keras")

@@ -9,6 +9,7 @@ import numpy as np
 from kerasbig.callbacks import GeneratorEMA
 from kerasbig.callbacks import SampleGrid
 from kerasbig.metrics import FrechetDistance
+from kerasbig.training.distributed import explain_worker_failure
 from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
 
@@ -106,14 +107,15 @@ def fit_generative(
         value_range,
     )
     start = time.perf_counter()
-    history = model.fit(
-        x,
-        y,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        **{"verbose": progress_verbosity(), **kwargs},
-    )
+    with explain_worker_failure(model, config.output_dir):
+        history = model.fit(
+            x,
+            y,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            callbacks=callbacks,
+            **{"verbose": progress_verbosity(), **kwargs},
+        )
     seconds = time.perf_counter() - start
     if guard.stopped_reason:
         raise SystemExit(guard.stopped_reason)
