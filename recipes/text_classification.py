@@ -36,7 +36,7 @@ import kerasbig
 from kerasbig.data import load_text_data
 from kerasbig.data import text_dataset
 from kerasbig.distribute import describe
-from kerasbig.distribute import num_workers
+from kerasbig.distribute import num_replicas
 from kerasbig.models import TransformerClassifier
 from kerasbig.training import TrainingConfig
 from kerasbig.training import check_export_backend
@@ -173,10 +173,9 @@ def main(argv=None):
     )
     vectorizer.adapt(data.train[0], batch_size=1024)
 
-    # keras.distribution splits batches over JAX processes only when
-    # every batch has the same, static size.
-    split_over_processes = (
-        keras.backend.backend() == "jax" and num_workers(strategy) > 1
+    # keras.distribution (JAX) splits only batches of a static size.
+    whole_batches = (
+        keras.backend.backend() == "jax" and num_replicas(strategy) > 1
     )
 
     def dataset(split, shuffle=False, drop_remainder=False):
@@ -186,7 +185,7 @@ def main(argv=None):
             config.batch_size,
             shuffle,
             config.seed,
-            drop_remainder=drop_remainder and split_over_processes,
+            drop_remainder=drop_remainder and whole_batches,
         )
 
     policy = set_precision(config.mixed_precision)
@@ -214,9 +213,9 @@ def main(argv=None):
     if stopped:
         sys.exit(stopped)
     output = f"{config.output_dir}"
-    if split_over_processes:
-        # The trained weights span every process's devices; each process
-        # scores the splits on its own copy of the saved model.
+    if whole_batches:
+        # The trained weights span every device (of every process); each
+        # process scores whole splits on its own copy of the saved model.
         keras.distribution.set_distribution(None)
         model = keras.saving.load_model(f"{output}/model.keras")
     with open(f"{output}/vocabulary.txt", "w", encoding="utf-8") as file:

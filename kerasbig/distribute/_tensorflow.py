@@ -18,7 +18,7 @@ def strategy(name, devices, job_addresses, num_processes, process_id):
         ):
             return _tpu()
         if len(tf.config.list_logical_devices("GPU")) > 1:
-            return tf.distribute.MirroredStrategy(devices)
+            return _mirrored(devices)
         return tf.distribute.get_strategy()
     if name == "none":
         return tf.distribute.get_strategy()
@@ -26,7 +26,7 @@ def strategy(name, devices, job_addresses, num_processes, process_id):
         if devices is None:
             gpus = tf.config.list_logical_devices("GPU")
             devices = [d.name for d in gpus or tf.config.list_logical_devices()]
-        return tf.distribute.MirroredStrategy(devices)
+        return _mirrored(devices)
     if name == "tpu":
         return _tpu()
     # multiworker
@@ -36,6 +36,20 @@ def strategy(name, devices, job_addresses, num_processes, process_id):
         )
     install_multiworker_fix()
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+# One MirroredStrategy per device set and process: two strategies over
+# the same devices allocate the same collective keys, and the second
+# one's all-reduce then fails with "Shape mismatch in the collective
+# instance".
+_MIRRORED = {}
+
+
+def _mirrored(devices):
+    key = tuple(devices) if devices is not None else None
+    if key not in _MIRRORED:
+        _MIRRORED[key] = tf.distribute.MirroredStrategy(devices)
+    return _MIRRORED[key]
 
 
 def _tpu():
