@@ -126,15 +126,19 @@ def test_recipe_flags_and_start(tmp_path):
 def test_worker_failure_message(monkeypatch):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     peer_error = ValueError("Gloo all-reduce failed: Connection reset by peer")
+
+    def guard():
+        return distributed.explain_worker_failure(model, "runs/x")
+
     # One worker: errors pass through unchanged.
-    with pytest.raises(ValueError, match="Gloo"), distributed.explain_worker_failure(model, "runs/x"):
+    with pytest.raises(ValueError, match="Gloo"), guard():
         raise peer_error
     monkeypatch.setattr(distributed, "_workers_training", lambda model: 2)
     monkeypatch.setattr(distributed, "_abandon_peers", lambda: None)
-    with pytest.raises(SystemExit, match=r"another worker .* runs/x/backup"), distributed.explain_worker_failure(model, "runs/x"):
+    with pytest.raises(SystemExit, match=r"another worker .* runs/x/backup"), guard():
         raise peer_error
     # An error of this worker's own stays what it is.
-    with pytest.raises(ValueError, match="Incompatible shapes"), distributed.explain_worker_failure(model, "runs/x"):
+    with pytest.raises(ValueError, match="Incompatible shapes"), guard():
         raise ValueError("Incompatible shapes: [2] vs [3]")
 
 
