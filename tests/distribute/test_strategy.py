@@ -135,7 +135,8 @@ def test_worker_failure_message(monkeypatch):
         raise peer_error
     monkeypatch.setattr(distributed, "_workers_training", lambda model: 2)
     monkeypatch.setattr(distributed, "_abandon_peers", lambda: None)
-    with pytest.raises(SystemExit, match=r"another worker .* runs/x/backup"), guard():
+    stopped = r"another worker .* runs/x/backup"
+    with pytest.raises(SystemExit, match=stopped), guard():
         raise peer_error
     # An error of this worker's own stays what it is.
     with pytest.raises(ValueError, match="Incompatible shapes"), guard():
