@@ -1,0 +1,68 @@
+"""Data parallelism over two CPU devices of one process: TensorFlow's
+MirroredStrategy over two logical CPUs, JAX's DataParallel over two
+host devices. Each runs in a process of its own (devices are fixed when
+the backend starts) and must equal single-device training."""
+
+import csv
+import json
+
+import keras
+import pytest
+from processes import HERE
+from processes import finish
+from processes import launch
+
+BACKEND = keras.backend.backend()
+
+
+def _results(output):
+    lines = [line for line in output.splitlines() if line.startswith("RESULTS")]
+    assert lines, output[-3000:]
+    return json.loads(lines[-1][len("RESULTS ") :])
+
+
+def _last_row(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))[-1]
+
+
+@pytest.mark.tensorflow_only
+def test_mirrored_over_two_cpus_matches_one_device(text_data, tmp_path):
+    code, output = finish(
+        launch([HERE / "mirrored_check.py", text_data, tmp_path], "tensorflow")
+    )
+    assert code == 0, output[-3000:]
+    results = _results(output)
+    assert results["replicas"] == 2
+    # Same global batch: the replicas' summed gradients are the
+    # one-device gradient, and GAN/VAE noise is sliced per replica.
+    for name in ("dense", "gan", "wgan_gp", "vae"):
+        assert results[name]["weights"] < 1e-5, (name, results[name])
+        assert results[name]["logs"] < 1e-5, (name, results[name])
+    mirrored = results["recipe_mirrored"]["distribution"]
+    assert mirrored["replicas"] == 2
+    assert mirrored["per_replica_batch_size"] == 32
+    # The recipe's dropout masks differ per replica: close, not equal.
+    a = _last_row(tmp_path / "mirrored" / "log.csv")
+    b = _last_row(tmp_path / "none" / "log.csv")
+    assert abs(float(a["val_loss"]) - float(b["val_loss"])) < 0.05, (a, b)
+    assert results["recipe_mirrored"]["best_val_accuracy"] >= 0.95
+    assert (
+        "cannot be split across 2 replicas" in (results["graph_recipe_refusal"])
+    )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution is JAX's")
+def test_data_parallel_over_two_devices_matches_one_device():
+    code, output = finish(
+        launch(
+            [HERE / "jax_check.py", "devices"],
+            "jax",
+            {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+        )
+    )
+    assert code == 0, output[-3000:]
+    results = _results(output)
+    for name in ("dense", "gan"):
+        assert results[f"{name}_replicas_data_parallel"] == 2
+        assert results[name] < 1e-5, (name, results)
