@@ -7,7 +7,13 @@ import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 # Guides whose code blocks are complete programs (not shell commands).
-PAGES = ["layers.md", "graph.md", "generative.md", "optimize.md"]
+PAGES = [
+    "layers.md",
+    "graph.md",
+    "generative.md",
+    "optimize.md",
+    "distributed.md",
+]
 
 
 def _python_blocks(page):
