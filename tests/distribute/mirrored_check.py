@@ -42,21 +42,27 @@ def main(text_data, output_dir):
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2
     )
+    import keras
     import numpy as np
 
     import kerasbig as kb
 
     results = {}
     recipe = load_recipe("text_classification")
-    for strategy in ("mirrored", "none"):
-        run = text_recipe_args(
-            text_data, f"{output_dir}/{strategy}", batch_size=64
-        )
-        metrics = recipe.main([*run, "--strategy", strategy])
-        results[f"recipe_{strategy}"] = {
+    runs = {
+        "mirrored": ["--strategy", "mirrored"],
+        "none": ["--strategy", "none"],
+        "mixed": ["--strategy", "mirrored", "--mixed-precision"],
+    }
+    for name, flags in runs.items():
+        run = text_recipe_args(text_data, f"{output_dir}/{name}", batch_size=64)
+        metrics = recipe.main([*run, *flags])
+        results[f"recipe_{name}"] = {
             "distribution": metrics["distribution"],
+            "precision_policy": metrics["precision_policy"],
             "best_val_accuracy": metrics["best_val_accuracy"],
         }
+        keras.config.set_dtype_policy("float32")
     mirrored = kb.distribute.strategy("mirrored")
     results["replicas"] = kb.distribute.num_replicas(mirrored)
     x, y = data()

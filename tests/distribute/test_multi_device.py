@@ -47,6 +47,11 @@ def test_mirrored_over_two_cpus_matches_one_device(text_data, tmp_path):
     b = _last_row(tmp_path / "none" / "log.csv")
     assert abs(float(a["val_loss"]) - float(b["val_loss"])) < 0.05, (a, b)
     assert results["recipe_mirrored"]["best_val_accuracy"] >= 0.95
+    # Mixed precision under the strategy (bfloat16 compute on CPUs).
+    mixed = results["recipe_mixed"]
+    assert mixed["precision_policy"] == "mixed_bfloat16"
+    assert mixed["distribution"]["replicas"] == 2
+    assert mixed["best_val_accuracy"] >= 0.95
     assert (
         "cannot be split across 2 replicas" in (results["graph_recipe_refusal"])
     )
