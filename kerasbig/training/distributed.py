@@ -89,7 +89,7 @@ def start_distribution(config, splits_batches=True):
 # Words of the errors a collective op raises when a peer process died
 # or cannot be reached (TensorFlow's gRPC collectives, JAX's Gloo/NCCL
 # and its coordination service).
-_PEER_FAILURE_WORDS = (
+_PEER_WORDS = (
     "collective ops is aborted",
     "connection reset",
     "connection refused",
@@ -128,10 +128,14 @@ def explain_worker_failure(model, output_dir):
             "AbortedError",
             "CancelledError",
             "DeadlineExceededError",
-        ) or any(word in text for word in _PEER_FAILURE_WORDS)
+        ) or any(word in text for word in _PEER_WORDS)
         if workers < 2 or not peer_failed:
             raise
-        first_line = str(error).strip().splitlines()[0][:300]
+        # TensorFlow's errors open with "Graph execution error:"; the
+        # line that names the peer says more.
+        lines = [x.strip() for x in str(error).splitlines() if x.strip()]
+        telling = [x for x in lines if any(w in x.lower() for w in _PEER_WORDS)]
+        first_line = (telling or lines or [""])[0][:300]
         message = (
             f"Training stopped: another worker of this {workers}-worker run "
             f"stopped or cannot be reached ({type(error).__name__}: "

@@ -138,6 +138,14 @@ def test_worker_failure_message(monkeypatch):
     stopped = r"another worker .* runs/x/backup"
     with pytest.raises(SystemExit, match=stopped), guard():
         raise peer_error
+    # The message quotes the line that names the peer, not a header.
+    graph_error = RuntimeError(
+        "Graph execution error:\n\nDetected at node X\n"
+        "Collective ops is aborted by: failed to connect to all addresses"
+    )
+    quoted = "RuntimeError: Collective ops is aborted"
+    with pytest.raises(SystemExit, match=quoted), guard():
+        raise graph_error
     # An error of this worker's own stays what it is.
     with pytest.raises(ValueError, match="Incompatible shapes"), guard():
         raise ValueError("Incompatible shapes: [2] vs [3]")
