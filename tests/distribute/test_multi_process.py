@@ -97,7 +97,7 @@ def test_killed_worker_stops_the_other_and_rerun_resumes(
     text_data, tmp_path, free_ports
 ):
     output_dir = tmp_path / "run"
-    args = text_recipe_args(text_data, output_dir, epochs=4, batch_size=8)
+    args = text_recipe_args(text_data, output_dir, epochs=4, batch_size=16)
     chief, other = _workers(args, free_ports(2))
     for line in other.stdout:
         if line.startswith("Epoch 2/4"):

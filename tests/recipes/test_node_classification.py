@@ -110,12 +110,13 @@ def test_padded_gcn_classifier_converts_to_litert_builtins(recipe):
 
 
 # The bar: Cora, public split, row-normalised features, mean over
-# seeds. GCN runs all 10 seeds (about 4 minutes); GAT's 10-seed run takes
-# about 15 minutes here (docs/benchmarks.md), so CI checks its first 3.
+# seeds. The 10-seed runs (GCN 81.4 %, GAT 83.4 %) take about 20 minutes
+# here (docs/benchmarks.md); to keep CI within its time, it checks GCN's
+# first 3 seeds (81.4 % there) and GAT's first (83.5 %).
 @pytest.mark.large
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize(
-    "model, seeds, floor", [("gcn", 10, 0.810), ("gat", 3, 0.820)]
+    "model, seeds, floor", [("gcn", 3, 0.810), ("gat", 1, 0.820)]
 )
 def test_cora_accuracy_reaches_the_papers(
     recipe, cora, tmp_path, model, seeds, floor
