@@ -47,6 +47,10 @@ def _workers(args, ports):
     ]
 
 
+# On JAX the recipe's two-process run to completion is the second half
+# of the kill test below (and the exact check is the one after this), so
+# this one runs on TensorFlow only, for CI time.
+@pytest.mark.tensorflow_only
 def test_two_workers_train_the_recipe(text_data, tmp_path, free_ports):
     output_dir = tmp_path / "run"
     args = text_recipe_args(text_data, output_dir)
