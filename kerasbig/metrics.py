@@ -1,28 +1,55 @@
 """Metrics: Fréchet and kernel distances between real and generated
 samples, over features from any Keras feature extractor."""
 
+import types
+
 import keras
 import numpy as np
 from keras import ops
 
+from kerasbig import _backend
+
 __all__ = ["FrechetDistance", "KernelDistance", "frechet_distance"]
 
 
-def _trace_sqrt_product(sigma1, sigma2):
+# The two array namespaces the Fréchet maths runs in: keras.ops (any
+# backend, traceable) and NumPy (float64 on the host, for the metric).
+_NUMPY = types.SimpleNamespace(
+    eigh=np.linalg.eigh,
+    matmul=np.matmul,
+    maximum=np.maximum,
+    sqrt=np.sqrt,
+    square=np.square,
+    sum=np.sum,
+    trace=np.trace,
+    transpose=np.transpose,
+)
+
+
+def _trace_sqrt_product(sigma1, sigma2, xp):
     # tr(sqrtm(sigma1 @ sigma2)) through symmetric eigendecompositions:
     # sigma1 @ sigma2 is similar to A = sqrt(sigma1) sigma2 sqrt(sigma1),
     # which is symmetric positive semi-definite, so the trace is the sum
     # of the square roots of A's eigenvalues. No non-symmetric sqrtm (and
     # its complex round-off) is needed.
-    values, vectors = ops.eigh(sigma1)
-    root = ops.matmul(
-        vectors * ops.sqrt(ops.maximum(values, 0.0))[None, :],
-        ops.transpose(vectors),
+    values, vectors = xp.eigh(sigma1)
+    root = xp.matmul(
+        vectors * xp.sqrt(xp.maximum(values, 0.0))[None, :],
+        xp.transpose(vectors),
     )
-    product = ops.matmul(ops.matmul(root, sigma2), root)
-    product = 0.5 * (product + ops.transpose(product))
-    eigenvalues, _ = ops.eigh(product)
-    return ops.sum(ops.sqrt(ops.maximum(eigenvalues, 0.0)))
+    product = xp.matmul(xp.matmul(root, sigma2), root)
+    product = 0.5 * (product + xp.transpose(product))
+    eigenvalues, _ = xp.eigh(product)
+    return xp.sum(xp.sqrt(xp.maximum(eigenvalues, 0.0)))
+
+
+def _frechet_distance(mu1, sigma1, mu2, sigma2, xp):
+    return (
+        xp.sum(xp.square(mu1 - mu2))
+        + xp.trace(sigma1)
+        + xp.trace(sigma2)
+        - 2.0 * _trace_sqrt_product(sigma1, sigma2, xp)
+    )
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
@@ -31,7 +58,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     `||mu1 - mu2||**2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)**(1/2))`,
     the quantity FID reports (Heusel et al. 2017). The matrix square root
     goes through two symmetric eigendecompositions, which stays real and
-    stable for singular covariances.
+    stable for singular covariances. It runs in the inputs' dtype with
+    `keras.ops` (so it can be traced); the square roots of small
+    eigenvalues amplify round-off, so pass float64 where the backend has
+    it when near-identical distributions must give about 0.
 
     Args:
         mu1, mu2: means, shape `(d,)`.
@@ -52,12 +82,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     mu1, mu2 = ops.convert_to_tensor(mu1), ops.convert_to_tensor(mu2)
     sigma1 = ops.convert_to_tensor(sigma1)
     sigma2 = ops.convert_to_tensor(sigma2)
-    return (
-        ops.sum(ops.square(mu1 - mu2))
-        + ops.trace(sigma1)
-        + ops.trace(sigma2)
-        - 2.0 * _trace_sqrt_product(sigma1, sigma2)
-    )
+    return _frechet_distance(mu1, sigma1, mu2, sigma2, ops)
 
 
 class _FeatureMetric(keras.metrics.Metric):
@@ -82,6 +107,7 @@ class _FeatureMetric(keras.metrics.Metric):
             )
         self.feature_extractor = feature_extractor
         self.num_features = num_features
+        self.feature_dtype = self.dtype
 
     def _features(self, samples):
         if self.feature_extractor is not None:
@@ -91,7 +117,8 @@ class _FeatureMetric(keras.metrics.Metric):
                 samples = self.feature_extractor(samples)
         samples = ops.convert_to_tensor(samples)
         features = ops.cast(
-            ops.reshape(samples, (ops.shape(samples)[0], -1)), self.dtype
+            ops.reshape(samples, (ops.shape(samples)[0], -1)),
+            self.feature_dtype,
         )
         if features.shape[-1] != self.num_features:
             raise ValueError(
@@ -130,11 +157,16 @@ class FrechetDistance(_FeatureMetric):
     features come from InceptionV3's pool layer).
 
     Streams batches: it keeps each set's count, feature sum and sum of
-    outer products (around a shift, the first batch's mean, which keeps
-    float32 sums accurate), so memory does not grow with the data.
-    `result()` fits a Gaussian to each set and returns
-    `frechet_distance(mu_real, sigma_real, mu_generated,
-    sigma_generated)`. Real statistics can be added once and kept while
+    outer products around a shift (the first batch's mean), so memory
+    does not grow with the data. The sums are float64 wherever the
+    backend has it (TensorFlow, PyTorch, JAX with `jax_enable_x64`), as
+    torch-fidelity and clean-fid accumulate; on JAX without it they are
+    float32, which the shift keeps accurate. `result()` reads the
+    statistics to the host and, in float64 NumPy, fits a Gaussian to
+    each set and returns their Fréchet distance (the maths of
+    `frechet_distance`): a sample against itself gives about 1e-6, not
+    the float32 round-off of square roots of small eigenvalues. Call
+    `result()` eagerly. Real statistics can be added once and kept while
     `reset_generated()` clears only the generated side.
 
     Args:
@@ -146,8 +178,7 @@ class FrechetDistance(_FeatureMetric):
         num_features: feature size; read from the extractor's output
             shape when omitted.
         name: metric name.
-        dtype: dtype of the statistics; `"float64"` is more precise where
-            the backend allows it (TensorFlow, PyTorch).
+        dtype: dtype of the result.
 
     Example:
 
@@ -175,19 +206,31 @@ class FrechetDistance(_FeatureMetric):
     ):
         super().__init__(feature_extractor, num_features, name, dtype)
         d = self.num_features
-        self.shift = self.add_variable((d,), "zeros", name="shift")
-        self.shift_set = self.add_variable((), "zeros", name="shift_set")
+        self.feature_dtype = (
+            "float64" if _backend.supports_float64() else "float32"
+        )
+        self.shift = self.add_variable(
+            (d,), "zeros", dtype=self.feature_dtype, name="shift"
+        )
+        self.shift_set = self.add_variable(
+            (), "zeros", dtype=self.feature_dtype, name="shift_set"
+        )
         self.statistics = {}
         for kind in ("real", "generated"):
-            self.statistics[kind] = (
-                self.add_variable((), "zeros", name=f"{kind}_count"),
-                self.add_variable((d,), "zeros", name=f"{kind}_sum"),
-                self.add_variable((d, d), "zeros", name=f"{kind}_outer"),
+            self.statistics[kind] = tuple(
+                self.add_variable(
+                    shape, "zeros", dtype=self.feature_dtype, name=f"{kind}_{n}"
+                )
+                for shape, n in (
+                    ((), "count"),
+                    ((d,), "sum"),
+                    ((d, d), "outer"),
+                )
             )
 
     def _add(self, kind, features):
         count, total, outer = self.statistics[kind]
-        first = ops.cast(self.shift_set.value, features.dtype)
+        first = self.shift_set.value
         shift = first * self.shift.value + (1.0 - first) * ops.mean(features, 0)
         self.shift.assign(shift)
         self.shift_set.assign(1.0)
@@ -197,19 +240,19 @@ class FrechetDistance(_FeatureMetric):
         outer.assign_add(ops.matmul(ops.transpose(centred), centred))
 
     def _gaussian(self, kind):
-        count, total, outer = (
-            ops.convert_to_tensor(v) for v in self.statistics[kind]
+        count, total, outer, shift = (
+            ops.convert_to_numpy(v).astype("float64")
+            for v in (*self.statistics[kind], self.shift)
         )
         mean = total / count
-        covariance = (outer - count * mean[:, None] * mean[None, :]) / (
-            count - 1.0
-        )
-        return mean + self.shift, covariance
+        covariance = (outer - count * np.outer(mean, mean)) / (count - 1.0)
+        return mean + shift, covariance
 
     def result(self):
         mu1, sigma1 = self._gaussian("real")
         mu2, sigma2 = self._gaussian("generated")
-        return frechet_distance(mu1, sigma1, mu2, sigma2)
+        distance = _frechet_distance(mu1, sigma1, mu2, sigma2, _NUMPY)
+        return ops.convert_to_tensor(distance, self.dtype)
 
     def reset_generated(self):
         """Clears the generated statistics and keeps the real ones."""

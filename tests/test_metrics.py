@@ -62,12 +62,14 @@ def test_streaming_metric_matches_scipy_on_sample_statistics():
         fake.mean(0),
         np.cov(fake, rowvar=False),
     )
-    assert abs(_numpy(metric.result()) - expected) / expected <= 1e-3
-    # reset_generated keeps the real statistics.
+    assert abs(_numpy(metric.result()) - expected) / expected <= 1e-6
+    # reset_generated keeps the real statistics. A sample against itself,
+    # batched differently: the smallest covariance eigenvalue is 0.017, so
+    # float32 square roots would leave about 1e-2 here (seen on torch).
     metric.reset_generated()
     metric.update_state(generated=real[:1500])
     metric.update_state(generated=real[1500:])
-    assert abs(_numpy(metric.result())) < 1e-2
+    assert abs(_numpy(metric.result())) < 1e-6
     metric.reset_state()
     assert _numpy(metric.statistics["real"][0]) == 0
 

@@ -150,3 +150,10 @@ def replica_context():
     """
     own = getattr(_module(), "replica_context", None)
     return own() if own is not None else (1, 0)
+
+
+def supports_float64():
+    """Whether the active backend computes in float64 (JAX only with
+    `jax_enable_x64`; elsewhere always)."""
+    own = getattr(_module(), "supports_float64", None)
+    return True if own is None else own()

@@ -121,3 +121,7 @@ def _state(groups, values):
 
 def has_gpu():
     return any(device.platform == "gpu" for device in jax.devices())
+
+
+def supports_float64():
+    return bool(jax.config.jax_enable_x64)

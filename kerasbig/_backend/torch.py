@@ -42,11 +42,29 @@ def minimize(loss_fn, optimizer, variables):
     loss = optimizer.scale_loss(loss_fn())
     # autograd.grad instead of backward(): other networks' variables keep
     # no stale .grad between phases.
-    grads = torch.autograd.grad(
-        loss, [variable.value for variable in variables], allow_unused=True
-    )
+    try:
+        grads = torch.autograd.grad(
+            loss, [variable.value for variable in variables], allow_unused=True
+        )
+    except RuntimeError as error:
+        if "slow_conv2d" not in str(error):
+            raise
+        raise RuntimeError(_FLOAT16_CONV_ON_CPU.format(error=error)) from error
     with torch.no_grad():
         optimizer.apply(list(grads), variables)
+
+
+# PyTorch's CPU convolution without float16 oneDNN kernels (CPUs lacking
+# AVX512-FP16/AMX-FP16) falls back to slow_conv2d, whose backward rejects
+# the channels-last weight gradient of a convolution with one output
+# channel; Keras's NHWC layout makes that case common.
+_FLOAT16_CONV_ON_CPU = (
+    "PyTorch cannot backpropagate this float16 convolution on this CPU "
+    "({error}): it happens for a Conv2D with one output channel under a "
+    "mixed_float16 policy. Give that layer dtype='float32' (as "
+    "kerasbig.models.dcgan_generator does for its output), or train with "
+    "'mixed_bfloat16' or 'float32' on a CPU."
+)
 
 
 def input_gradient(function, x):

@@ -37,7 +37,7 @@ def upsampling_steps(image_shape):
 
 def _wrap(layer, spectral_normalization):
     if spectral_normalization:
-        return SpectralNormalization(layer)
+        return SpectralNormalization(layer, dtype=layer.dtype_policy)
     return layer
 
 
@@ -55,9 +55,10 @@ def dcgan_generator(
     Dense projection to a small `(h, w, filters * 2**(k-1))` map, then `k`
     stride-2 `Conv2DTranspose` (kernel 4) + BatchNorm + ReLU steps that
     halve the channels, and a 3x3 convolution to the image channels with
-    `output_activation` (tanh: train on images scaled to [-1, 1]). `k` is
-    the number of times height and width can halve while staying >= 4
-    (two for 16x16, three for 32x32, one for 8x8).
+    `output_activation` (tanh: train on images scaled to [-1, 1]), kept in
+    float32 under a mixed-precision policy (so images come out float32).
+    `k` is the number of times height and width can halve while staying
+    >= 4 (two for 16x16, three for 32x32, one for 8x8).
 
     Args:
         image_shape: `(height, width, channels)`, height and width >= 8.
@@ -124,6 +125,10 @@ def dcgan_generator(
             3,
             padding="same",
             activation=output_activation,
+            # float32 under a mixed policy, as Keras advises for outputs.
+            # It also keeps PyTorch off its float16 CPU convolution
+            # backward, which fails for one output channel.
+            dtype="float32",
             name="to_image",
         ),
         spectral_normalization,
@@ -142,7 +147,8 @@ def dcgan_discriminator(
     """Builds a DCGAN discriminator (critic) for `image_shape`.
 
     `k` stride-2 convolutions (kernel 4, LeakyReLU 0.2, channels doubling
-    from `filters`), then one dense score per image (a logit: no sigmoid).
+    from `filters`), then one dense score per image (a logit: no sigmoid),
+    kept in float32 under a mixed-precision policy.
     No batch normalization, so the same network serves as a WGAN-GP
     critic and under R1; `spectral_normalization=True` constrains it the
     SNGAN way instead.
@@ -194,6 +200,7 @@ def dcgan_discriminator(
             x = keras.layers.Dropout(dropout, name=f"down{i}_dropout")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = _wrap(
-        keras.layers.Dense(1, name="score"), spectral_normalization
+        keras.layers.Dense(1, dtype="float32", name="score"),
+        spectral_normalization,
     )(x)
     return keras.Model(inputs if num_classes else images, outputs, name=name)

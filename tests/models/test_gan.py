@@ -277,7 +277,46 @@ def test_mixed_float16_wraps_both_optimizers_for_loss_scaling():
         keras.config.set_dtype_policy(previous)
     for optimizer in (gan.g_optimizer, gan.d_optimizer):
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    assert gan.generate(2, seed=0).dtype == np.float16
+    # The hidden layers compute in float16; the builders keep the image
+    # and the score in float32, as Keras advises for model outputs.
+    assert gan.generator.get_layer("up0").compute_dtype == "float16"
+    assert gan.discriminator.get_layer("down0").compute_dtype == "float16"
+    assert gan.generate(2, seed=0).dtype == np.float32
     for values in history.history.values():
         assert np.isfinite(values).all()
     assert int(gan.g_optimizer.iterations) == 2
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="PyTorch's CPU kernels"
+)
+def test_float16_single_channel_convolution_trains_or_says_why():
+    # A user's generator whose float16 output convolution has one
+    # channel: on CPUs without float16 oneDNN kernels PyTorch cannot
+    # backpropagate it, and the step must say so in one line.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        generator = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(4 * 4 * 8),
+                keras.layers.Reshape((4, 4, 8)),
+                keras.layers.Conv2DTranspose(8, 4, strides=2, padding="same"),
+                keras.layers.Conv2D(1, 3, padding="same", activation="tanh"),
+            ]
+        )
+        gan = GAN(generator, dcgan_discriminator(SHAPE, filters=8), 8, seed=1)
+        gan.compile()
+        try:
+            history = gan.fit(_images(32), batch_size=16, epochs=1, verbose=0)
+        except RuntimeError as error:
+            message = str(error)
+            assert message.startswith("PyTorch cannot backpropagate"), message
+            assert "dtype='float32'" in message
+            return
+    finally:
+        keras.config.set_dtype_policy(previous)
+    for values in history.history.values():
+        assert np.isfinite(values).all()
