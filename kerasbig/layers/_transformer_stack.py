@@ -120,8 +120,6 @@ class TransformerStack(keras.layers.Layer):
         cache_index=None,
         training=None,
     ):
-        if inputs_mask is None:
-            inputs_mask = getattr(inputs, "_keras_mask", None)
         if cache is not None:
             self._check_cache(cache)
         x, caches = inputs, []

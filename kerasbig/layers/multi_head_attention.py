@@ -73,9 +73,12 @@ class MultiHeadAttention(keras.layers.Layer):
             (default) for self-attention.
         key: `(batch, S, key_features)`; defaults to `value`.
         query_mask, value_mask, key_mask: boolean padding masks `(batch, T)`
-            / `(batch, S)`; filled from the inputs' Keras masks when
-            omitted. With a cache, `value_mask` may cover the cache,
-            `(batch, max_length)`.
+            / `(batch, S)`; Keras fills them from the inputs' masks when
+            several tensors are passed. With a cache, `value_mask` may
+            cover the cache, `(batch, max_length)`.
+        mask: the query's padding mask when the layer is called on the
+            query alone (self-attention): Keras passes a lone tensor's mask
+            here. Used when `query_mask` is not given.
         attention_mask: boolean `(batch, T, S)` (with a cache, S is the
             cache length); True = may attend.
         use_causal_mask: overrides `causal` for this call.
@@ -292,12 +295,14 @@ class MultiHeadAttention(keras.layers.Layer):
         cache=None,
         cache_index=None,
         return_attention_scores=False,
+        mask=None,
         training=None,
     ):
         causal = self.causal if use_causal_mask is None else use_causal_mask
         if query_mask is None:
-            # Keras fills `query_mask` only when several tensors are passed.
-            query_mask = getattr(query, "_keras_mask", None)
+            # Keras fills `<argument>_mask` when several tensors are
+            # passed, and `mask` when the query is the only one.
+            query_mask = mask
         self_attention = value is None
         if self_attention:
             value = query

@@ -63,8 +63,11 @@ class TransformerBlock(keras.layers.Layer):
         inputs: `(batch, seq, hidden_dim)`.
         context: `(batch, context_seq, context_dim)`, required with
             `cross_attention=True`.
-        inputs_mask: boolean `(batch, seq)` padding mask; taken from the
-            inputs' Keras mask when omitted.
+        inputs_mask: boolean `(batch, seq)` padding mask; Keras fills it
+            from the inputs' mask when several tensors are passed.
+        mask: the same padding mask when the inputs are the only tensor
+            passed (Keras fills `mask` then); used when `inputs_mask` is
+            not given.
         context_mask: boolean `(batch, context_seq)` padding mask.
         attention_mask: boolean `(batch, seq, seq)` self-attention mask.
         cache: self-attention key/value cache from `init_cache`.
@@ -268,11 +271,13 @@ class TransformerBlock(keras.layers.Layer):
         attention_mask=None,
         cache=None,
         cache_index=None,
+        mask=None,
         training=None,
     ):
         if inputs_mask is None:
-            # Keras fills `inputs_mask` only when several tensors are passed.
-            inputs_mask = getattr(inputs, "_keras_mask", None)
+            # Keras fills `inputs_mask` when several tensors are passed,
+            # and `mask` when the inputs are the only one.
+            inputs_mask = mask
         if self.cross_attention and context is None:
             raise ValueError(
                 "TransformerBlock: this block has `cross_attention=True` and "

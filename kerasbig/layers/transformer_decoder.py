@@ -30,8 +30,11 @@ class TransformerDecoder(TransformerStack):
     Call arguments:
         inputs: `(batch, seq, hidden_dim)`.
         context: `(batch, context_seq, context_dim)` with cross-attention.
-        inputs_mask: boolean `(batch, seq)` padding mask; taken from the
-            inputs' Keras mask when omitted.
+        inputs_mask: boolean `(batch, seq)` padding mask; Keras fills it
+            from the inputs' mask when several tensors are passed.
+        mask: the same padding mask when the inputs are the only tensor
+            passed (Keras fills `mask` then); used when `inputs_mask` is
+            not given.
         context_mask: boolean `(batch, context_seq)` padding mask.
         attention_mask: boolean `(batch, seq, seq)`, True = may attend.
         cache: key/value cache from `init_cache`.
@@ -105,12 +108,13 @@ class TransformerDecoder(TransformerStack):
         attention_mask=None,
         cache=None,
         cache_index=None,
+        mask=None,
         training=None,
     ):
         return self._run(
             inputs,
             context,
-            inputs_mask=inputs_mask,
+            inputs_mask=mask if inputs_mask is None else inputs_mask,
             context_mask=context_mask,
             attention_mask=attention_mask,
             cache=cache,

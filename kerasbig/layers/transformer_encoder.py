@@ -39,8 +39,11 @@ class TransformerEncoder(TransformerStack):
 
     Call arguments:
         inputs: `(batch, seq, hidden_dim)`.
-        inputs_mask: boolean `(batch, seq)` padding mask; taken from the
-            inputs' Keras mask when omitted.
+        inputs_mask: boolean `(batch, seq)` padding mask; Keras fills it
+            from the inputs' mask when several tensors are passed.
+        mask: the same padding mask when the inputs are the only tensor
+            passed (Keras fills `mask` then); used when `inputs_mask` is
+            not given.
         attention_mask: boolean `(batch, seq, seq)`, True = may attend.
         training: whether dropout and stochastic depth are active.
 
@@ -61,11 +64,16 @@ class TransformerEncoder(TransformerStack):
         self._build_stack(inputs_shape)
 
     def call(
-        self, inputs, inputs_mask=None, attention_mask=None, training=None
+        self,
+        inputs,
+        inputs_mask=None,
+        attention_mask=None,
+        mask=None,
+        training=None,
     ):
         return self._run(
             inputs,
-            inputs_mask=inputs_mask,
+            inputs_mask=mask if inputs_mask is None else inputs_mask,
             attention_mask=attention_mask,
             training=training,
         )
