@@ -10,26 +10,38 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
+# Backend-agnostic tests (loaders, flags, metadata, messages, docs tables)
+# run once, on this backend.
+AGNOSTIC_BACKEND = "tensorflow"
+
+
 def pytest_addoption(parser):
     parser.addoption(
-        "--run-large",
+        "--full",
         action="store_true",
-        default=os.environ.get("KERASBIG_RUN_LARGE") == "1",
-        help="run tests marked `large` (also KERASBIG_RUN_LARGE=1)",
+        default=os.environ.get("KERASBIG_FULL") == "1",
+        help="the full tier: also run tests marked `large` or `full` "
+        "(also KERASBIG_FULL=1; `bash .ci/run --full` passes it)",
     )
 
 
 def pytest_collection_modifyitems(config, items):
     backend = keras.backend.backend()
-    skip_large = pytest.mark.skip(reason="large test: pass --run-large")
+    skip_full = pytest.mark.skip(reason="full tier only: pass --full")
     skip_tf = pytest.mark.skip(
         reason=f"needs the TensorFlow backend; running on {backend}"
     )
+    skip_agnostic = pytest.mark.skip(
+        reason=f"backend-agnostic: runs once, on {AGNOSTIC_BACKEND}"
+    )
+    full = config.getoption("--full")
     for item in items:
-        if "large" in item.keywords and not config.getoption("--run-large"):
-            item.add_marker(skip_large)
+        if not full and ("large" in item.keywords or "full" in item.keywords):
+            item.add_marker(skip_full)
         if "tensorflow_only" in item.keywords and backend != "tensorflow":
             item.add_marker(skip_tf)
+        if "backend_agnostic" in item.keywords and backend != AGNOSTIC_BACKEND:
+            item.add_marker(skip_agnostic)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,9 @@ import pytest
 
 from kerasbig import _validation as checks
 
+# Runs once (on TensorFlow): argument validation is plain Python.
+pytestmark = pytest.mark.backend_agnostic
+
 
 @pytest.mark.parametrize(
     "check, value, expected",

@@ -157,3 +157,10 @@ def supports_float64():
     `jax_enable_x64`; elsewhere always)."""
     own = getattr(_module(), "supports_float64", None)
     return True if own is None else own()
+
+
+def fused_attention_supports(dtype):
+    """Whether `keras.ops.dot_product_attention` runs for `dtype` on the
+    active backend and device, compiled as well as eagerly."""
+    own = getattr(_module(), "fused_attention_supports", None)
+    return True if own is None else own(keras.backend.standardize_dtype(dtype))

@@ -125,3 +125,10 @@ def has_gpu():
 
 def supports_float64():
     return bool(jax.config.jax_enable_x64)
+
+
+def fused_attention_supports(dtype):
+    # JAX's kernel accumulates float16 logits in float32, a dot_general
+    # that XLA:CPU does not compile ("precision 'F16_F16_F32' is not
+    # supported by dot_general on CPU").
+    return dtype != "float16" or has_gpu()

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from kerasbig import _backend
 from kerasbig import _validation as checks
 from kerasbig.layers._initializers import clone_initializer
 from kerasbig.layers.rotary_embedding import RotaryEmbedding
@@ -357,11 +358,13 @@ class MultiHeadAttention(keras.layers.Layer):
             )
 
         dropout_active = self.dropout > 0 and training
-        # Not every fused kernel takes value heads of another size.
+        # Not every fused kernel takes value heads of another size, nor
+        # every dtype on every device.
         if (
             return_attention_scores
             or dropout_active
             or self._value_dim != self.key_dim
+            or not _backend.fused_attention_supports(query_heads.dtype)
         ):
             outputs, scores = self._explicit_attention(
                 query_heads,
@@ -514,6 +517,7 @@ class MultiHeadAttention(keras.layers.Layer):
         cache=None,
         cache_index=None,
         return_attention_scores=False,
+        mask=None,
         training=None,
     ):
         outputs = keras.KerasTensor(

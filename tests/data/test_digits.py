@@ -3,6 +3,9 @@ import pytest
 
 from kerasbig.data import load_digits
 
+# Runs once (on TensorFlow): load_digits is NumPy on every backend.
+pytestmark = pytest.mark.backend_agnostic
+
 
 def test_split_is_stratified_complete_and_disjoint():
     (x_train, y_train), (x_test, y_test) = load_digits(test_fraction=0.25)

@@ -7,6 +7,11 @@ tfds = pytest.importorskip("tensorflow_datasets")
 PIL_IMAGE = pytest.importorskip("PIL.Image")
 
 
+# Runs once (on TensorFlow): the image loaders return NumPy arrays on
+# every backend.
+pytestmark = pytest.mark.backend_agnostic
+
+
 def _write_folder(root, per_class=10):
     rng = np.random.default_rng(0)
     for name, level in (("cats", 40), ("dogs", 200)):

@@ -11,6 +11,11 @@ torch = pytest.importorskip("torch")
 pyg_utils = pytest.importorskip("torch_geometric.utils")
 
 
+# Runs once (on TensorFlow): the converters are NumPy/SciPy on every
+# backend; GCNConv has its own per-backend tests.
+pytestmark = pytest.mark.backend_agnostic
+
+
 def _weighted_karate():
     graph = nx.karate_club_graph()  # has a numeric "weight" per edge
     for node in graph.nodes:

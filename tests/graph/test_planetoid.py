@@ -8,6 +8,10 @@ from kerasbig.graph import load_planetoid
 sparse = pytest.importorskip("scipy.sparse")
 
 
+# Runs once (on TensorFlow): the Planetoid loader is NumPy on every backend.
+pytestmark = pytest.mark.backend_agnostic
+
+
 def _write_ind_files(graph, folder, key, rng):
     """The original Planetoid files that produce `graph` (an npz dict)."""
     x, y = graph["x"], graph["y"]

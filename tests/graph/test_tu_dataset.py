@@ -7,6 +7,10 @@ torch = pytest.importorskip("torch")
 pyg_datasets = pytest.importorskip("torch_geometric.datasets")
 
 
+# Runs once (on TensorFlow): the TU loader is NumPy on every backend.
+pytestmark = pytest.mark.backend_agnostic
+
+
 def _write_tu_files(raw, name, rng, num_graphs=6):
     """A TU data set with every optional file, self-loops and duplicates."""
     sizes = rng.integers(3, 8, num_graphs)

@@ -1,4 +1,6 @@
+import contextlib
 import importlib.util
+import io
 import os
 import pathlib
 import subprocess
@@ -25,18 +27,37 @@ def load_recipe():
 
 
 @pytest.fixture
-def recipe_help():
-    """`recipe_help(name)`: what `python recipes/<name>.py --help` prints."""
+def recipe_help(load_recipe):
+    """`recipe_help(name)`: what `main(["--help"])` of recipes/<name>.py
+    prints, run in this process (`run_recipe_script` runs the script)."""
 
     def run(name):
-        result = subprocess.run(
-            [sys.executable, str(RECIPES / f"{name}.py"), "--help"],
+        output = io.StringIO()
+        with (
+            contextlib.redirect_stdout(output),
+            pytest.raises(SystemExit) as exit_info,
+        ):
+            load_recipe(name).main(["--help"])
+        assert exit_info.value.code in (0, None), exit_info.value.code
+        return output.getvalue()
+
+    return run
+
+
+@pytest.fixture
+def run_recipe_script():
+    """`run_recipe_script(name, *args)`: runs `python recipes/<name>.py
+    args...` in a new process, as a user does; returns the completed
+    process (check=True)."""
+
+    def run(name, *args):
+        return subprocess.run(
+            [sys.executable, str(RECIPES / f"{name}.py"), *args],
             capture_output=True,
             text=True,
             check=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
-        return result.stdout
 
     return run
 

@@ -22,6 +22,7 @@ PIL_IMAGE = pytest.importorskip("PIL.Image")
 RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
 
 
+@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("name", ["dcgan", "conditional_gan", "vae"])
 def test_help_explains_every_flag(name, load_recipe, check_flags):
     check_flags(load_recipe(name), name)

@@ -78,6 +78,7 @@ def test_missing_folder_says_what_to_pass(recipe, tmp_path):
         recipe.main(["--data-path", str(tmp_path / "nowhere")])
 
 
+@pytest.mark.backend_agnostic
 def test_help_explains_every_flag(recipe_help):
     text = recipe_help("graph_classification")
     for flag in [

@@ -63,6 +63,7 @@ def test_missing_data_says_where_it_looked_and_what_to_pass(
         _run(recipe, tmp_path)
 
 
+@pytest.mark.backend_agnostic
 def test_help_explains_every_flag(recipe_help):
     text = recipe_help("node_classification")
     for flag in [

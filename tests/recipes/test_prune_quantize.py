@@ -48,6 +48,7 @@ def test_other_backends_are_told_what_is_needed(recipe, tmp_path):
         recipe.main(["--smoke", "--output-dir", str(tmp_path)])
 
 
+@pytest.mark.backend_agnostic
 def test_help_explains_every_flag(recipe_help):
     text = recipe_help("prune_quantize")
     for flag in [

@@ -9,6 +9,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RECIPES = sorted(p.stem for p in (ROOT / "recipes").glob("*.py"))
 
 
+@pytest.mark.backend_agnostic
 def test_every_recipe_has_a_page_in_the_overview():
     overview = (ROOT / "docs" / "recipes" / "index.md").read_text()
     for name in RECIPES:
@@ -16,9 +17,8 @@ def test_every_recipe_has_a_page_in_the_overview():
         assert f"({name}.md)" in overview, name
 
 
-# The flags come from `--help` (a process per recipe); they do not
-# depend on the backend, so this runs once, on TensorFlow.
-@pytest.mark.tensorflow_only
+# The flags come from `--help`; they do not depend on the backend.
+@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("name", RECIPES)
 def test_page_lists_every_flag(name, recipe_help):
     # Option lines of argparse's help start with the flag (a boolean's

@@ -18,6 +18,7 @@ def recipe(load_recipe):
     return load_recipe("text_classification")
 
 
+@pytest.mark.backend_agnostic
 def test_help_explains_every_flag(recipe, check_flags):
     check_flags(recipe, "text_classification")
 

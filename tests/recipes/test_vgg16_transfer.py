@@ -30,6 +30,7 @@ def _base_kernels(weights_file):
     }
 
 
+@pytest.mark.backend_agnostic
 def test_help_explains_every_flag(recipe, check_flags):
     check_flags(recipe, "vgg16_transfer")
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from kerasbig import _backend
 from kerasbig.testing import CHECKS
 from kerasbig.testing import LayerCheckError
 from kerasbig.testing import check_layer
@@ -35,12 +36,24 @@ def test_passes_keras_dense_on_sequences_with_masks():
 
 
 def test_passes_keras_multi_head_attention():
-    report = check_layer(
-        keras.layers.MultiHeadAttention,
-        {"num_heads": 2, "key_dim": 4},
+    kwargs = dict(
+        init_kwargs={"num_heads": 2, "key_dim": 4},
         input_shape={"query": (2, 5, 8), "value": (2, 6, 8)},
         litert=True,
     )
+    if keras.backend.backend() == "jax" and not _backend.has_gpu():
+        # Keras's attention accumulates float16 logits in float32, which
+        # XLA:CPU cannot compile: a user's jitted predict crashes too
+        # (kerasbig's MultiHeadAttention takes another kernel there).
+        with pytest.raises(LayerCheckError) as info:
+            check_layer(keras.layers.MultiHeadAttention, **kwargs)
+        assert set(info.value.failures) == {"mixed_precision"}
+        assert (
+            "'F16_F16_F32' is not supported by dot_general on CPU"
+            in (info.value.failures["mixed_precision"])
+        )
+        return
+    report = check_layer(keras.layers.MultiHeadAttention, **kwargs)
     expected = set(CHECKS) - (set() if ON_TF else {"litert"})
     assert set(report.passed) == expected, report
 
@@ -185,6 +198,25 @@ class IgnoresMask(DropsMask):
         return mask
 
 
+class ReadsMaskAttribute(DropsMask):
+    """Leaves padded steps out of a time average, but reads the mask from
+    the tensor's `_keras_mask` attribute instead of its `mask=` argument:
+    right in eager calls, lost under JAX's jit."""
+
+    def call(self, inputs):
+        mask = getattr(inputs, "_keras_mask", None)
+        if mask is None:
+            mean = ops.mean(inputs, axis=1, keepdims=True)
+        else:
+            weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+            count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
+            mean = ops.sum(inputs * weights, axis=1, keepdims=True) / count
+        return super().call(inputs + mean)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+
 def broken(layer_cls, prop, **kwargs):
     with pytest.raises(LayerCheckError) as info:
         check_layer(
@@ -270,6 +302,24 @@ def test_fails_when_mask_is_dropped():
 def test_fails_when_padding_leaks_into_real_positions():
     message = broken(IgnoresMask, "masking", input_shape=(2, 5, 4))
     assert "changing input values at masked positions" in message
+
+
+def test_mask_read_from_a_tensor_attribute_fails_under_jax_jit():
+    if keras.backend.backend() != "jax":
+        # TensorFlow graphs and PyTorch tensors keep the attribute, so the
+        # layer gives the right answer there.
+        report = check_layer(
+            ReadsMaskAttribute,
+            {"units": 3, "scale": 2.0},
+            input_shape=(2, 5, 4),
+            skip=ONLY["masking"],
+        )
+        assert report.passed == ["masking"]
+        return
+    message = broken(ReadsMaskAttribute, "masking", input_shape=(2, 5, 4))
+    assert "predict with jit_compile=True (jax.jit) gives output 0" in message
+    assert "differing from the eager call" in message
+    assert "tensor attribute instead of a `mask=` call argument" in message
 
 
 def test_reports_every_broken_property_together():
