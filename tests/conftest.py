@@ -6,6 +6,8 @@ import pathlib
 import keras
 import pytest
 
+from kerasbig import testing
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -34,10 +36,19 @@ def pytest_collection_modifyitems(config, items):
     skip_agnostic = pytest.mark.skip(
         reason=f"backend-agnostic: runs once, on {AGNOSTIC_BACKEND}"
     )
+    skip_full_here = pytest.mark.skip(
+        reason=f"on {backend}, full tier only: pass --full"
+    )
     full = config.getoption("--full")
     for item in items:
         if not full and ("large" in item.keywords or "full" in item.keywords):
             item.add_marker(skip_full)
+        if (
+            not full
+            and "tensorflow_per_push" in item.keywords
+            and backend != "tensorflow"
+        ):
+            item.add_marker(skip_full_here)
         if "tensorflow_only" in item.keywords and backend != "tensorflow":
             item.add_marker(skip_tf)
         if "backend_agnostic" in item.keywords and backend != AGNOSTIC_BACKEND:
@@ -50,3 +61,22 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def check_layer(request):
+    """`kerasbig.testing.check_layer` as this tier runs it: the
+    `jit_compile` property (an XLA fit on TensorFlow, a torch.compile fit
+    and predict on PyTorch: seconds to a minute a layer) runs per push
+    only in tests marked `jit_representative`, everywhere in the full
+    tier. Every other property always runs."""
+    sweep = request.config.getoption("--full") or (
+        request.node.get_closest_marker("jit_representative") is not None
+    )
+
+    def check(*args, skip=(), **kwargs):
+        if not sweep and "jit_compile" not in skip:
+            skip = (*skip, "jit_compile")
+        return testing.check_layer(*args, skip=skip, **kwargs)
+
+    return check

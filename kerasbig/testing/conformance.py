@@ -263,6 +263,7 @@ def check_layer(
             "frozen_weights": tuple(frozen_weights),
             "fit_callbacks": tuple(fit_callbacks),
             "unbatched": unbatched,
+            "seed": seed,
         },
     )
     report = LayerCheckReport(layer_cls.__name__, keras.backend.backend())

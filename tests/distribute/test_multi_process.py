@@ -17,9 +17,14 @@ from processes import launch
 from processes import text_recipe_args
 
 BACKEND = keras.backend.backend()
-pytestmark = pytest.mark.skipif(
-    BACKEND == "torch", reason="Keras 3 has no multi-process PyTorch training"
-)
+# Full tier: several processes per test, a minute or more each.
+pytestmark = [
+    pytest.mark.full,
+    pytest.mark.skipif(
+        BACKEND == "torch",
+        reason="Keras 3 has no multi-process PyTorch training",
+    ),
+]
 STRATEGY = {"tensorflow": "multiworker", "jax": "data_parallel"}[
     BACKEND if BACKEND != "torch" else "jax"
 ]

@@ -4,7 +4,6 @@ from keras import ops
 
 from kerasbig.graph import GATConv
 from kerasbig.graph import GATv2Conv
-from kerasbig.testing import check_layer
 
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -18,8 +17,11 @@ def _t(array):
     return torch.from_numpy(np.asarray(array))
 
 
-@pytest.mark.parametrize("layer_cls", [GATConv, GATv2Conv])
-def test_conformance(graph, layer_cls):
+@pytest.mark.parametrize(
+    "layer_cls",
+    [pytest.param(GATConv, marks=pytest.mark.jit_representative), GATv2Conv],
+)
+def test_conformance(graph, layer_cls, check_layer):
     x, edge_index, weight = graph
     check_layer(
         layer_cls,

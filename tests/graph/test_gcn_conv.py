@@ -4,7 +4,6 @@ import pytest
 from keras import ops
 
 from kerasbig.graph import GCNConv
-from kerasbig.testing import check_layer
 
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -14,7 +13,8 @@ def _numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
-def test_conformance(graph):
+@pytest.mark.jit_representative
+def test_conformance(graph, check_layer):
     x, edge_index, weight = graph
     check_layer(
         GCNConv,

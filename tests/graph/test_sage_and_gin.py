@@ -6,7 +6,6 @@ from keras import ops
 from kerasbig.graph import GINConv
 from kerasbig.graph import GINEConv
 from kerasbig.graph import SAGEConv
-from kerasbig.testing import check_layer
 
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -45,7 +44,7 @@ def _copy_mlp(mlp, torch_mlp):
 
 
 @pytest.mark.parametrize("aggregation", ["mean", "max", "sum"])
-def test_sage_conformance(graph, aggregation):
+def test_sage_conformance(graph, aggregation, check_layer):
     x, edge_index, _ = graph
     check_layer(
         SAGEConv,
@@ -88,7 +87,7 @@ def test_sage_matches_pyg(make_graph, aggregation, options):
 GIN_SKIP = ("mixed_precision",)
 
 
-def test_gin_conformance(graph):
+def test_gin_conformance(graph, check_layer):
     x, edge_index, weight = graph
     check_layer(
         GINConv,

@@ -3,11 +3,10 @@ import numpy as np
 import pytest
 
 from kerasbig.layers import FeedForward
-from kerasbig.testing import check_layer
 
 
 @pytest.mark.parametrize("activation", ["gelu", "relu", "swiglu", "geglu"])
-def test_conformance(activation):
+def test_conformance(activation, check_layer):
     check_layer(
         FeedForward,
         {"intermediate_dim": 12, "activation": activation, "dropout": 0.1},

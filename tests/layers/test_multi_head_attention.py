@@ -4,7 +4,6 @@ import pytest
 from keras import ops
 
 from kerasbig.layers import MultiHeadAttention
-from kerasbig.testing import check_layer
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -23,15 +22,18 @@ def _numpy(x):
     "kwargs",
     [
         {"num_heads": 2, "key_dim": 4},
-        {
-            "num_heads": 4,
-            "key_dim": 4,
-            "num_key_value_heads": 2,
-            "rotary": True,
-            "causal": True,
-            "dropout": 0.1,
-            "seed": 1,
-        },
+        pytest.param(
+            {
+                "num_heads": 4,
+                "key_dim": 4,
+                "num_key_value_heads": 2,
+                "rotary": True,
+                "causal": True,
+                "dropout": 0.1,
+                "seed": 1,
+            },
+            marks=pytest.mark.jit_representative,
+        ),
         {
             "num_heads": 2,
             "key_dim": 4,
@@ -44,11 +46,11 @@ def _numpy(x):
     ],
     ids=["plain", "gqa_rotary_causal_dropout", "mqa_window_value_dim"],
 )
-def test_conformance_self_attention(kwargs):
+def test_conformance_self_attention(kwargs, check_layer):
     check_layer(MultiHeadAttention, kwargs, input_shape=(2, 5, 8), litert=True)
 
 
-def test_conformance_cross_attention():
+def test_conformance_cross_attention(check_layer):
     check_layer(
         MultiHeadAttention,
         {"num_heads": 2, "key_dim": 4, "num_key_value_heads": 1},

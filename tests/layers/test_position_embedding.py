@@ -3,12 +3,11 @@ import numpy as np
 import pytest
 
 from kerasbig.layers import PositionEmbedding
-from kerasbig.testing import check_layer
 
 keras_hub = pytest.importorskip("keras_hub")
 
 
-def test_conformance():
+def test_conformance(check_layer):
     check_layer(
         PositionEmbedding,
         {"sequence_length": 10},

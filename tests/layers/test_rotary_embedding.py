@@ -3,16 +3,15 @@ import numpy as np
 import pytest
 
 from kerasbig.layers import RotaryEmbedding
-from kerasbig.testing import check_layer
 
 keras_hub = pytest.importorskip("keras_hub")
 
 
-def test_conformance():
+def test_conformance(check_layer):
     check_layer(RotaryEmbedding, {}, input_shape=(2, 6, 3, 8), litert=True)
 
 
-def test_conformance_sequence_input_with_masks():
+def test_conformance_sequence_input_with_masks(check_layer):
     report = check_layer(
         RotaryEmbedding, {"max_wavelength": 100}, input_shape=(2, 5, 8)
     )

@@ -3,12 +3,11 @@ import numpy as np
 import pytest
 
 from kerasbig.layers import SinusoidalPositionEmbedding
-from kerasbig.testing import check_layer
 
 keras_hub = pytest.importorskip("keras_hub")
 
 
-def test_conformance():
+def test_conformance(check_layer):
     # No weights: the training properties do not apply.
     report = check_layer(
         SinusoidalPositionEmbedding, {}, input_shape=(2, 6, 8), litert=True

@@ -6,7 +6,6 @@ from keras import ops
 
 from kerasbig.layers import SpectralNormalization
 from kerasbig.ops import r1_penalty
-from kerasbig.testing import check_layer
 
 
 def _numpy(x):
@@ -20,7 +19,7 @@ def _numpy(x):
         (keras.layers.Conv2D(3, 3, padding="same"), (2, 6, 6, 2)),
     ],
 )
-def test_conformance(inner, shape):
+def test_conformance(inner, shape, check_layer):
     # mixed_precision: the wrapped layer is passed in, built under float32.
     check_layer(
         SpectralNormalization,

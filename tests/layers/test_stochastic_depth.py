@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 
 from kerasbig.layers import StochasticDepth
-from kerasbig.testing import check_layer
 
 
-def test_conformance():
+def test_conformance(check_layer):
     report = check_layer(
         StochasticDepth, {"rate": 0.3, "seed": 1}, input_shape=(4, 5, 3)
     )

@@ -3,13 +3,12 @@ import numpy as np
 import pytest
 
 from kerasbig.layers import TokenAndPositionEmbedding
-from kerasbig.testing import check_layer
 
 keras_hub = pytest.importorskip("keras_hub")
 
 
 @pytest.mark.parametrize("position", ["learned", "sinusoidal", "none"])
-def test_conformance(position):
+def test_conformance(position, check_layer):
     check_layer(
         TokenAndPositionEmbedding,
         {

@@ -4,7 +4,6 @@ import pytest
 from keras import ops
 
 from kerasbig.layers import TransformerBlock
-from kerasbig.testing import check_layer
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -23,27 +22,30 @@ def _numpy(x):
     "kwargs",
     [
         {"num_heads": 2, "intermediate_dim": 12, "dropout": 0.1},
-        {
-            "num_heads": 2,
-            "intermediate_dim": 12,
-            "causal": True,
-            "normalize_first": True,
-            "normalization": "rms_norm",
-            "activation": "swiglu",
-            "rotary": True,
-            "num_key_value_heads": 1,
-            "stochastic_depth": 0.1,
-            "attention_dropout": 0.1,
-            "seed": 3,
-        },
+        pytest.param(
+            {
+                "num_heads": 2,
+                "intermediate_dim": 12,
+                "causal": True,
+                "normalize_first": True,
+                "normalization": "rms_norm",
+                "activation": "swiglu",
+                "rotary": True,
+                "num_key_value_heads": 1,
+                "stochastic_depth": 0.1,
+                "attention_dropout": 0.1,
+                "seed": 3,
+            },
+            marks=pytest.mark.jit_representative,
+        ),
     ],
     ids=["post_norm_encoder", "pre_norm_llama_decoder"],
 )
-def test_conformance(kwargs):
+def test_conformance(kwargs, check_layer):
     check_layer(TransformerBlock, kwargs, input_shape=(2, 5, 8), litert=True)
 
 
-def test_conformance_cross_attention():
+def test_conformance_cross_attention(check_layer):
     check_layer(
         TransformerBlock,
         {

@@ -5,7 +5,6 @@ from keras import ops
 
 from kerasbig.layers import TransformerDecoder
 from kerasbig.layers import TransformerEncoder
-from kerasbig.testing import check_layer
 
 RNG = np.random.default_rng(0)
 
@@ -18,7 +17,7 @@ def _numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
-def test_encoder_conformance():
+def test_encoder_conformance(check_layer):
     check_layer(
         TransformerEncoder,
         {
@@ -35,7 +34,7 @@ def test_encoder_conformance():
     )
 
 
-def test_decoder_conformance_with_cross_attention():
+def test_decoder_conformance_with_cross_attention(check_layer):
     check_layer(
         TransformerDecoder,
         {

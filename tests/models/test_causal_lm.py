@@ -5,7 +5,6 @@ from keras import ops
 
 from kerasbig.export import _litert
 from kerasbig.models import CausalLM
-from kerasbig.testing import check_layer
 
 SMALL = {
     "vocabulary_size": 30,
@@ -38,7 +37,7 @@ def _ids(shape, seed=0):
     ],
     ids=["llama_style", "gpt_style"],
 )
-def test_conformance(options):
+def test_conformance(options, check_layer):
     check_layer(
         CausalLM,
         {**SMALL, **options},

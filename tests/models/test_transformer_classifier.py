@@ -5,7 +5,6 @@ from keras import ops
 
 from kerasbig.export import _litert
 from kerasbig.models import TransformerClassifier
-from kerasbig.testing import check_layer
 
 SMALL = {
     "vocabulary_size": 30,
@@ -26,7 +25,7 @@ def _numpy(x):
     "options",
     [{}, {"position": "rotary", "pooling": "first", "normalize_first": True}],
 )
-def test_conformance(options):
+def test_conformance(options, check_layer):
     check_layer(
         TransformerClassifier,
         {**SMALL, **options},

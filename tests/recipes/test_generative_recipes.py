@@ -22,6 +22,11 @@ PIL_IMAGE = pytest.importorskip("PIL.Image")
 RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
 
 
+# Recipe runs: per push on TensorFlow; on JAX and PyTorch in the full
+# tier (quickstart's smoke runs on every backend per push).
+pytestmark = pytest.mark.tensorflow_per_push
+
+
 @pytest.mark.backend_agnostic
 @pytest.mark.parametrize("name", ["dcgan", "conditional_gan", "vae"])
 def test_help_explains_every_flag(name, load_recipe, check_flags):
@@ -136,6 +141,7 @@ def _run(args, env):
     )
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_sigkill_in_epoch_2_resumes_and_matches_an_uninterrupted_run(
     tmp_path,

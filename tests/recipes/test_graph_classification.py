@@ -4,6 +4,10 @@ import keras
 import numpy as np
 import pytest
 
+# Recipe runs: per push on TensorFlow; on JAX and PyTorch in the full
+# tier (quickstart's smoke runs on every backend per push).
+pytestmark = pytest.mark.tensorflow_per_push
+
 
 @pytest.fixture
 def recipe(load_recipe):

@@ -7,6 +7,10 @@ import pytest
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 
+# Recipe runs: per push on TensorFlow; on JAX and PyTorch in the full
+# tier (quickstart's smoke runs on every backend per push).
+pytestmark = pytest.mark.tensorflow_per_push
+
 
 @pytest.fixture
 def recipe(load_recipe):

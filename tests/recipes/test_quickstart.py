@@ -14,6 +14,7 @@ def test_smoke_run_writes_model_and_metrics(load_recipe, tmp_path):
     assert (tmp_path / "model.keras").is_file()
 
 
+@pytest.mark.tensorflow_per_push
 def test_default_run_learns_the_digits(load_recipe, tmp_path):
     quickstart = load_recipe("quickstart")
     metrics = quickstart.main(["--output-dir", str(tmp_path)])

@@ -13,6 +13,11 @@ tfds = pytest.importorskip("tensorflow_datasets")
 RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
 
 
+# Recipe runs: per push on TensorFlow; on JAX and PyTorch in the full
+# tier (quickstart's smoke runs on every backend per push).
+pytestmark = pytest.mark.tensorflow_per_push
+
+
 @pytest.fixture
 def recipe(load_recipe):
     return load_recipe("text_classification")
@@ -228,6 +233,7 @@ def _launch(args):
     )
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_sigkill_in_epoch_2_resumes_and_matches(shared_data, tmp_path):
     common = [

@@ -14,6 +14,11 @@ tfds = pytest.importorskip("tensorflow_datasets")
 PIL_IMAGE = pytest.importorskip("PIL.Image")
 
 
+# Recipe runs: per push on TensorFlow; on JAX and PyTorch in the full
+# tier (quickstart's smoke runs on every backend per push).
+pytestmark = pytest.mark.tensorflow_per_push
+
+
 @pytest.fixture
 def recipe(load_recipe):
     return load_recipe("vgg16_transfer")
