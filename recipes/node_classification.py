@@ -170,10 +170,17 @@ def build_model(config, inputs, num_classes):
     """GCN: conv(hidden) relu -> conv(classes); GAT: conv(hidden x heads)
     elu -> conv(classes), one head; dropout before each convolution."""
     rate, seed = config.dropout, config.seed
+    # PyTorch's Adam(weight_decay=w) adds w * p to every weight's gradient,
+    # the gradient of (w / 2) * ||p||^2; Kipf & Welling decay the first GCN
+    # layer only, GAT decays both.
+    decay = {
+        "kernel_regularizer": keras.regularizers.L2(config.weight_decay / 2),
+        "bias_regularizer": keras.regularizers.L2(config.weight_decay / 2),
+    }
     x = keras.layers.Dropout(rate, seed=seed)(inputs["x"])
     edge_index = inputs["edge_index"]
     if config.model == "gcn":
-        first = GCNConv(config.hidden, activation="relu", name="conv1")
+        first = GCNConv(config.hidden, activation="relu", name="conv1", **decay)
         last = GCNConv(num_classes, name="conv2")
     else:
         first = GATConv(
@@ -183,23 +190,20 @@ def build_model(config, inputs, num_classes):
             activation="elu",
             seed=seed,
             name="conv1",
+            **decay,
         )
         last = GATConv(
-            num_classes, heads=1, dropout=rate, seed=seed + 1, name="conv2"
+            num_classes,
+            heads=1,
+            dropout=rate,
+            seed=seed + 1,
+            name="conv2",
+            **decay,
         )
     x = first(x, edge_index)
     x = keras.layers.Dropout(rate, seed=seed + 2)(x)
     logits = last(x, edge_index)
-    model = keras.Model(inputs, logits, name=f"{config.model}_{config.dataset}")
-    # PyTorch's Adam(weight_decay=w) adds w * p to each gradient, the
-    # gradient of (w / 2) * ||p||^2; Kipf & Welling decay the first layer only.
-    decayed = [first] if config.model == "gcn" else [first, last]
-    for layer in decayed:
-        for variable in layer.trainable_weights:
-            variable.regularizer = keras.regularizers.L2(
-                config.weight_decay / 2
-            )
-    return model
+    return keras.Model(inputs, logits, name=f"{config.model}_{config.dataset}")
 
 
 def split_datasets(graph):

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
+from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
 from kerasbig.graph.ops import replace_self_loops
@@ -12,7 +13,7 @@ from kerasbig.ops import segment_softmax
 from kerasbig.ops import segment_sum
 
 
-class AttentionConv(keras.layers.Layer):
+class AttentionConv(KernelOptions, keras.layers.Layer):
     """Base of the graph attention layers; subclasses build their
     projections in `_build_projections(features, edge_features)` and score
     edges in `_score(x, source, target, edge_attr)`, returning the logits
@@ -30,6 +31,10 @@ class AttentionConv(keras.layers.Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         seed=None,
         **kwargs,
     ):
@@ -46,8 +51,14 @@ class AttentionConv(keras.layers.Layer):
         self.add_self_loops = add_self_loops
         self.use_bias = use_bias
         self.activation = keras.activations.get(activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.seed = seed
 
     def build(self, x_shape, edge_index_shape, edge_attr_shape=None):
@@ -61,9 +72,7 @@ class AttentionConv(keras.layers.Layer):
         self.bias = None
         if self.use_bias:
             width = self.heads * self.units if self.concat else self.units
-            self.bias = self.add_weight(
-                name="bias", shape=(width,), initializer=self.bias_initializer
-            )
+            self.bias = self.bias_weight("bias", (width,))
         self.dropout_layer = keras.layers.Dropout(
             self.dropout,
             seed=self.seed,
@@ -71,13 +80,6 @@ class AttentionConv(keras.layers.Layer):
             name="dropout",
         )
         self.built = True
-
-    def _weight(self, name, shape, initializer=None):
-        return self.add_weight(
-            name=name,
-            shape=shape,
-            initializer=initializer or self.kernel_initializer,
-        )
 
     def call(self, x, edge_index, edge_attr=None, training=None):
         num_nodes = node_count(type(self).__name__, x, edge_index)
@@ -125,12 +127,7 @@ class AttentionConv(keras.layers.Layer):
                 "add_self_loops": self.add_self_loops,
                 "use_bias": self.use_bias,
                 "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                **self.kernel_options_config(),
                 "seed": self.seed,
             }
         )

@@ -1,7 +1,6 @@
 """What the graph readouts share: per-graph segment reductions."""
 
 import keras
-import numpy as np
 from keras import ops
 
 
@@ -17,19 +16,17 @@ class GlobalPool(keras.layers.Layer):
         return self._reduce(x, graph_index, num_graphs)
 
     def _num_graphs(self, graph_index, num_graphs):
-        if num_graphs is not None:
-            return num_graphs
-        try:
-            values = np.asarray(ops.convert_to_numpy(graph_index))
-        except Exception as error:
-            raise self._needs_num_graphs() from error
-        return int(values.max()) + 1 if values.size else 0
+        if num_graphs is None:
+            raise self._needs_num_graphs()
+        return num_graphs
 
     def _needs_num_graphs(self):
+        # Never counted from `graph_index`: reading its values is a copy
+        # from the device to the host on every call.
         return ValueError(
-            f"{type(self).__name__}: pass `num_graphs` (a Python int) when "
-            "`graph_index` is symbolic or traced, e.g. inside a functional "
-            "model or a compiled function. Received: num_graphs=None"
+            f"{type(self).__name__}: pass `num_graphs` (a Python int, e.g. "
+            "GraphBatch.num_graphs) with `graph_index`. Received: "
+            "num_graphs=None"
         )
 
     def compute_output_shape(self, x_shape, graph_index_shape=None):

@@ -15,8 +15,10 @@ def check_node_features(owner, x_shape):
 
 
 def node_count(owner, x, edge_index):
-    """For `call`: checks `edge_index` against `x` and returns the number
-    of nodes (a Python int when static, as JAX needs for segment ops)."""
-    num_nodes = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
-    check_edge_index(owner, edge_index, num_nodes)
-    return num_nodes
+    """For `call`: checks the shape and dtype of `edge_index` and returns
+    the number of nodes (a Python int when static, as JAX needs for
+    segment ops). Node ids are not range-checked here: reading them is a
+    device-to-host copy per layer per step; `GraphBatch` checks them once,
+    where the graph enters."""
+    check_edge_index(owner, edge_index)
+    return x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]

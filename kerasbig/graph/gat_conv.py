@@ -33,6 +33,10 @@ class GATConv(AttentionConv):
         activation: optional activation applied last.
         kernel_initializer: initializer of kernels and attention vectors.
         bias_initializer: initializer of the bias.
+        kernel_regularizer: regularizer of kernels and attention vectors.
+        bias_regularizer: regularizer of the bias.
+        kernel_constraint: constraint on kernels and attention vectors.
+        bias_constraint: constraint on the bias.
         seed: optional int seed of the attention dropout.
         **kwargs: base `keras.layers.Layer` arguments.
 
@@ -60,19 +64,19 @@ class GATConv(AttentionConv):
 
     def _build_projections(self, features, edge_features):
         width = self.heads * self.units
-        self.kernel = self._weight("kernel", (features, width))
-        self.attention_source = self._weight(
+        self.kernel = self.kernel_weight("kernel", (features, width))
+        self.attention_source = self.kernel_weight(
             "attention_source", (self.heads, self.units)
         )
-        self.attention_target = self._weight(
+        self.attention_target = self.kernel_weight(
             "attention_target", (self.heads, self.units)
         )
         self.edge_kernel = self.attention_edge = None
         if edge_features is not None:
-            self.edge_kernel = self._weight(
+            self.edge_kernel = self.kernel_weight(
                 "edge_kernel", (edge_features, width)
             )
-            self.attention_edge = self._weight(
+            self.attention_edge = self.kernel_weight(
                 "attention_edge", (self.heads, self.units)
             )
 

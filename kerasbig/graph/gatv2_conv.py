@@ -28,7 +28,8 @@ class GATv2Conv(AttentionConv):
             `negative_slope`, `dropout`, `add_self_loops`, `use_bias`,
             which here also covers the two projections' biases,
             `activation`, `kernel_initializer`, `bias_initializer`,
-            `seed`) and base layer arguments.
+            `kernel_regularizer`, `bias_regularizer`, `kernel_constraint`,
+            `bias_constraint`, `seed`) and base layer arguments.
 
     Call arguments:
         x: node features `(N, F)`.
@@ -58,27 +59,27 @@ class GATv2Conv(AttentionConv):
 
     def _build_projections(self, features, edge_features):
         width = self.heads * self.units
-        self.kernel_source = self._weight("kernel_source", (features, width))
+        self.kernel_source = self.kernel_weight(
+            "kernel_source", (features, width)
+        )
         self.bias_source = self.bias_target = None
         if self.use_bias:
-            self.bias_source = self._weight(
-                "bias_source", (width,), self.bias_initializer
-            )
+            self.bias_source = self.bias_weight("bias_source", (width,))
         if self.share_weights:
             self.kernel_target = self.kernel_source
             self.bias_target = self.bias_source
         else:
-            self.kernel_target = self._weight(
+            self.kernel_target = self.kernel_weight(
                 "kernel_target", (features, width)
             )
             if self.use_bias:
-                self.bias_target = self._weight(
-                    "bias_target", (width,), self.bias_initializer
-                )
-        self.attention = self._weight("attention", (self.heads, self.units))
+                self.bias_target = self.bias_weight("bias_target", (width,))
+        self.attention = self.kernel_weight(
+            "attention", (self.heads, self.units)
+        )
         self.edge_kernel = None
         if edge_features is not None:
-            self.edge_kernel = self._weight(
+            self.edge_kernel = self.kernel_weight(
                 "edge_kernel", (edge_features, width)
             )
 

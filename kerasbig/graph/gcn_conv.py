@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
+from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
 from kerasbig.graph.ops import add_remaining_self_loops
@@ -10,7 +11,7 @@ from kerasbig.ops import segment_sum
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class GCNConv(keras.layers.Layer):
+class GCNConv(KernelOptions, keras.layers.Layer):
     """Graph convolution of Kipf & Welling, equal to PyG's `GCNConv`.
 
     `x'_i = sum_{j -> i} w_ji / sqrt(d_j d_i) * (x_j W) + b`, over the
@@ -35,6 +36,10 @@ class GCNConv(keras.layers.Layer):
         activation: optional activation applied last.
         kernel_initializer: initializer of the kernel.
         bias_initializer: initializer of the bias.
+        kernel_regularizer: regularizer of the kernels.
+        bias_regularizer: regularizer of the biases.
+        kernel_constraint: constraint on the kernels.
+        bias_constraint: constraint on the biases.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -68,6 +73,10 @@ class GCNConv(keras.layers.Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -78,23 +87,21 @@ class GCNConv(keras.layers.Layer):
         self.normalize = normalize
         self.use_bias = use_bias
         self.activation = keras.activations.get(activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
 
     def build(self, x_shape, edge_index_shape, edge_weight_shape=None):
         check_node_features("GCNConv", x_shape)
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(x_shape[-1], self.units),
-            initializer=self.kernel_initializer,
-        )
+        self.kernel = self.kernel_weight("kernel", (x_shape[-1], self.units))
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-            )
+            self.bias = self.bias_weight("bias", (self.units,))
         self.built = True
 
     def call(self, x, edge_index, edge_weight=None):
@@ -147,12 +154,7 @@ class GCNConv(keras.layers.Layer):
                 "normalize": self.normalize,
                 "use_bias": self.use_bias,
                 "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                **self.kernel_options_config(),
             }
         )
         return config

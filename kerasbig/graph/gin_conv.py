@@ -1,13 +1,14 @@
 import keras
 from keras import ops
 
+from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
 from kerasbig.ops import segment_sum
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class GINConv(keras.layers.Layer):
+class GINConv(KernelOptions, keras.layers.Layer):
     """Graph isomorphism network layer of Xu et al., equal to PyG's
     `GINConv`, and with `edge_dim` or edge features its `GINEConv` form.
 
@@ -24,6 +25,10 @@ class GINConv(keras.layers.Layer):
         edge_dim: width of the edge features to project to the node width;
             `None` (default) uses edge features as they are (their width
             must then equal the node width).
+        kernel_initializer, bias_initializer, kernel_regularizer,
+            bias_regularizer, kernel_constraint, bias_constraint: options
+            of the `edge_dim` projection's kernel and bias, as in
+            `keras.layers.Dense`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -53,7 +58,20 @@ class GINConv(keras.layers.Layer):
         - [Hu et al., 2020](https://arxiv.org/abs/1905.12265): GINE.
     """
 
-    def __init__(self, mlp, eps=0.0, train_eps=False, edge_dim=None, **kwargs):
+    def __init__(
+        self,
+        mlp,
+        eps=0.0,
+        train_eps=False,
+        edge_dim=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(mlp, keras.layers.Layer):
             raise ValueError(
@@ -64,6 +82,14 @@ class GINConv(keras.layers.Layer):
         self.eps = eps
         self.train_eps = train_eps
         self.edge_dim = edge_dim
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
 
     def build(self, x_shape, edge_index_shape, edge_attr_shape=None):
         check_node_features(type(self).__name__, x_shape)
@@ -77,7 +103,10 @@ class GINConv(keras.layers.Layer):
         self.edge_projection = None
         if self.edge_dim is not None:
             self.edge_projection = keras.layers.Dense(
-                features, dtype=self.dtype_policy, name="edge_projection"
+                features,
+                dtype=self.dtype_policy,
+                name="edge_projection",
+                **self.kernel_options(),
             )
             self.edge_projection.build((None, self.edge_dim))
         elif edge_attr_shape is not None and edge_attr_shape[-1] != features:
@@ -112,6 +141,7 @@ class GINConv(keras.layers.Layer):
                 "eps": self.eps,
                 "train_eps": self.train_eps,
                 "edge_dim": self.edge_dim,
+                **self.kernel_options_config(),
             }
         )
         return config

@@ -18,6 +18,10 @@ class GINEConv(GINConv):
         train_eps: learn epsilon. Defaults to `False`.
         edge_dim: width of the edge features to project; `None` uses them
             as they are (they must then have the node width).
+        kernel_initializer, bias_initializer, kernel_regularizer,
+            bias_regularizer, kernel_constraint, bias_constraint: options
+            of the `edge_dim` projection's kernel and bias, as in
+            `keras.layers.Dense`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:

@@ -19,10 +19,12 @@ def check_edge_index(owner, edge_index, num_nodes=None):
     """Raises a `ValueError` naming `owner` unless `edge_index` is an int
     tensor of shape `(2, E)` whose entries lie in `[0, num_nodes)`.
 
-    The range check needs concrete values, so it runs in eager mode only;
-    inside a compiled function (`fit`, `jax.jit`, `tf.function`) an index
-    out of range is not detected (gathers then clip or return zeros,
-    depending on the backend).
+    The range check (only with `num_nodes`) reads the values, a copy from
+    the device to the host: call it once where data enters, as
+    `GraphBatch` does, not in a layer's `call` (the layers check shapes
+    only). Symbolic or traced values are not range-checked; inside a
+    compiled function an index out of range is not detected (gathers then
+    clip or return zeros, depending on the backend).
 
     Example:
 

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
+from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
 from kerasbig.ops import segment_max
@@ -12,7 +13,7 @@ _AGGREGATIONS = {"mean": segment_mean, "max": segment_max, "sum": segment_sum}
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class SAGEConv(keras.layers.Layer):
+class SAGEConv(KernelOptions, keras.layers.Layer):
     """GraphSAGE layer of Hamilton et al., equal to PyG's `SAGEConv`.
 
     `x'_i = W_n aggregate_{j -> i} x_j + b + W_r x_i`, with `mean`, `max`
@@ -30,6 +31,10 @@ class SAGEConv(keras.layers.Layer):
         activation: optional activation applied last.
         kernel_initializer: initializer of the kernels.
         bias_initializer: initializer of the bias.
+        kernel_regularizer: regularizer of the kernels.
+        bias_regularizer: regularizer of the biases.
+        kernel_constraint: constraint on the kernels.
+        bias_constraint: constraint on the biases.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -62,6 +67,10 @@ class SAGEConv(keras.layers.Layer):
         activation=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,31 +82,25 @@ class SAGEConv(keras.layers.Layer):
         self.root_weight = root_weight
         self.use_bias = use_bias
         self.activation = keras.activations.get(activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
 
     def build(self, x_shape, edge_index_shape):
         check_node_features("SAGEConv", x_shape)
         shape = (x_shape[-1], self.units)
-        self.neighbor_kernel = self.add_weight(
-            name="neighbor_kernel",
-            shape=shape,
-            initializer=self.kernel_initializer,
-        )
+        self.neighbor_kernel = self.kernel_weight("neighbor_kernel", shape)
         self.root_kernel = None
         if self.root_weight:
-            self.root_kernel = self.add_weight(
-                name="root_kernel",
-                shape=shape,
-                initializer=self.kernel_initializer,
-            )
+            self.root_kernel = self.kernel_weight("root_kernel", shape)
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.units,),
-                initializer=self.bias_initializer,
-            )
+            self.bias = self.bias_weight("bias", (self.units,))
         self.built = True
 
     def call(self, x, edge_index):
@@ -129,12 +132,7 @@ class SAGEConv(keras.layers.Layer):
                 "root_weight": self.root_weight,
                 "use_bias": self.use_bias,
                 "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                **self.kernel_options_config(),
             }
         )
         return config

@@ -28,6 +28,10 @@ _BLOCK_OPTIONS = (
     "flash_attention",
     "kernel_initializer",
     "bias_initializer",
+    "kernel_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "bias_constraint",
 )
 
 
@@ -57,6 +61,10 @@ class TransformerStack(keras.layers.Layer):
         flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         seed=None,
         **kwargs,
     ):

@@ -1,13 +1,13 @@
 import keras
 
 from kerasbig import _validation as checks
-from kerasbig.layers._initializers import clone_initializer
+from kerasbig._kernel_options import KernelOptions
 
 _GATED = {"swiglu": "silu", "geglu": "gelu"}
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class FeedForward(keras.layers.Layer):
+class FeedForward(KernelOptions, keras.layers.Layer):
     """Position-wise feed-forward network of a transformer block.
 
     Plain: `down(dropout(activation(up(x))))`. Gated (GLU variants of
@@ -25,6 +25,10 @@ class FeedForward(keras.layers.Layer):
         use_bias: whether the projections have biases. Defaults to `True`.
         kernel_initializer: initializer of the projection kernels.
         bias_initializer: initializer of the biases.
+        kernel_regularizer: regularizer of the projection kernels.
+        bias_regularizer: regularizer of the biases.
+        kernel_constraint: constraint on the projection kernels.
+        bias_constraint: constraint on the biases.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -55,6 +59,10 @@ class FeedForward(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,8 +80,14 @@ class FeedForward(keras.layers.Layer):
         self.output_dim = output_dim
         self.dropout = dropout
         self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -83,24 +97,19 @@ class FeedForward(keras.layers.Layer):
                 "FeedForward: the last input axis must be known. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
-        names = ["gate", "up", "down"] if self.gated else ["up", "down"]
-        widths = {
-            "gate": self.intermediate_dim,
-            "up": self.intermediate_dim,
-            "down": self.output_dim or features,
-        }
-        for name in names:
-            dense = keras.layers.Dense(
-                widths[name],
-                use_bias=self.use_bias,
-                kernel_initializer=clone_initializer(self.kernel_initializer),
-                bias_initializer=clone_initializer(self.bias_initializer),
-                dtype=self.dtype_policy,
-                name=f"{name}_proj",
+        inputs_shape = tuple(input_shape)
+        self.gate_proj = None
+        if self.gated:
+            self.gate_proj = self._projection(
+                "gate_proj", self.intermediate_dim
             )
-            in_features = self.intermediate_dim if name == "down" else features
-            dense.build(tuple(input_shape[:-1]) + (in_features,))
-            setattr(self, f"{name}_proj", dense)
+            self.gate_proj.build(inputs_shape)
+        self.up_proj = self._projection("up_proj", self.intermediate_dim)
+        self.up_proj.build(inputs_shape)
+        self.down_proj = self._projection(
+            "down_proj", self.output_dim or features
+        )
+        self.down_proj.build(inputs_shape[:-1] + (self.intermediate_dim,))
         self.dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="dropout"
         )
@@ -117,6 +126,15 @@ class FeedForward(keras.layers.Layer):
             hidden = self.dropout_layer(hidden, training=training)
         return self.down_proj(hidden)
 
+    def _projection(self, name, units):
+        return keras.layers.Dense(
+            units,
+            use_bias=self.use_bias,
+            dtype=self.dtype_policy,
+            name=name,
+            **self.kernel_options(),
+        )
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim or input_shape[-1],)
 
@@ -130,12 +148,7 @@ class FeedForward(keras.layers.Layer):
                 "output_dim": self.output_dim,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                **self.kernel_options_config(),
             }
         )
         return config

@@ -3,13 +3,13 @@ from keras import ops
 
 from kerasbig import _backend
 from kerasbig import _validation as checks
-from kerasbig.layers._initializers import clone_initializer
+from kerasbig._kernel_options import KernelOptions
 from kerasbig.layers.rotary_embedding import RotaryEmbedding
 from kerasbig.ops import attention as attention_ops
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(KernelOptions, keras.layers.Layer):
     """Multi-head attention with grouped-query heads, rotary positions and a
     key/value cache.
 
@@ -65,6 +65,10 @@ class MultiHeadAttention(keras.layers.Layer):
             `False` disables it.
         kernel_initializer: initializer of the projection kernels.
         bias_initializer: initializer of the biases.
+        kernel_regularizer: regularizer of the projection kernels.
+        bias_regularizer: regularizer of the biases.
+        kernel_constraint: constraint on the projection kernels.
+        bias_constraint: constraint on the biases.
         seed: optional int seed of the attention dropout.
         **kwargs: base `keras.layers.Layer` arguments.
 
@@ -136,6 +140,10 @@ class MultiHeadAttention(keras.layers.Layer):
         flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         seed=None,
         **kwargs,
     ):
@@ -181,8 +189,14 @@ class MultiHeadAttention(keras.layers.Layer):
         self.rotary_max_wavelength = rotary_max_wavelength
         self.rotary_scaling_factor = rotary_scaling_factor
         self.flash_attention = flash_attention
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.seed = seed
         self.supports_masking = True
 
@@ -232,10 +246,9 @@ class MultiHeadAttention(keras.layers.Layer):
             "btnh,nhd->btd",
             output_shape=(None, self.output_dim or query_shape[-1]),
             bias_axes="d" if self.use_bias else None,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="attention_output",
+            **self.kernel_options(),
         )
         self.output_dense.build((None, None, self.num_heads, self._value_dim))
         self.dropout_layer = keras.layers.Dropout(
@@ -261,10 +274,9 @@ class MultiHeadAttention(keras.layers.Layer):
             "btd,dnh->btnh",
             output_shape=(None, heads, head_dim),
             bias_axes="nh" if self.use_bias else None,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name=name,
+            **self.kernel_options(),
         )
         dense.build(tuple(input_shape))
         # Each token is projected on its own, so a padding mask stays valid
@@ -562,12 +574,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "rotary_max_wavelength": self.rotary_max_wavelength,
                 "rotary_scaling_factor": self.rotary_scaling_factor,
                 "flash_attention": self.flash_attention,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                **self.kernel_options_config(),
                 "seed": self.seed,
             }
         )

@@ -1,6 +1,7 @@
 import keras
 
 from kerasbig import _validation as checks
+from kerasbig._kernel_options import KernelOptions
 from kerasbig.layers._normalization import NORMALIZATIONS
 from kerasbig.layers._normalization import make_normalization
 from kerasbig.layers.feed_forward import FeedForward
@@ -9,7 +10,7 @@ from kerasbig.layers.stochastic_depth import StochasticDepth
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class TransformerBlock(keras.layers.Layer):
+class TransformerBlock(KernelOptions, keras.layers.Layer):
     """One transformer block: self-attention, optional cross-attention and a
     feed-forward network, each in a residual branch.
 
@@ -56,6 +57,10 @@ class TransformerBlock(keras.layers.Layer):
         flash_attention: see `MultiHeadAttention`.
         kernel_initializer: initializer of every kernel.
         bias_initializer: initializer of every bias.
+        kernel_regularizer: regularizer of every kernel.
+        bias_regularizer: regularizer of every bias.
+        kernel_constraint: constraint on every kernel.
+        bias_constraint: constraint on every bias.
         seed: optional int seed of the dropout and stochastic depth draws.
         **kwargs: base `keras.layers.Layer` arguments.
 
@@ -117,6 +122,10 @@ class TransformerBlock(keras.layers.Layer):
         flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         seed=None,
         **kwargs,
     ):
@@ -151,8 +160,14 @@ class TransformerBlock(keras.layers.Layer):
         self.sliding_window = sliding_window
         self.use_bias = use_bias
         self.flash_attention = flash_attention
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.set_kernel_options(
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.seed = seed
         self.supports_masking = True
         checks.divisor(
@@ -168,10 +183,9 @@ class TransformerBlock(keras.layers.Layer):
             intermediate_dim,
             activation=activation,
             use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
             dtype=self.dtype_policy,
             name="feed_forward",
+            **self.kernel_options(),
         )
 
     def _seed(self, offset):
@@ -190,11 +204,10 @@ class TransformerBlock(keras.layers.Layer):
             rotary=self.rotary and self_attention,
             rotary_max_wavelength=self.rotary_max_wavelength,
             flash_attention=self.flash_attention,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
             seed=self._seed(offset),
             dtype=self.dtype_policy,
             name=name,
+            **self.kernel_options(),
         )
 
     def build(self, inputs_shape, context_shape=None):
@@ -369,12 +382,7 @@ class TransformerBlock(keras.layers.Layer):
                 "sliding_window": self.sliding_window,
                 "use_bias": self.use_bias,
                 "flash_attention": self.flash_attention,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
+                **self.kernel_options_config(),
                 "seed": self.seed,
             }
         )

@@ -34,6 +34,10 @@ class TransformerEncoder(TransformerStack):
         flash_attention: see `MultiHeadAttention`.
         kernel_initializer: initializer of every kernel.
         bias_initializer: initializer of every bias.
+        kernel_regularizer: regularizer of every kernel.
+        bias_regularizer: regularizer of every bias.
+        kernel_constraint: constraint on every kernel.
+        bias_constraint: constraint on every bias.
         seed: optional int seed of the random draws.
         **kwargs: base `keras.layers.Layer` arguments.
 

@@ -264,10 +264,12 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         for weight, mask in zip(self.pruned_weights, self.masks, strict=True):
             weight.assign(weight.value * mask.value)
 
-    # No `mask` argument: Keras would record `mask=None` in the model graph
-    # and pass it to the bare layer after `strip_pruning`. Masks still
-    # reach layers that read them from their inputs (kerasbig's do).
-    def call(self, inputs, *args, training=None, **kwargs):
+    # `mask`: Keras passes a lone input's mask here; it goes on to the
+    # wrapped layer when that layer takes one (`strip_pruning` drops it
+    # again for a bare layer that does not).
+    def call(self, inputs, *args, mask=None, training=None, **kwargs):
+        if mask is not None and "mask" in self.layer.call_signature_parameters:
+            kwargs["mask"] = mask
         if training:
             if not self.updater_attached:
                 raise ValueError(_CALLBACK_MISSING)
@@ -285,7 +287,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     def compute_output_shape(self, *args, **kwargs):
         return self.layer.compute_output_shape(*args, **kwargs)
 
-    def compute_output_spec(self, *args, training=None, **kwargs):
+    def compute_output_spec(self, *args, mask=None, training=None, **kwargs):
+        if mask is not None and "mask" in self.layer.call_signature_parameters:
+            kwargs["mask"] = mask
         return self.layer.compute_output_spec(*args, **kwargs)
 
     def compute_mask(self, *args, **kwargs):

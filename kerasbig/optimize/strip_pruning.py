@@ -46,7 +46,23 @@ def strip_pruning(model):
             return strip_pruning(layer)
         return copy_layer(layer)
 
-    return keras.models.clone_model(model, clone_function=clone)
+    if isinstance(model, keras.Sequential):
+        # Sequential models record no call arguments.
+        return keras.models.clone_model(model, clone_function=clone)
+    return keras.models.clone_model(
+        model, clone_function=clone, call_function=_call_without_extra_mask
+    )
+
+
+def _call_without_extra_mask(layer, *args, **kwargs):
+    # The graph recorded the `mask=` Keras gave each pruning wrapper; a
+    # bare layer whose call has no `mask` argument gets its input's mask
+    # from Keras as usual.
+    if isinstance(layer, keras.layers.Layer) and (
+        "mask" not in layer.call_signature_parameters
+    ):
+        kwargs.pop("mask", None)
+    return layer(*args, **kwargs)
 
 
 def _baked(wrapper):

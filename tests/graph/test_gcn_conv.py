@@ -4,6 +4,8 @@ import pytest
 from keras import ops
 
 from kerasbig.graph import GCNConv
+from kerasbig.graph import GraphBatch
+from kerasbig.graph import check_edge_index
 
 torch = pytest.importorskip("torch")
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -98,6 +100,23 @@ def test_runs_in_a_functional_model(graph):
     )
 
 
+def test_call_reads_no_values_back_to_the_host(graph, monkeypatch):
+    # A range check per call would copy edge_index from the device to the
+    # host at every layer of every step.
+    x, edge_index, weight = graph
+    layer = GCNConv(4)
+    expected = _numpy(layer(x, edge_index, edge_weight=weight))
+    tensors = [ops.convert_to_tensor(a) for a in (x, edge_index, weight)]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a layer call read a tensor back to the host")
+
+    monkeypatch.setattr(ops, "convert_to_numpy", refuse)
+    got = layer(*tensors[:2], edge_weight=tensors[2])
+    monkeypatch.undo()
+    np.testing.assert_allclose(_numpy(got), expected, atol=1e-6)
+
+
 def test_bad_inputs(graph):
     x, edge_index, _ = graph
     layer = GCNConv(4)
@@ -106,11 +125,17 @@ def test_bad_inputs(graph):
         match=r"GCNConv: `edge_index` must be an int tensor of shape \(2, E\)",
     ):
         layer(x, edge_index.T)
+    # Node ids are range-checked where the graph enters, once.
     with pytest.raises(
         ValueError,
-        match=r"GCNConv: `edge_index` refers to nodes outside \[0, 12\)",
+        match=r"GraphBatch: `edge_index` refers to nodes outside \[0, 12\)",
     ):
-        layer(x, edge_index + 5)
+        GraphBatch(x, edge_index + 5)
+    with pytest.raises(
+        ValueError,
+        match=r"MyLayer: `edge_index` refers to nodes outside \[0, 12\)",
+    ):
+        check_edge_index("MyLayer", edge_index + 5, 12)
     with pytest.raises(
         ValueError,
         match=r"GCNConv: `x` must have shape \(num_nodes, features\)",

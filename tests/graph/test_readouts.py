@@ -38,8 +38,10 @@ def test_pools_match_pyg(ours, theirs):
     np.testing.assert_allclose(
         _numpy(ours()(X, INDEX, num_graphs=4)), expected, atol=1e-6
     )
-    # Without num_graphs, eagerly: max index + 1.
-    np.testing.assert_allclose(_numpy(ours()(X, INDEX)), expected, atol=1e-6)
+    # Without num_graphs the pool does not count graphs from the index
+    # values (a device-to-host copy per call): it says what to pass.
+    with pytest.raises(ValueError, match="pass `num_graphs`"):
+        ours()(X, INDEX)
     # A single graph without graph_index.
     np.testing.assert_allclose(
         _numpy(ours()(X)),
