@@ -281,10 +281,16 @@ def test_functional_transformer_with_padding_masks_prunes_and_strips():
         ids, labels, epochs=2, verbose=0, callbacks=[UpdatePruningStep()]
     )
     stripped = strip_pruning(pruned)
-    # The plain layers read the padding mask from their inputs; equal
-    # outputs on padded rows show the wrappers pass it on too.
+    # Keras passes the padding mask to the plain layers; equal outputs on
+    # padded rows show the wrappers pass it on too, also through a
+    # compiled predict (where no tensor carries it as an attribute).
+    expected = _numpy(stripped(ids))
+    np.testing.assert_allclose(_numpy(pruned(ids)), expected, atol=1e-5)
     np.testing.assert_allclose(
-        _numpy(stripped(ids)), _numpy(pruned(ids)), atol=1e-5
+        pruned.predict(ids, verbose=0), expected, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        stripped.predict(ids, verbose=0), expected, atol=1e-5
     )
     assert sparsity_total(sparsity_report(stripped)) == pytest.approx(
         0.5, abs=0.01
