@@ -10,14 +10,21 @@ def compile_inference(model, function):
 
 def fake_quant(x, minimum, maximum, per_channel, narrow_range):
     # TensorFlow's own FakeQuant ops: the LiteRT converter reads their
-    # ranges and emits int8 kernels (the path tfmot's QAT takes).
+    # ranges and emits int8 kernels (the path tfmot's QAT takes). They
+    # take float32 only: mixed-precision inputs go through float32.
+    dtype = x.dtype
+    x = tf.cast(x, tf.float32)
+    minimum = tf.cast(minimum, tf.float32)
+    maximum = tf.cast(maximum, tf.float32)
     if per_channel:
-        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+        quantized = tf.quantization.fake_quant_with_min_max_vars_per_channel(
             x, minimum, maximum, num_bits=8, narrow_range=narrow_range
         )
-    return tf.quantization.fake_quant_with_min_max_vars(
-        x, minimum, maximum, num_bits=8, narrow_range=narrow_range
-    )
+    else:
+        quantized = tf.quantization.fake_quant_with_min_max_vars(
+            x, minimum, maximum, num_bits=8, narrow_range=narrow_range
+        )
+    return tf.cast(quantized, dtype)
 
 
 def minimize(loss_fn, optimizer, variables):

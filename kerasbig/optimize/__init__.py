@@ -7,6 +7,7 @@ measures them. `quantize_aware` prepares a model for quantization-aware
 training whose LiteRT conversion is fully int8.
 """
 
+from kerasbig.optimize.prunable_layer import PrunableLayer
 from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
 from kerasbig.optimize.prune_low_magnitude import prune_low_magnitude
 from kerasbig.optimize.prune_low_magnitude import supported_layers
@@ -24,6 +25,7 @@ from kerasbig.optimize.update_pruning_step import UpdatePruningStep
 __all__ = [
     "ConstantSparsity",
     "PolynomialDecay",
+    "PrunableLayer",
     "PruneLowMagnitude",
     "PruningSchedule",
     "QuantizeActivations",

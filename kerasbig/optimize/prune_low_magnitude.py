@@ -8,6 +8,7 @@ from kerasbig.layers._stateless import call_with_values
 from kerasbig.optimize import _masks
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
+from kerasbig.optimize.prunable_layer import PrunableLayer
 from kerasbig.optimize.pruning_schedule import ConstantSparsity
 from kerasbig.optimize.pruning_schedule import PruningSchedule
 
@@ -73,6 +74,19 @@ def _has_prunable_weights(layer):
     return any(is_prunable_weight(v) for v in layer.trainable_variables)
 
 
+def _is_prunable(layer):
+    return isinstance(layer, (PrunableLayer, *_supported_types()))
+
+
+def _cannot_prune(owner, layer):
+    return (
+        f"{owner}: cannot prune {type(layer).__name__} {layer.name!r}. "
+        f"Supported layers: {', '.join(supported_layers())}; for a layer "
+        "of your own, subclass kerasbig.optimize.PrunableLayer and return "
+        "the weights to prune from get_prunable_weights()."
+    )
+
+
 @keras.saving.register_keras_serializable(package="kerasbig")
 class PruneLowMagnitude(keras.layers.Wrapper):
     """Wraps a layer so that its kernels are pruned by magnitude in training.
@@ -91,8 +105,9 @@ class PruneLowMagnitude(keras.layers.Wrapper):
     a model; `strip_pruning(model)` removes the wrappers for export.
 
     Args:
-        layer: a supported Keras layer (see `supported_layers()`). A layer
-            with more than one input must be built.
+        layer: a supported Keras layer (see `supported_layers()`), or a
+            layer of yours that subclasses `PrunableLayer`. A layer with
+            more than one input must be built.
         pruning_schedule: a `PruningSchedule`. Defaults to
             `ConstantSparsity(0.5, begin_step=0, frequency=100)`.
         block_size: `(rows, columns)` blocks pruned together, kernels seen
@@ -127,12 +142,8 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         owner = "PruneLowMagnitude"
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
-        if not isinstance(layer, _supported_types()):
-            raise ValueError(
-                f"{owner}: cannot prune {type(layer).__name__} "
-                f"{layer.name!r}. Supported layers: "
-                f"{', '.join(supported_layers())}. Received: layer={layer!r}"
-            )
+        if not _is_prunable(layer):
+            raise ValueError(_cannot_prune(owner, layer))
         kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         if isinstance(pruning_schedule, dict):
@@ -192,9 +203,22 @@ class PruneLowMagnitude(keras.layers.Wrapper):
         self.built = True
 
     def _create_pruning_weights(self):
-        self.pruned_weights = [
-            v for v in self.layer.trainable_variables if is_prunable_weight(v)
-        ]
+        if isinstance(self.layer, PrunableLayer):
+            self.pruned_weights = list(self.layer.get_prunable_weights())
+            own = {id(v) for v in self.layer.trainable_variables}
+            foreign = [v.path for v in self.pruned_weights if id(v) not in own]
+            if foreign:
+                raise ValueError(
+                    f"PruneLowMagnitude: get_prunable_weights() of "
+                    f"{self.layer.name!r} must return trainable variables "
+                    f"of that layer. Received: {foreign}"
+                )
+        else:
+            self.pruned_weights = [
+                v
+                for v in self.layer.trainable_variables
+                if is_prunable_weight(v)
+            ]
         if not self.pruned_weights:
             raise ValueError(
                 f"PruneLowMagnitude: {self.layer.name!r} has no kernel or "
@@ -384,7 +408,6 @@ def prune_low_magnitude(
                 f"prune_low_magnitude: no layers named {sorted(unknown)} in "
                 f"{to_prune.name!r}. Received: layers={sorted(chosen)}"
             )
-    supported = _supported_types()
 
     def clone(layer):
         if is_graph_model(layer):
@@ -392,14 +415,12 @@ def prune_low_magnitude(
         copy = copy_layer(layer)
         if copy is layer or (chosen is not None and layer.name not in chosen):
             return copy
-        if isinstance(layer, supported):
+        if _is_prunable(layer):
             return PruneLowMagnitude(copy, **options)
         if chosen is not None or _has_prunable_weights(layer):
             raise ValueError(
-                f"prune_low_magnitude: cannot prune {type(layer).__name__} "
-                f"{layer.name!r}. Supported layers: "
-                f"{', '.join(supported_layers())}. Pass `layers=[...]` to "
-                "prune only some layers."
+                _cannot_prune("prune_low_magnitude", layer)
+                + " Pass `layers=[...]` to prune only some layers."
             )
         return copy
 

@@ -89,11 +89,19 @@ class QuantizeActivations(keras.layers.Layer):
 
 
 def _range_weights(layer):
+    # tfmot's initial range, until the first training batch sets it: an
+    # empty [0, 0] range is NaN under XLA (and zeros in eager TensorFlow).
     minimum = layer.add_weight(
-        name="activation_min", shape=(), initializer="zeros", trainable=False
+        name="activation_min",
+        shape=(),
+        initializer=keras.initializers.Constant(-6.0),
+        trainable=False,
     )
     maximum = layer.add_weight(
-        name="activation_max", shape=(), initializer="zeros", trainable=False
+        name="activation_max",
+        shape=(),
+        initializer=keras.initializers.Constant(6.0),
+        trainable=False,
     )
     initialized = layer.add_weight(
         name="range_initialized",

@@ -2,13 +2,15 @@ import numpy as np
 from keras import ops
 
 from kerasbig.optimize._layers import nested_layers
+from kerasbig.optimize.prunable_layer import PrunableLayer
 from kerasbig.optimize.prune_low_magnitude import is_prunable_weight
 
 
 def sparsity_report(model):
     """The fraction of zeros in every kernel and embedding table of a model
     (pruned, stripped, or quantization-aware with `preserve_sparsity`, whose
-    kernels count with their masks applied), with a total.
+    kernels count with their masks applied), and in the weights that
+    `PrunableLayer`s name, with a total.
 
     Args:
         model: a Keras model or layer.
@@ -33,9 +35,15 @@ def sparsity_report(model):
         for layer in [model, *nested_layers(model)]
         if getattr(layer, "preserve_sparsity", False)
     }
+    named = {
+        id(variable)
+        for layer in [model, *nested_layers(model)]
+        if isinstance(layer, PrunableLayer) and layer.built
+        for variable in layer.get_prunable_weights()
+    }
     rows = []
     for variable in model.trainable_variables:
-        if not is_prunable_weight(variable):
+        if not (is_prunable_weight(variable) or id(variable) in named):
             continue
         values = np.asarray(ops.convert_to_numpy(variable))
         if id(variable) in masks:

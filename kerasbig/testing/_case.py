@@ -40,7 +40,18 @@ class Case:
         self.name = layer_cls.__name__
 
     def make_layer(self, **overrides):
-        return self.layer_cls(**{**self.init_kwargs, **overrides})
+        """A fresh layer. Layers passed as arguments (a wrapped layer, an
+        MLP) are rebuilt from their configs too, so that no two layers
+        share weights, and get the `dtype` override with their owner."""
+        kwargs = {}
+        for name, value in self.init_kwargs.items():
+            if isinstance(value, keras.layers.Layer):
+                config = value.get_config()
+                if "dtype" in overrides:
+                    config["dtype"] = overrides["dtype"]
+                value = type(value).from_config(config)
+            kwargs[name] = value
+        return self.layer_cls(**{**kwargs, **overrides})
 
     def call(self, layer, inputs, **extra):
         kwargs = {**self.call_kwargs, **extra}

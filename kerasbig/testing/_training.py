@@ -23,8 +23,7 @@ def check_training(case):
     eager, eager_model = _build(case)
     compiled, compiled_model = _build(case, targets=eager_model[1])
     # Both runs start from the eager layer's variables (seed states too:
-    # random layers must draw the same noise), restored before each run
-    # since layers passed in `init_kwargs` are shared by the two.
+    # random layers must draw the same noise).
     initial = [ops.convert_to_numpy(v) for v in eager.variables]
     before = [ops.convert_to_numpy(w) for w in eager.weights]
     first_steps = []

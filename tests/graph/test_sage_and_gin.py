@@ -80,8 +80,9 @@ def test_sage_matches_pyg(make_graph, aggregation, options):
     assert np.abs(_numpy(ours(x, edge_index)) - expected).max() <= 1e-5
 
 
-# The wrapped `mlp` is the caller's layer and keeps its own dtype policy,
-# so GINConv's output dtype is the mlp's: the harness's mixed-precision
+# The `mlp` is a Sequential whose Dense layers keep their own dtype
+# policies (a model's policy does not reach the layers inside), so
+# GINConv's output dtype is the mlp's: the harness's mixed-precision
 # property does not apply; test_gin_follows_a_mixed_precision_mlp checks
 # GINConv's own arithmetic under mixed precision instead.
 GIN_SKIP = ("mixed_precision",)
