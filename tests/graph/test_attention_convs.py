@@ -139,5 +139,3 @@ def test_bad_arguments_and_inputs(graph, layer_cls):
         layer_cls(4, dropout=1.0)
     with pytest.raises(ValueError, match=f"{name}: `edge_index` must be"):
         layer_cls(4)(x, edge_index[:1])
-    with pytest.raises(ValueError, match=f"{name}: `edge_index` refers"):
-        layer_cls(4)(x, edge_index * 3)

@@ -192,5 +192,5 @@ def test_bad_arguments(graph):
         match=r"GINConv: edge features must have the node width \(5\)",
     ):
         GINConv(_mlp())(x, edge_index, np.ones((30, 3), "float32"))
-    with pytest.raises(ValueError, match="SAGEConv: `edge_index` refers"):
-        SAGEConv(3)(x, edge_index + 12)
+    # Node ids out of range are caught where the graph enters, once
+    # (GraphBatch; see test_gcn_conv), not per layer call.
