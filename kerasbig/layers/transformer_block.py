@@ -240,28 +240,19 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             )
             self.cross_attention_layer.build(inputs_shape, context_shape)
         self.feed_forward.build(inputs_shape)
-        names = ["self_attention", "feed_forward"]
+        # Seeds 2, 3 (and 4 with cross-attention) in branch order.
+        self.self_attention_norm = self._norm("self_attention", inputs_shape)
+        self.self_attention_dropout = self._dropout("self_attention", 2)
+        self.cross_attention_norm = self.cross_attention_dropout = None
         if self.cross_attention:
-            names.insert(1, "cross_attention")
-        for index, name in enumerate(names):
-            norm = make_normalization(
-                self.normalization,
-                self.layer_norm_epsilon,
-                self.dtype_policy,
-                f"{name}_norm",
+            self.cross_attention_norm = self._norm(
+                "cross_attention", inputs_shape
             )
-            norm.build(inputs_shape)
-            setattr(self, f"{name}_norm", norm)
-            setattr(
-                self,
-                f"{name}_dropout",
-                keras.layers.Dropout(
-                    self.dropout,
-                    seed=self._seed(2 + index),
-                    dtype=self.dtype_policy,
-                    name=f"{name}_dropout",
-                ),
-            )
+            self.cross_attention_dropout = self._dropout("cross_attention", 3)
+        self.feed_forward_norm = self._norm("feed_forward", inputs_shape)
+        self.feed_forward_dropout = self._dropout(
+            "feed_forward", 4 if self.cross_attention else 3
+        )
         self.stochastic_depth_layer = StochasticDepth(
             self.stochastic_depth,
             seed=self._seed(5),
@@ -314,11 +305,17 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             )
 
         x, cache = self._residual(
-            "self_attention", inputs, self_attention, training, cache
+            self.self_attention_norm,
+            self.self_attention_dropout,
+            inputs,
+            self_attention,
+            training,
+            cache,
         )
         if self.cross_attention:
             x, _ = self._residual(
-                "cross_attention",
+                self.cross_attention_norm,
+                self.cross_attention_dropout,
                 x,
                 lambda h: self.cross_attention_layer(
                     h,
@@ -330,22 +327,40 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
                 training,
             )
         x, _ = self._residual(
-            "feed_forward",
+            self.feed_forward_norm,
+            self.feed_forward_dropout,
             x,
             lambda h: self.feed_forward(h, training=training),
             training,
         )
         return x if cache is None else (x, cache)
 
-    def _residual(self, name, x, branch, training, cache=None):
-        norm = getattr(self, f"{name}_norm")
+    def _norm(self, branch, inputs_shape):
+        norm = make_normalization(
+            self.normalization,
+            self.layer_norm_epsilon,
+            self.dtype_policy,
+            f"{branch}_norm",
+        )
+        norm.build(inputs_shape)
+        return norm
+
+    def _dropout(self, branch, seed_offset):
+        return keras.layers.Dropout(
+            self.dropout,
+            seed=self._seed(seed_offset),
+            dtype=self.dtype_policy,
+            name=f"{branch}_dropout",
+        )
+
+    def _residual(self, norm, dropout, x, branch, training, cache=None):
         h = norm(x) if self.normalize_first else x
         h = branch(h)
         if cache is not None:
             h, cache = h
         # Rate-0 layers are skipped: each call costs time in eager mode.
         if self.dropout > 0:
-            h = getattr(self, f"{name}_dropout")(h, training=training)
+            h = dropout(h, training=training)
         if self.stochastic_depth > 0:
             h = self.stochastic_depth_layer(h, training=training)
         x = keras.ops.add(x, h)
