@@ -42,6 +42,7 @@ class SpectralNormalization(keras.layers.Layer):
 
         >>> import keras, numpy as np
         >>> from kerasbig.layers import SpectralNormalization
+        >>> keras.utils.set_random_seed(0)
         >>> layer = SpectralNormalization(keras.layers.Dense(4))
         >>> x = np.random.rand(2, 8).astype("float32")
         >>> for _ in range(30):  # power iteration converges to sigma

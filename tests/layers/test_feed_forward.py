@@ -5,7 +5,17 @@ import pytest
 from kerasbig.layers import FeedForward
 
 
-@pytest.mark.parametrize("activation", ["gelu", "relu", "swiglu", "geglu"])
+# Every layer class runs the harness on every backend per push; its
+# other configurations run per push on TensorFlow (full tier elsewhere).
+@pytest.mark.parametrize(
+    "activation",
+    [
+        "gelu",
+        pytest.param("relu", marks=pytest.mark.tensorflow_per_push),
+        "swiglu",
+        pytest.param("geglu", marks=pytest.mark.tensorflow_per_push),
+    ],
+)
 def test_conformance(activation, check_layer):
     check_layer(
         FeedForward,

@@ -21,7 +21,10 @@ def _numpy(x):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"num_heads": 2, "key_dim": 4},
+        pytest.param(
+            {"num_heads": 2, "key_dim": 4},
+            marks=pytest.mark.tensorflow_per_push,
+        ),
         pytest.param(
             {
                 "num_heads": 4,
@@ -34,15 +37,19 @@ def _numpy(x):
             },
             marks=pytest.mark.jit_representative,
         ),
-        {
-            "num_heads": 2,
-            "key_dim": 4,
-            "num_key_value_heads": 1,
-            "sliding_window": 2,
-            "value_dim": 6,
-            "output_dim": 5,
-            "use_bias": False,
-        },
+        # Other configurations: per push on TensorFlow only.
+        pytest.param(
+            {
+                "num_heads": 2,
+                "key_dim": 4,
+                "num_key_value_heads": 1,
+                "sliding_window": 2,
+                "value_dim": 6,
+                "output_dim": 5,
+                "use_bias": False,
+            },
+            marks=pytest.mark.tensorflow_per_push,
+        ),
     ],
     ids=["plain", "gqa_rotary_causal_dropout", "mqa_window_value_dim"],
 )

@@ -7,7 +7,15 @@ from kerasbig.layers import TokenAndPositionEmbedding
 keras_hub = pytest.importorskip("keras_hub")
 
 
-@pytest.mark.parametrize("position", ["learned", "sinusoidal", "none"])
+# Other configurations than the first: per push on TensorFlow only.
+@pytest.mark.parametrize(
+    "position",
+    [
+        "learned",
+        pytest.param("sinusoidal", marks=pytest.mark.tensorflow_per_push),
+        pytest.param("none", marks=pytest.mark.tensorflow_per_push),
+    ],
+)
 def test_conformance(position, check_layer):
     check_layer(
         TokenAndPositionEmbedding,

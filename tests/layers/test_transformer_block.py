@@ -21,7 +21,11 @@ def _numpy(x):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"num_heads": 2, "intermediate_dim": 12, "dropout": 0.1},
+        # Per push on TensorFlow only; the other runs on every backend.
+        pytest.param(
+            {"num_heads": 2, "intermediate_dim": 12, "dropout": 0.1},
+            marks=pytest.mark.tensorflow_per_push,
+        ),
         pytest.param(
             {
                 "num_heads": 2,

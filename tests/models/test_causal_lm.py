@@ -29,11 +29,15 @@ def _ids(shape, seed=0):
     "options",
     [
         {},
-        {
-            "position": "learned",
-            "normalization": "layer_norm",
-            "use_bias": True,
-        },
+        # Other configurations: per push on TensorFlow only.
+        pytest.param(
+            {
+                "position": "learned",
+                "normalization": "layer_norm",
+                "use_bias": True,
+            },
+            marks=pytest.mark.tensorflow_per_push,
+        ),
     ],
     ids=["llama_style", "gpt_style"],
 )

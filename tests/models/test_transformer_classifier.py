@@ -23,7 +23,14 @@ def _numpy(x):
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"position": "rotary", "pooling": "first", "normalize_first": True}],
+    [
+        {},
+        # Other configurations: per push on TensorFlow only.
+        pytest.param(
+            {"position": "rotary", "pooling": "first", "normalize_first": True},
+            marks=pytest.mark.tensorflow_per_push,
+        ),
+    ],
 )
 def test_conformance(options, check_layer):
     check_layer(
