@@ -116,7 +116,8 @@ class GINConv(KernelOptions, keras.layers.Layer):
                 "project them. Received: edge_attr with "
                 f"shape {tuple(edge_attr_shape)}"
             )
-        self.mlp.build(tuple(x_shape))
+        if not self.mlp.built:  # an mlp from a config arrives built
+            self.mlp.build(tuple(x_shape))
         self.built = True
 
     def call(self, x, edge_index, edge_attr=None):

@@ -54,15 +54,21 @@ class GlobalAttentionPool(GlobalPool):
         self.feature = feature
 
     def build(self, x_shape, graph_index_shape=None):
-        self.gate.build(tuple(x_shape))
-        if self.feature is not None:
-            self.feature.build(tuple(x_shape))
+        # Layers from a config arrive built.
+        for layer in (self.gate, self.feature):
+            if layer is not None and not layer.built:
+                layer.build(tuple(x_shape))
         self.built = True
 
     def _reduce(self, x, graph_index, num_graphs):
         scores = segment_softmax(self.gate(x), graph_index, num_graphs)
         values = x if self.feature is None else self.feature(x)
         return segment_sum(scores * values, graph_index, num_graphs)
+
+    def compute_output_shape(self, x_shape, graph_index_shape=None):
+        if self.feature is None:
+            return super().compute_output_shape(x_shape, graph_index_shape)
+        return (None,) + tuple(self.feature.compute_output_shape(x_shape)[1:])
 
     def _row_shape(self, x):
         if self.feature is None:

@@ -78,3 +78,33 @@ def test_symbolic_graph_index_needs_num_graphs(pool):
 def test_attention_pool_rejects_non_layers():
     with pytest.raises(ValueError, match="GlobalAttentionPool: `gate` must be"):
         GlobalAttentionPool(lambda t: t)
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        GlobalSumPool,
+        pytest.param(GlobalMeanPool, marks=pytest.mark.tensorflow_per_push),
+        pytest.param(GlobalMaxPool, marks=pytest.mark.tensorflow_per_push),
+    ],
+)
+def test_pools_conformance(pool, check_layer):
+    check_layer(
+        pool,
+        {},
+        input_data={"x": X, "graph_index": INDEX.astype("int32")},
+        call_kwargs={"num_graphs": 4},
+        unbatched=True,
+        litert=True,
+    )
+
+
+def test_attention_pool_conformance(check_layer):
+    check_layer(
+        GlobalAttentionPool,
+        {"gate": keras.layers.Dense(1), "feature": keras.layers.Dense(3)},
+        input_data={"x": X, "graph_index": INDEX.astype("int32")},
+        call_kwargs={"num_graphs": 4},
+        unbatched=True,
+        litert=True,
+    )
