@@ -53,12 +53,23 @@ def test_tfds_source_with_mock_data():
     assert data.y_train.dtype == np.int32
 
 
+def test_tfds_still_has_the_retry_constant_kerasbig_lowers():
+    from tensorflow_datasets.core.download import downloader
+
+    # kerasbig.data._tfds lowers it so that an offline run fails in
+    # seconds, not after ten backed-off retries per file.
+    assert isinstance(downloader.MAX_RETRIES, int)
+
+
 def test_offline_tfds_failure_says_what_was_tried(tmp_path):
     with pytest.raises(RuntimeError, match="could not load the tfds") as info:
         load_image_data("tfds:mnist", data_dir=str(tmp_path))
     message = str(info.value)
     assert f"data_dir={str(tmp_path)!r}" in message
     assert "image folder" in message
+    # The download itself failed (no network here), not an import inside
+    # tfds (importlib_resources, which the datasets extra now installs).
+    assert isinstance(info.value.__cause__, OSError), info.value.__cause__
 
 
 def test_folder_errors(tmp_path):
