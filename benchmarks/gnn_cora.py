@@ -10,8 +10,7 @@ training nodes. kerasbig trains with `model.fit()` on a `GraphDataset`
 compilation) the two alternate for --repeats rounds of --epochs epochs;
 the script prints the median epoch time of each and the ratio.
 
-    python benchmarks/gnn_cora.py --backend tensorflow --data-path \\
-        ../shared/data/planetoid/cora.npz
+    python benchmarks/gnn_cora.py --backend tensorflow
 """
 
 import argparse
@@ -31,8 +30,9 @@ def parse_args():
     )
     parser.add_argument(
         "--data-path",
-        default="../shared/data/planetoid/cora.npz",
-        help="Cora as an .npz file or a folder of ind.cora.* files",
+        default=None,
+        help="Cora as an .npz file or a folder of ind.cora.* files "
+        "(default: load_planetoid's cached download)",
     )
     parser.add_argument(
         "--model", choices=["gcn", "gat", "both"], default="both"

@@ -10,8 +10,10 @@ Adam, L2 weight decay 5e-4 applied as PyTorch's `weight_decay` does (GCN:
 first layer only), GCN 200 epochs; GAT up to 1000 epochs with early
 stopping on the validation loss (patience 100, best weights restored).
 
-The data are local files, never downloaded: an `.npz` like
-`../shared/data/planetoid/cora.npz` or a folder with the original
+The data set is downloaded once (verified by SHA-256) from the URL
+PyTorch Geometric uses into `~/.keras/datasets/kerasbig/planetoid`
+(`$KERASBIG_DATA_DIR/planetoid` when set); `--data-path` reads local files
+instead: an `.npz` of the arrays, or a folder with the original
 `ind.<name>.*` files (https://github.com/kimiyoung/planetoid, `data/`).
 
     python recipes/node_classification.py --model gcn --seeds 10
@@ -38,11 +40,6 @@ from kerasbig.graph import load_planetoid
 from kerasbig.training import DistributeConfig
 from kerasbig.training import add_distribute_flags
 from kerasbig.training import start_distribution
-
-# Where the data are looked for when --data-path is not given.
-DATA_ENV = "KERASBIG_PLANETOID"
-DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared/data"
-DEFAULT_DATA = DEFAULT_DATA / "planetoid"
 
 # The papers' settings; a flag left at None takes the model's value.
 MODEL_DEFAULTS = {
@@ -100,8 +97,9 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--data-path",
-        help=f"an .npz file or a folder with <dataset>.npz or the "
-        f"ind.<dataset>.* files (default: ${DATA_ENV}, else {DEFAULT_DATA})",
+        help="an .npz file or a folder with <dataset>.npz or the "
+        "ind.<dataset>.* files (default: download the original files once "
+        "into ~/.keras/datasets/kerasbig/planetoid)",
     )
     parser.add_argument(
         "--seeds", type=int, default=1, help="runs, with seeds seed.."
@@ -152,16 +150,16 @@ def parse_args(argv=None):
 
 
 def find_data(config):
-    """The --data-path, the environment variable's path, or the default."""
-    path = config.data_path or os.environ.get(DATA_ENV) or DEFAULT_DATA
-    path = pathlib.Path(path)
+    """The --data-path, checked; None (download) when it is not given."""
+    if config.data_path is None:
+        return None
+    path = pathlib.Path(config.data_path)
     if not path.exists():
         raise SystemExit(
-            f"node_classification: no Planetoid data at {path}. Pass "
-            f"--data-path (an .npz file, or a folder with {config.dataset}"
-            f".npz or the original ind.{config.dataset}.* files from "
-            "https://github.com/kimiyoung/planetoid) or set "
-            f"${DATA_ENV}; nothing is downloaded."
+            f"node_classification: --data-path {path} does not exist. Pass "
+            f"an .npz file, or a folder with {config.dataset}.npz or the "
+            f"original ind.{config.dataset}.* files, or leave --data-path "
+            "out to download the data set."
         )
     return path
 
@@ -279,7 +277,7 @@ def main(argv=None):
     start_distribution(config, splits_batches=False)
     graph = load_planetoid(
         config.dataset, find_data(config), normalize_features=True
-    )
+    )  # no --data-path: downloads, or reads the cached download
     num_classes = int(graph["y"].max()) + 1
     data = split_datasets(graph)
     os.makedirs(config.output_dir, exist_ok=True)

@@ -13,11 +13,11 @@ network access once), a `.tsv`/`.csv` file of `label, text` rows, a
 folder with `train.tsv` and `dev.tsv` (GLUE layout, e.g. SST-2), or a
 folder in `text_dataset_from_directory` layout.
 
-    python recipes/text_classification.py --data ../shared/data/sst2
+    python recipes/text_classification.py --data data/sst2
     python recipes/text_classification.py --model transformer --epochs 5
     python recipes/text_classification.py --data reviews.tsv \\
         --class-weight balanced
-    python recipes/text_classification.py --data ../shared/data/sst2 --smoke
+    python recipes/text_classification.py --data data/sst2 --smoke
 
 Outputs in --output-dir: model.keras (best weights; takes token ids),
 vocabulary.txt, best.keras, log.csv, tensorboard/, curves.png,

@@ -80,3 +80,40 @@ def check_layer(request):
         return testing.check_layer(*args, skip=skip, **kwargs)
 
     return check
+
+
+@pytest.fixture
+def http_server():
+    """`http_server(folder)`: serves `folder` on 127.0.0.1 in a thread
+    for the test and returns its base URL (the real download code runs
+    against it). `requests` counts the GET requests per path."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    def serve(folder):
+        requests = {}
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self):
+                requests[self.path] = requests.get(self.path, 0) + 1
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0),
+            functools.partial(Handler, directory=str(folder)),
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        serve.requests = requests
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,8 +1,11 @@
-"""Dataset loaders: embedded digits, tfds and folder image sets, and text
-classification sets (tfds, TSV/CSV, folders) with their pipelines."""
+"""Dataset loaders: embedded digits, tfds and folder image sets, text
+classification sets (tfds, TSV/CSV, folders) with their pipelines, and
+verified downloads into Keras's cache folder."""
 
 from kerasbig.data.digits import load_digits
 from kerasbig.data.digits import stratified_split
+from kerasbig.data.download import data_folder
+from kerasbig.data.download import fetch_files
 from kerasbig.data.images import ImageData
 from kerasbig.data.images import load_image_data
 from kerasbig.data.text import TextData
@@ -12,6 +15,8 @@ from kerasbig.data.text import text_dataset
 __all__ = [
     "ImageData",
     "TextData",
+    "data_folder",
+    "fetch_files",
     "load_digits",
     "load_image_data",
     "load_text_data",

@@ -47,7 +47,7 @@ def load_text_data(
       `y`, or is the only non-integer label.
     - a folder holding `train.tsv` and `dev.tsv` (or `validation`,
       `valid`, `val`) and optionally `test.tsv` (or `.csv`): the GLUE
-      layout, e.g. `../shared/data/sst2`.
+      layout (SST-2, for example).
     - a folder in the `keras.utils.text_dataset_from_directory` layout:
       one subfolder of `.txt` files per class, or `train/` and `test/`
       folders of such subfolders (the aclImdb layout).

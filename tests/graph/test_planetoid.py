@@ -100,3 +100,69 @@ def test_bad_name_and_missing_files(tmp_path):
         ValueError, match="found neither .*cora.npz nor the files"
     ):
         load_planetoid("cora", tmp_path)
+
+
+def test_download_verifies_caches_and_matches_the_npz(
+    shared_data, tmp_path, http_server, monkeypatch
+):
+    url = http_server(shared_data / "planetoid" / "raw")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.delenv("KERASBIG_DATA_DIR", raising=False)
+    graph = load_planetoid("cora", base_url=url)
+    expected = load_planetoid("cora", shared_data / "planetoid" / "cora.npz")
+    for name in ("x", "y", "train_mask", "val_mask", "test_mask"):
+        np.testing.assert_array_equal(graph[name], expected[name])
+    cache = tmp_path / "keras_home" / "datasets" / "kerasbig" / "planetoid"
+    assert (cache / "ind.cora.graph").is_file()
+    # A second load uses the cache: no new request.
+    before = sum(http_server.requests.values())
+    load_planetoid("cora", base_url=url)
+    assert sum(http_server.requests.values()) == before
+    # KERASBIG_DATA_DIR moves the cache; data_dir names the folder itself.
+    monkeypatch.setenv("KERASBIG_DATA_DIR", str(tmp_path / "elsewhere"))
+    load_planetoid("cora", base_url=url)
+    assert (tmp_path / "elsewhere" / "planetoid" / "ind.cora.x").is_file()
+    load_planetoid("cora", base_url=url, data_dir=tmp_path / "mine")
+    assert (tmp_path / "mine" / "ind.cora.x").is_file()
+
+
+def test_a_damaged_file_is_fetched_again(shared_data, tmp_path, http_server):
+    url = http_server(shared_data / "planetoid" / "raw")
+    load_planetoid("cora", base_url=url, data_dir=tmp_path)
+    (tmp_path / "ind.cora.allx").write_bytes(b"partial")  # cut short
+    http_server.requests.clear()
+    graph = load_planetoid("cora", base_url=url, data_dir=tmp_path)
+    assert http_server.requests == {"/ind.cora.allx": 1}
+    assert graph["x"].shape == (2708, 1433)
+
+
+def test_a_corrupt_download_is_removed_with_a_message(
+    shared_data, tmp_path, http_server
+):
+    served = tmp_path / "served"
+    served.mkdir()
+    for path in (shared_data / "planetoid" / "raw").glob("ind.cora.*"):
+        (served / path.name).write_bytes(path.read_bytes())
+    (served / "ind.cora.tx").write_bytes(b"tampered")
+    url = http_server(served)
+    target = tmp_path / "cache"
+    with pytest.raises(ValueError, match="ind.cora.tx downloaded from") as info:
+        load_planetoid("cora", base_url=url, data_dir=target)
+    assert "not the original's b9afbaa4" in str(info.value)
+    assert not (target / "ind.cora.tx").exists()
+
+
+def test_offline_names_the_url_the_file_and_where_to_put_it(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/data"
+    with pytest.raises(RuntimeError) as info:
+        load_planetoid("citeseer", base_url=url, data_dir=tmp_path)
+    message = str(info.value)
+    assert message.startswith("load_planetoid: could not download ind.")
+    assert f"from {url}/ind.citeseer." in message
+    assert f"put it at {tmp_path}" in message
+    assert "KERASBIG_DATA_DIR" in message

@@ -54,17 +54,30 @@ def test_gat_stops_early_and_restores_the_best_weights(recipe, cora, tmp_path):
     assert metrics["config"]["heads"] == 8 and metrics["config"]["hidden"] == 8
 
 
-def test_missing_data_says_where_it_looked_and_what_to_pass(
-    recipe, tmp_path, monkeypatch
-):
-    monkeypatch.delenv(recipe.DATA_ENV, raising=False)
+def test_missing_data_path_says_what_to_pass(recipe, tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(SystemExit, match="--data-path") as error:
         _run(recipe, tmp_path, "--data-path", str(missing))
     assert str(missing) in str(error.value)
-    monkeypatch.setenv(recipe.DATA_ENV, str(missing))
-    with pytest.raises(SystemExit, match=recipe.DATA_ENV):
-        _run(recipe, tmp_path)
+    assert "leave --data-path out to download" in str(error.value)
+
+
+def test_default_downloads_the_original_files(
+    recipe, shared_data, tmp_path, http_server, monkeypatch
+):
+    # No --data-path: the recipe downloads Cora's original files into
+    # $KERASBIG_DATA_DIR/planetoid (here from a local server).
+    url = http_server(shared_data / "planetoid" / "raw")
+    monkeypatch.setenv("KERASBIG_DATA_DIR", str(tmp_path / "data"))
+    original = recipe.load_planetoid  # the public URL is unreachable here
+    monkeypatch.setattr(
+        recipe,
+        "load_planetoid",
+        lambda *args, **kwargs: original(*args, base_url=url, **kwargs),
+    )
+    metrics = _run(recipe, tmp_path / "run", "--smoke")
+    assert (tmp_path / "data" / "planetoid" / "ind.cora.graph").is_file()
+    assert metrics["runs"][0]["test_accuracy"] > 0
 
 
 @pytest.mark.backend_agnostic
