@@ -3,9 +3,10 @@
 import hashlib
 import os
 import pathlib
+import shutil
+import sys
+import urllib.request
 import warnings
-
-import keras
 
 DATA_DIR_ENV = "KERASBIG_DATA_DIR"
 """Environment variable: a folder that replaces `<KERAS_HOME>/datasets/
@@ -86,12 +87,7 @@ def fetch_files(
         if target.is_file():
             target.unlink()  # damaged: fetch it again
         try:
-            keras.utils.get_file(
-                fname=name,
-                origin=url,
-                cache_dir=str(folder),
-                cache_subdir=".",
-            )
+            _download(url, target)
         except Exception as error:  # urllib raises many types offline
             raise RuntimeError(
                 f"{owner}: could not download {name} from {url} ({error}). "
@@ -115,6 +111,22 @@ def fetch_files(
                 "or put the right file there yourself."
             )
     return folder
+
+
+def _download(url, target):
+    # Into a side file renamed when complete: an interrupted download
+    # never leaves a partial file under the real name.
+    print(f"Downloading {url}", file=sys.stderr)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=60) as response,
+            open(partial, "wb") as file,
+        ):
+            shutil.copyfileobj(response, file)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _sha256(path):
