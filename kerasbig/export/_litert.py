@@ -48,8 +48,11 @@ def convert_model(
     """
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
-            "LiteRT conversion needs the TensorFlow backend "
-            "(KERAS_BACKEND=tensorflow). "
+            "LiteRT conversion needs the TensorFlow backend. Save the "
+            "model (`model.save('model.keras')`) and convert it with "
+            "`python -m kerasbig.export model.keras model.tflite` (add "
+            "`--quantization int8 --representative-data data.npz` for int8), "
+            "which runs under TensorFlow whatever backend is configured. "
             f"Received: backend={keras.backend.backend()!r}"
         )
     tf = import_optional("tensorflow", "LiteRT conversion")
@@ -88,17 +91,46 @@ def convert_model(
             return converter.convert()
         except Exception as error:  # the converter raises several types
             ops = sorted(set(_MISSING_OP.findall(str(error))))
-            raise ValueError(
-                "LiteRT conversion failed"
-                + (
-                    f"; ops without a LiteRT builtin kernel: {ops}. Replace "
-                    "them, or pass builtins_only=False to allow Flex ops "
-                    "(the file then needs the Flex delegate)"
-                    if ops
-                    else ""
+            advice = ""
+            if ops:
+                advice = f"; ops without a LiteRT builtin kernel: {ops}. "
+                advice += (
+                    "Replace them, or pass builtins_only=False to allow Flex "
+                    "ops (the file then needs the Flex delegate)"
+                    if builtins_only
+                    else "Flex did not take them either"
                 )
-                + f". Converter error: {str(error)[-2000:]}"
+            raise ValueError(
+                f"LiteRT conversion failed{advice}. Converter error: "
+                f"{converter_summary(error)}"
             ) from error
+
+
+_LOCATION = re.compile(r"^.*?\berror:\s*")
+
+
+def converter_summary(error, lines=3, width=300):
+    """The converter's own error lines, without its MLIR dump.
+
+    TensorFlow's converter puts the whole module (thousands of characters)
+    into its message; what a user needs are the `error:` lines.
+    """
+    text = str(error)
+    found = []
+    for line in text.splitlines():
+        if "error:" in line:
+            line = _LOCATION.sub("", line).strip()
+            if line and line not in found:
+                found.append(line)
+    if not found:
+        found = [line.strip() for line in text.splitlines() if line.strip()]
+        found = found[-1:] or [type(error).__name__]
+    shown = [
+        line if len(line) <= width else line[: width - 3] + "..."
+        for line in found[:lines]
+    ]
+    more = len(found) - len(shown)
+    return " | ".join(shown) + (f" (+{more} more)" if more > 0 else "")
 
 
 def input_structure(model):

@@ -25,6 +25,10 @@ class LiteRTModel:
     Args:
         path: the `.tflite` file.
         num_threads: interpreter threads. Defaults to the runtime's choice.
+        input_names: the file's input names in the order positional inputs
+            come in (`to_litert` passes the Keras model's order). Without
+            it, a file with several inputs is fed a dict by name: the
+            file does not record the Keras order.
 
     Attributes:
         path: the file path.
@@ -49,7 +53,7 @@ class LiteRTModel:
         (3, 2)
     """
 
-    def __init__(self, path, num_threads=None):
+    def __init__(self, path, num_threads=None, input_names=None):
         interpreter_module = import_optional(
             "ai_edge_litert.interpreter", "Running a LiteRT model"
         )
@@ -67,6 +71,14 @@ class LiteRTModel:
         self._runner = self._interpreter.get_signature_runner()
         details = self._runner.get_input_details()
         self.input_names = sorted(details, key=lambda n: details[n]["index"])
+        self._positional = input_names is not None or len(details) == 1
+        if input_names is not None:
+            if sorted(input_names) != sorted(details):
+                raise ValueError(
+                    f"LiteRTModel: `input_names` must name the file's inputs "
+                    f"{sorted(details)}. Received: {list(input_names)}"
+                )
+            self.input_names = list(input_names)
         self.input_details = [details[name] for name in self.input_names]
         outputs = self._runner.get_output_details()
         # Signature outputs are output_0, output_1, ... in model order.
@@ -74,12 +86,27 @@ class LiteRTModel:
             outputs, key=lambda name: int(name.rsplit("_", 1)[-1])
         )
         self.output_details = [outputs[name] for name in self.output_names]
+        first = {int(d["shape_signature"][0]) for d in self.input_details}
+        # Examples along axis 0 when every input has the same (dynamic or
+        # fixed) first axis; a graph's node features (N, F) and edges
+        # (2, E) share none, and such a file runs on whole inputs.
+        self.batched = len(first) == 1
 
     def __repr__(self):
         return (
             f"LiteRTModel(path={self.path!r}, size={self.size}, "
             f"inputs={self.input_names}, ops={len(self.ops)})"
         )
+
+    def _input_shapes(self):
+        return {
+            name: tuple(
+                int(e) if e >= 0 else None for e in detail["shape_signature"]
+            )
+            for name, detail in zip(
+                self.input_names, self.input_details, strict=True
+            )
+        }
 
     def float_compute_ops(self):
         """Convolution and dense ops whose activations are not int8."""
@@ -97,6 +124,13 @@ class LiteRTModel:
     def _feed(self, inputs):
         if not isinstance(inputs, dict):
             flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+            if not self._positional:
+                raise ValueError(
+                    f"LiteRTModel: this file has inputs {self.input_names} "
+                    "and does not record their Keras order: pass a dict by "
+                    "name (or open it with `input_names=`). Received: "
+                    f"{len(flat)} arrays by position"
+                )
             if len(flat) != len(self.input_names):
                 raise ValueError(
                     f"LiteRTModel: expected {len(self.input_names)} inputs "
@@ -114,9 +148,12 @@ class LiteRTModel:
         ):
             array = np.asarray(inputs[name])
             expected = detail["shape_signature"]
+            checked = slice(1, None) if self.batched else slice(None)
             if array.ndim != len(expected) or any(
                 e not in (-1, s)
-                for e, s in zip(expected[1:], array.shape[1:], strict=True)
+                for e, s in zip(
+                    expected[checked], array.shape[checked], strict=True
+                )
             ):
                 raise ValueError(
                     f"LiteRTModel: input {name!r} must have shape "
@@ -127,17 +164,41 @@ class LiteRTModel:
         return feed
 
     def predict(self, inputs, batch_size=None):
-        """Runs the model on `inputs` (examples along axis 0).
+        """Runs the model on `inputs`.
+
+        When every input has the same first axis (dynamic, or the file's
+        fixed batch size), that axis holds examples and may be split into
+        calls of `batch_size`. Otherwise (a graph model: node features
+        `(N, F)`, `edge_index` `(2, E)`) the inputs share no example axis
+        and run whole, in one call.
 
         Args:
             inputs: an array, a list in input order, or a dict by name.
             batch_size: examples per interpreter call; defaults to all at
-                once (or the file's fixed batch size).
+                once (or the file's fixed batch size). Not for files whose
+                inputs share no example axis.
 
         Returns:
             An array, or a list of arrays for several outputs.
         """
         feed = self._feed(inputs)
+        if not self.batched:
+            if batch_size is not None:
+                raise ValueError(
+                    "LiteRTModel.predict: the inputs "
+                    f"{self._input_shapes()} share no example axis (a graph "
+                    "model), so they run whole; leave batch_size unset. "
+                    f"Received: batch_size={batch_size}"
+                )
+            outputs = self._runner(**feed)
+            merged = [outputs[name] for name in self.output_names]
+            return merged[0] if len(merged) == 1 else merged
+        counts = {name: len(array) for name, array in feed.items()}
+        if len(set(counts.values())) > 1:
+            raise ValueError(
+                "LiteRTModel.predict: every input needs the same number of "
+                f"examples (axis 0). Received: {counts}"
+            )
         count = len(next(iter(feed.values())))
         fixed = self.input_details[0]["shape_signature"][0]
         step = int(fixed) if fixed > 0 else (batch_size or count)
@@ -179,17 +240,20 @@ class LiteRTModel:
         return {"accuracy": correct / total, "examples": total}
 
     def latency(self, inputs, runs=100, warmup=10):
-        """Single-example latency in milliseconds: `p50`, `p95`, `mean`.
+        """Single-call latency in milliseconds: `p50`, `p95`, `mean`.
 
         Times `invoke()` alone, with the input already in place, so the
         figure is the model's and not Python's.
 
         Args:
-            inputs: inputs as for `predict`; their first example is used.
+            inputs: inputs as for `predict`; their first example is used
+                (the whole inputs when they share no example axis).
             runs: timed interpreter calls.
             warmup: untimed calls first.
         """
-        feed = {k: v[:1] for k, v in self._feed(inputs).items()}
+        feed = self._feed(inputs)
+        if self.batched:
+            feed = {name: array[:1] for name, array in feed.items()}
         # A second interpreter: the first may hold output views (see
         # predict), which forbid resizing it.
         interpreter = self._interpreter_module.Interpreter(

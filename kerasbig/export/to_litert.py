@@ -96,7 +96,9 @@ def to_litert(
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    exported = LiteRTModel(path)
+    exported = LiteRTModel(
+        path, input_names=[tensor.name for tensor in model.inputs]
+    )
     if not exported.ops:
         raise ValueError(
             f"{owner}: the converted file {path} has no operators (an empty "

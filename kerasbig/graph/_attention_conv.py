@@ -82,7 +82,9 @@ class AttentionConv(KernelOptions, keras.layers.Layer):
         self.built = True
 
     def call(self, x, edge_index, edge_attr=None, training=None):
-        num_nodes = node_count(type(self).__name__, x, edge_index)
+        num_nodes = node_count(
+            type(self).__name__, x, edge_index, edge_attr=edge_attr
+        )
         valid = None
         if self.add_self_loops:
             edge_index, edge_attr, valid = replace_self_loops(

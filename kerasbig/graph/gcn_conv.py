@@ -105,7 +105,9 @@ class GCNConv(KernelOptions, keras.layers.Layer):
         self.built = True
 
     def call(self, x, edge_index, edge_weight=None):
-        num_nodes = node_count("GCNConv", x, edge_index)
+        num_nodes = node_count(
+            "GCNConv", x, edge_index, edge_weight=edge_weight
+        )
         h = ops.matmul(x, self.kernel)
         if edge_weight is not None:
             edge_weight = ops.cast(edge_weight, h.dtype)

@@ -121,7 +121,9 @@ class GINConv(KernelOptions, keras.layers.Layer):
         self.built = True
 
     def call(self, x, edge_index, edge_attr=None):
-        num_nodes = node_count(type(self).__name__, x, edge_index)
+        num_nodes = node_count(
+            type(self).__name__, x, edge_index, edge_attr=edge_attr
+        )
         messages = ops.take(x, edge_index[0], axis=0)
         if edge_attr is not None:
             if self.edge_projection is not None:

@@ -193,6 +193,7 @@ def batch_graphs(graphs):
     graphs = list(graphs)
     if not graphs:
         raise ValueError("batch_graphs: got no graphs. Received: []")
+    _check_same_widths(graphs)
     offsets = np.cumsum([0] + [g.num_nodes for g in graphs[:-1]])
     fields = {}
     for name in _EDGE_FIELDS:
@@ -218,3 +219,21 @@ def batch_graphs(graphs):
         num_graphs=start,
         **fields,
     )
+
+
+def _check_same_widths(graphs):
+    """Node and edge features must have one width across the graphs."""
+    for name in ("x",) + _EDGE_FIELDS:
+        widths = {}
+        for i, graph in enumerate(graphs):
+            value = getattr(graph, name)
+            if value is not None:
+                widths.setdefault(value.shape[1:], i)
+        if len(widths) > 1:
+            found = ", ".join(
+                f"graph {i}: {shape}" for shape, i in widths.items()
+            )
+            raise ValueError(
+                f"batch_graphs: every graph's `{name}` must have the same "
+                f"trailing shape. Received: {found}"
+            )

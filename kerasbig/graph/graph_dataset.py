@@ -20,13 +20,16 @@ class GraphDataset(keras.utils.PyDataset):
     slot and the weights are 1 for real graphs, 0 for padding; with
     `level="node"` one row per node slot, weighted by `node_weights` (for
     example a training mask) and 0 on padding. Build the model on
-    `keras_inputs()`.
+    `keras_inputs()`; `unpad(model.predict(dataset))` keeps the rows of
+    real graphs or nodes.
 
     Full-graph node classification is one graph, `batch_size=1`:
     `GraphDataset([graph], node_labels, level="node", node_weights=
-    train_mask)`. With node weights, compile the loss with
-    `reduction="mean_with_sample_weight"` so that it averages over the
-    weighted nodes; Keras's default divides by every node slot.
+    train_mask)`; its batches are the graph itself, unpadded, so
+    `model.predict` gives one row per node. With node weights, compile
+    the loss with `reduction="mean_with_sample_weight"` so that it
+    averages over the weighted nodes; Keras's default divides by every
+    node slot.
 
     Args:
         graphs: a list of `GraphBatch` graphs.
@@ -38,7 +41,8 @@ class GraphDataset(keras.utils.PyDataset):
         node_weights: with `level="node"`, per-node loss weights like
             `targets` (default 1 on every real node).
         num_nodes: node budget per batch; defaults to the most nodes any
-            `batch_size` graphs can have, plus one padding node.
+            `batch_size` graphs can have, plus one padding node (none for
+            a single graph with `level="node"`).
         num_edges: edge budget; defaults likewise (at least 1).
         input_names: the inputs to yield, e.g. `("x", "edge_index")` for
             a model that needs no `graph_index`; a Keras model fed a dict
@@ -87,8 +91,20 @@ class GraphDataset(keras.utils.PyDataset):
         self.node_weights = self._per_graph("node_weights", node_weights)
         largest = sorted((g.num_nodes for g in self.graphs), reverse=True)
         most_edges = sorted((g.num_edges for g in self.graphs), reverse=True)
-        self.num_nodes = num_nodes or sum(largest[:batch_size]) + 1
-        self.num_edges = num_edges or max(sum(most_edges[:batch_size]), 1)
+        # One whole graph per step needs no padding: predict() then gives
+        # exactly one row per node.
+        self.padded = not (
+            level == "node"
+            and len(self.graphs) == 1
+            and num_nodes in (None, largest[0])
+            and num_edges in (None, most_edges[0])
+            and most_edges[0] > 0
+        )
+        if self.padded:
+            self.num_nodes = num_nodes or sum(largest[:batch_size]) + 1
+            self.num_edges = num_edges or max(sum(most_edges[:batch_size]), 1)
+        else:
+            self.num_nodes, self.num_edges = largest[0], most_edges[0]
         available = list(self.graphs[0].inputs())
         self.input_names = list(input_names or available)
         unknown = [n for n in self.input_names if n not in available]
@@ -149,7 +165,11 @@ class GraphDataset(keras.utils.PyDataset):
 
     def _make_item(self, chosen):
         batch = batch_graphs([self.graphs[i] for i in chosen])
-        padded = batch.pad(self.num_nodes, self.num_edges, self.batch_size + 1)
+        padded = batch
+        if self.padded:
+            padded = batch.pad(
+                self.num_nodes, self.num_edges, self.batch_size + 1
+            )
         arrays = padded.inputs()
         inputs = {name: arrays[name] for name in self.input_names}
         if self.targets is None:
@@ -174,6 +194,55 @@ class GraphDataset(keras.utils.PyDataset):
             (rows - len(values),) + values.shape[1:], values.dtype
         )
         return np.concatenate([values, filler])
+
+    def unpad(self, predictions):
+        """The rows of `model.predict(dataset)` that belong to real graphs
+        (`level="graph"`) or real nodes (`level="node"`), in the order of
+        `graphs`: padding rows dropped.
+
+        Call it on the output of `predict` over this data set, unshuffled.
+
+        Example:
+
+            >>> import numpy as np
+            >>> from kerasbig.graph import GraphBatch, GraphDataset
+            >>> path = GraphBatch(np.ones((3, 2)), np.array([[0, 1], [1, 2]]))
+            >>> data = GraphDataset([path] * 3, batch_size=2, level="node")
+            >>> slots = np.zeros((2 * data.num_nodes, 4))  # predict's rows
+            >>> data.unpad(slots).shape  # 3 graphs of 3 nodes
+            (9, 4)
+        """
+        if self.shuffle:
+            raise ValueError(
+                "GraphDataset.unpad: the data set shuffles, so predict's "
+                "rows are in no known order. Received: shuffle=True"
+            )
+        per_batch = (
+            self.num_nodes if self.level == "node" else (self.batch_size + 1)
+        )
+        rows = [np.asarray(p) for p in keras.tree.flatten(predictions)]
+        expected = per_batch * self.num_batches
+        kept = []
+        for index in range(self.num_batches):
+            chosen = self._order[
+                index * self.batch_size : (index + 1) * self.batch_size
+            ]
+            real = (
+                sum(self.graphs[i].num_nodes for i in chosen)
+                if self.level == "node"
+                else len(chosen)
+            )
+            kept.append((index * per_batch, real))
+        out = []
+        for array in rows:
+            if len(array) != expected:
+                raise ValueError(
+                    "GraphDataset.unpad: expected predict's output over this "
+                    f"data set, {expected} rows ({self.num_batches} batches "
+                    f"of {per_batch}). Received: {len(array)} rows"
+                )
+            out.append(np.concatenate([array[s : s + n] for s, n in kept]))
+        return keras.tree.pack_sequence_as(predictions, out)
 
     def on_epoch_end(self):
         if self.shuffle:

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 from keras import ops
 
+from kerasbig.graph import GATConv
 from kerasbig.graph import GCNConv
+from kerasbig.graph import GINEConv
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import check_edge_index
 
@@ -143,3 +145,23 @@ def test_bad_inputs(graph):
         GCNConv(4)(x[None], edge_index)
     with pytest.raises(ValueError, match="GCNConv: `units`"):
         GCNConv(0)
+
+
+@pytest.mark.parametrize(
+    "layer, name",
+    [
+        (lambda: GCNConv(4), "edge_weight"),
+        (lambda: GATConv(4), "edge_attr"),
+        (lambda: GINEConv(keras.layers.Dense(4), edge_dim=3), "edge_attr"),
+    ],
+)
+def test_edge_arrays_of_the_wrong_length_are_named(layer, name):
+    x = np.ones((4, 3), "float32")
+    edge_index = np.array([[0, 1, 2], [1, 2, 3]], "int32")
+    wrong = np.ones((2,) if name == "edge_weight" else (2, 3), "float32")
+    with pytest.raises(
+        ValueError,
+        match=rf"`{name}` must have one row per edge of `edge_index` \(3\). "
+        rf"Received: {name}.shape=\({2},",
+    ):
+        layer()(x, edge_index, wrong)

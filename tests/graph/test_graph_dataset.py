@@ -7,6 +7,7 @@ from kerasbig.graph import GINConv
 from kerasbig.graph import GlobalSumPool
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
+from kerasbig.graph import batch_graphs
 
 
 def _path_or_star(n, star):
@@ -76,7 +77,9 @@ def test_fit_full_graph_node_classification_with_a_training_mask():
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     model.fit(data, epochs=60, verbose=0)
-    predicted = model.predict(data, verbose=0)[:60].argmax(-1)
+    predicted = model.predict(data, verbose=0)
+    assert predicted.shape == (60, 2)  # one row per node, no padding row
+    predicted = predicted.argmax(-1)
     assert (predicted[~train] == labels[~train]).mean() >= 0.9
 
 
@@ -88,6 +91,7 @@ def test_node_level_items_weight_padding_zero():
         batch_size=1,
         level="node",
         node_weights=np.array([1, 0, 1]),
+        num_nodes=4,
     )
     inputs, targets, weights = data[0]
     assert inputs["x"].shape == (4, 2) and inputs["edge_index"].shape == (2, 2)
@@ -125,3 +129,44 @@ def test_bad_arguments():
         GraphDataset([graph], level="edge")
     with pytest.raises(ValueError, match="GraphDataset: got no graphs"):
         GraphDataset([])
+
+
+def _path(n, width=2):
+    nodes = np.arange(n - 1)
+    return GraphBatch(
+        np.arange(n * width, dtype="float32").reshape(n, width),
+        np.stack([nodes, nodes + 1]),
+    )
+
+
+def test_unpad_keeps_real_nodes_and_graphs_in_order():
+    graphs = [_path(3), _path(2), _path(4)]
+    for level, rows in (("node", 9), ("graph", 3)):
+        data = GraphDataset(graphs, batch_size=2, level=level)
+        inputs = data.keras_inputs()
+        features = inputs["x"]
+        if level == "graph":
+            features = GlobalSumPool()(
+                inputs["x"], inputs["graph_index"], num_graphs=3
+            )
+        model = keras.Model(inputs, keras.layers.Identity()(features))
+        predicted = data.unpad(model.predict(data, verbose=0))
+        assert predicted.shape == (rows, 2)
+        if level == "node":
+            expected = np.concatenate([g.x for g in graphs])
+        else:
+            expected = np.stack([g.x.sum(0) for g in graphs])
+        np.testing.assert_allclose(predicted, expected)
+    with pytest.raises(ValueError, match="GraphDataset.unpad: expected"):
+        data.unpad(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="shuffle=True"):
+        GraphDataset(graphs, shuffle=True).unpad(np.zeros((5, 2)))
+
+
+def test_batch_graphs_names_mismatched_feature_widths():
+    with pytest.raises(
+        ValueError,
+        match=r"batch_graphs: every graph's `x` must have the same trailing "
+        r"shape. Received: graph 0: \(2,\), graph 1: \(3,\)",
+    ):
+        batch_graphs([_path(3), _path(3, width=3)])
