@@ -1,7 +1,7 @@
 """Train-step speed of kerasbig's GAN: every backend on this machine, and
 on TensorFlow against a keras.io-style hand-written `train_step`.
 
-The networks are those of recipes/dcgan.py on 8x8 digits
+The networks are those of kerasbig.recipes.dcgan on 8x8 digits
 (`dcgan_generator` / `dcgan_discriminator`, latent 32, 64 filters), bce
 loss, Adam(2e-4, 0.5), batch 64, one discriminator step per generator
 step.

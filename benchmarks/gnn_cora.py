@@ -1,7 +1,7 @@
 """Full-batch training epoch time of kerasbig's GCN and GAT on Cora against
 the same networks in PyTorch Geometric, in one process.
 
-Networks as in recipes/node_classification.py and PyG's examples: GCN
+Networks as in kerasbig.recipes.node_classification and PyG's examples: GCN
 1433 -> 16 (relu) -> 7, dropout 0.5; GAT 1433 -> 8 x 8 heads (elu) -> 7,
 dropout 0.6 on features and attention. Adam, cross-entropy on the 140
 training nodes. kerasbig trains with `model.fit()` on a `GraphDataset`

@@ -22,7 +22,7 @@ median epoch time of each feed and their ratio (goal <= 1.1x).
 """
 
 import argparse
-import importlib.util
+import importlib
 import pathlib
 import statistics
 import time
@@ -33,12 +33,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def load_recipe(name):
-    spec = importlib.util.spec_from_file_location(
-        name, ROOT / "recipes" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"kerasbig.recipes.{name}")
 
 
 def parse_args():

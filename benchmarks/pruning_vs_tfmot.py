@@ -1,7 +1,7 @@
 """Pruning the same network on the same data with tfmot (tf-keras) and with
 kerasbig (Keras 3), side by side in one process.
 
-The CNN of recipes/prune_quantize.py is trained dense once in Keras 3; its
+The CNN of kerasbig.recipes.prune_quantize is trained dense once in Keras 3; its
 weights are copied into the identical tf-keras network, so both pruning
 runs start from the same point. Each is then fine-tuned for --prune-epochs
 with the same PolynomialDecay schedule (0 -> --sparsity over the first 60 %

@@ -1,6 +1,6 @@
 """Does a VGG16 base trained on digits 0-4 help a few-shot 5-9 classifier?
 
-The issue 7 experiment, run with recipes/vgg16_transfer.py on 32x32
+The issue 7 experiment, run with kerasbig.recipes.vgg16_transfer on 32x32
 digits, in one process:
 
 1. Pretrain: `--weights none --classes 0,1,2,3,4` (all their training
@@ -21,7 +21,7 @@ digits, in one process:
 """
 
 import argparse
-import importlib.util
+import importlib
 import json
 import pathlib
 import statistics
@@ -29,16 +29,9 @@ import tempfile
 
 import keras
 
-RECIPE = pathlib.Path(__file__).resolve().parents[1] / "recipes"
-
 
 def load_recipe():
-    spec = importlib.util.spec_from_file_location(
-        "vgg16_transfer", RECIPE / "vgg16_transfer.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("kerasbig.recipes.vgg16_transfer")
 
 
 def parse_args():

@@ -4,7 +4,6 @@ JSON. A process of its own, because logical devices must be set up
 before TensorFlow starts."""
 
 import json
-import pathlib
 import sys
 
 from check_models import data
@@ -13,17 +12,11 @@ from check_models import gan
 from check_models import vae
 from processes import text_recipe_args
 
-RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
-
 
 def load_recipe(name):
-    import importlib.util
+    import importlib
 
-    path = RECIPES / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    return recipe
+    return importlib.import_module(f"kerasbig.recipes.{name}")
 
 
 def largest_difference(a, b):

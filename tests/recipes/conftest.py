@@ -1,5 +1,5 @@
 import contextlib
-import importlib.util
+import importlib
 import io
 import os
 import pathlib
@@ -13,22 +13,18 @@ RECIPES = pathlib.Path(__file__).resolve().parents[2] / "recipes"
 
 @pytest.fixture
 def load_recipe():
-    """Imports recipes/<name>.py as a module (recipes are not a package)."""
+    """Imports the recipe `kerasbig.recipes.<name>` (the code that
+    recipes/<name>.py runs from a checkout)."""
 
     def load(name):
-        spec = importlib.util.spec_from_file_location(
-            f"recipe_{name}", RECIPES / f"{name}.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return importlib.import_module(f"kerasbig.recipes.{name}")
 
     return load
 
 
 @pytest.fixture
 def recipe_help(load_recipe):
-    """`recipe_help(name)`: what `main(["--help"])` of recipes/<name>.py
+    """`recipe_help(name)`: what `main(["--help"])` of the recipe
     prints, run in this process (`run_recipe_script` runs the script)."""
 
     def run(name):

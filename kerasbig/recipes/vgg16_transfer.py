@@ -1,0 +1,372 @@
+"""Transfer learning with VGG16: a frozen base and a new head, then
+fine-tuning of the last blocks.
+
+Builds `keras.applications.VGG16(include_top=False)` with ImageNet weights
+(default; downloaded once), a local weights file (`--weights path.h5`) or
+none (`--weights none`: the whole network trains in one phase), adds Keras
+augmentation layers and a new classifier head, trains the head with the
+base frozen, then unfreezes the blocks from `--fine-tune-from` (block 5 by
+default) and fine-tunes them with a lower learning rate. Any input size
+>= 32; grey images are repeated to three channels.
+
+Data: scikit-learn's digits by default (no download; upsampled), a tfds
+image set (`--data tfds:tf_flowers`, `tfds:cats_vs_dogs`) or a folder
+with one subfolder of images per class. A validation split picks each
+phase's best epoch; the test split only scores the final model.
+`--classes 5,6,7,8,9` keeps some classes and `--train-per-class 20`
+keeps that many labelled training images per class, for few-shot
+transfer; `--save-base-weights` writes the trained base for a later
+`--weights`.
+
+    python -m kerasbig.recipes.vgg16_transfer --data tfds:tf_flowers --image-size 96
+    python -m kerasbig.recipes.vgg16_transfer --weights none --classes 0,1,2,3,4 \\
+        --learning-rate 1e-4 --save-base-weights runs/digits04.weights.h5
+    python -m kerasbig.recipes.vgg16_transfer --weights runs/digits04.weights.h5 \\
+        --classes 5,6,7,8,9 --train-per-class 20
+    python -m kerasbig.recipes.vgg16_transfer --smoke --weights none
+
+Outputs in --output-dir: head/ and fine_tune/ (full/ with --weights
+none), each with best.keras, model.keras, log.csv, tensorboard/ and
+curves.png; model.keras (final), metrics.json and, with
+--export-litert, model.tflite. A killed run resumes in the phase it was
+in; a finished phase is loaded, not trained again.
+"""
+
+import dataclasses
+import pathlib
+import sys
+import time
+
+import keras
+import numpy as np
+
+import kerasbig
+from kerasbig.data import stratified_split
+from kerasbig.distribute import describe
+from kerasbig.training import ImageDataConfig
+from kerasbig.training import TrainingConfig
+from kerasbig.training import check_export_backend
+from kerasbig.training import export_litert
+from kerasbig.training import fit_to_folder
+from kerasbig.training import load_images
+from kerasbig.training import option
+from kerasbig.training import parse_config
+from kerasbig.training import set_precision
+from kerasbig.training import start_distribution
+from kerasbig.training import write_json
+
+IMAGENET_HINT = (
+    "Download vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 where you "
+    "have network access (https://storage.googleapis.com/tensorflow/"
+    "keras-applications/vgg16/), copy it here and pass --weights "
+    "path/to/that.h5, or train from scratch with --weights none."
+)
+
+
+@dataclasses.dataclass
+class Config(ImageDataConfig, TrainingConfig):
+    epochs: int = option(10, "epochs of the head (base frozen)")
+    batch_size: int = option(32, "global batch size")
+    learning_rate: float = option(1e-3, "Adam learning rate of the head")
+    output_dir: str = option("runs/vgg16_transfer", "where outputs go")
+    image_size: int = option(32, "side of the square inputs, >= 32")
+    weights: str = option(
+        "imagenet", "'imagenet', a VGG16 (no top) weights file, or 'none'"
+    )
+    classes: str = option(
+        None, "comma-separated labels to keep (e.g. 5,6,7,8,9)"
+    )
+    train_per_class: int = option(
+        None, "labelled training images kept per class (few-shot)"
+    )
+    validation_fraction: float = option(
+        0.1,
+        "share of each class's training images held out for validation "
+        "(best checkpoint); taken before --train-per-class",
+    )
+    fine_tune_epochs: int = option(
+        5, "epochs with the last blocks unfrozen (0: head only)"
+    )
+    fine_tune_from: str = option(
+        "block5",
+        "first VGG16 block unfrozen for fine-tuning (later ones too)",
+        choices=[f"block{i}" for i in range(1, 6)],
+    )
+    fine_tune_learning_rate: float = option(
+        1e-5, "Adam learning rate while fine-tuning"
+    )
+    dropout: float = option(0.5, "dropout rate before the new head")
+    augment: bool = option(True, "random translation, rotation and zoom")
+    flip: bool = option(
+        False, "random horizontal flips (natural images, not digits)"
+    )
+    save_base_weights: str = option(
+        None, "write the trained VGG16 base here (.weights.h5)"
+    )
+
+
+SMOKE = {
+    "epochs": 1,
+    "fine_tune_epochs": 1,
+    "train_per_class": 8,
+    "image_size": 32,
+}
+
+
+def select(data, config):
+    """Keeps `--classes` (renumbered 0..k-1), holds out a validation split
+    per class and keeps `--train-per-class` labelled training images.
+
+    Returns `(train, validation, test, class_names)`, each split an
+    `(images, labels)` pair.
+    """
+    x_train, y_train, x_test, y_test = (
+        data.x_train,
+        data.y_train,
+        data.x_test,
+        data.y_test,
+    )
+    names = list(data.class_names)
+    if config.classes:
+        keep = [int(c) for c in config.classes.split(",")]
+        unknown = sorted(set(keep) - set(range(len(names))))
+        if unknown or len(set(keep)) != len(keep):
+            raise SystemExit(
+                "vgg16_transfer: --classes must be distinct labels in "
+                f"0..{len(names) - 1}. Received: {config.classes!r}"
+            )
+        index = np.full(len(names), -1)
+        index[keep] = np.arange(len(keep))
+        train, test = np.isin(y_train, keep), np.isin(y_test, keep)
+        x_train, y_train = x_train[train], index[y_train[train]]
+        x_test, y_test = x_test[test], index[y_test[test]]
+        names = [names[label] for label in keep]
+    train_index, val_index = stratified_split(
+        y_train, config.validation_fraction, config.seed
+    )
+    if config.train_per_class:
+        # The first n of each class in the shuffled train indices.
+        rank = np.zeros(len(train_index), "int64")
+        for label in range(len(names)):
+            rows = y_train[train_index] == label
+            rank[rows] = np.arange(rows.sum())
+        train_index = train_index[rank < config.train_per_class]
+    return (
+        (x_train[train_index], y_train[train_index].astype("int32")),
+        (x_train[val_index], y_train[val_index].astype("int32")),
+        (x_test, y_test.astype("int32")),
+        names,
+    )
+
+
+def to_vgg_inputs(images):
+    """[0, 1] images -> VGG16's expected input (BGR, ImageNet means
+    subtracted, 0-255 scale), three channels."""
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    return keras.applications.vgg16.preprocess_input(images * 255.0)
+
+
+def build_base(config):
+    shape = (config.image_size, config.image_size, 3)
+    if config.weights == "imagenet":
+        try:
+            return keras.applications.VGG16(
+                include_top=False, weights="imagenet", input_shape=shape
+            )
+        except Exception as error:  # offline: URLError, HTTPError, ...
+            raise SystemExit(
+                "vgg16_transfer: could not fetch the ImageNet weights "
+                f"(keras.applications.VGG16(weights='imagenet')): "
+                f"{type(error).__name__}: {error}. {IMAGENET_HINT}"
+            ) from error
+    base = keras.applications.VGG16(
+        include_top=False, weights=None, input_shape=shape
+    )
+    if config.weights != "none":
+        path = pathlib.Path(config.weights)
+        if not path.is_file():
+            raise SystemExit(
+                f"vgg16_transfer: --weights {config.weights!r} is neither "
+                f"'imagenet', 'none' nor a file. {IMAGENET_HINT}"
+            )
+        base.load_weights(path)
+    return base
+
+
+def build_model(config, base, num_classes):
+    inputs = keras.Input((config.image_size, config.image_size, 3))
+    x = inputs
+    if config.augment:
+        layers = [
+            keras.layers.RandomTranslation(0.1, 0.1, seed=config.seed),
+            keras.layers.RandomRotation(0.05, seed=config.seed),
+            keras.layers.RandomZoom(0.1, seed=config.seed),
+        ]
+        if config.flip:
+            layers.insert(0, keras.layers.RandomFlip("horizontal"))
+        x = keras.Sequential(layers, name="augmentation")(x)
+    x = base(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(config.dropout, seed=config.seed)(x)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="head")(x)
+    return keras.Model(inputs, logits, name="vgg16_transfer")
+
+
+class Batches(keras.utils.PyDataset):
+    """`(images, labels)` batches of in-memory [0, 1] images, converted to
+    VGG16 inputs one batch at a time (a whole converted copy would triple
+    the memory of grey images); reshuffled every epoch when `seed` is
+    given."""
+
+    def __init__(self, images, labels, batch_size, seed=None):
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.batch_size = batch_size
+        self.rng = None if seed is None else np.random.default_rng(seed)
+        self.order = np.arange(len(images))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[
+            index * self.batch_size : (index + 1) * self.batch_size
+        ]
+        return to_vgg_inputs(self.images[rows]), self.labels[rows]
+
+    def on_epoch_end(self):
+        if self.rng is not None:
+            self.order = self.rng.permutation(len(self.images))
+
+
+def compile_model(model, config, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=config.jit_compile,
+    )
+
+
+def train_phase(model, config, name, epochs, learning_rate, train, val):
+    """One phase in its own folder; a finished phase is loaded, not rerun."""
+    folder = pathlib.Path(config.output_dir) / name
+    if (folder / "model.keras").exists():
+        model.load_weights(folder / "model.keras")
+        return {"resumed_finished": True}
+    compile_model(model, config, learning_rate)
+    phase = dataclasses.replace(config, output_dir=str(folder), epochs=epochs)
+    history, stopped = fit_to_folder(
+        model,
+        Batches(*train, config.batch_size, seed=config.seed),
+        Batches(*val, config.batch_size),
+        phase,
+    )
+    if stopped:
+        sys.exit(stopped)
+    return {
+        "epochs": len(history.get("val_accuracy", [])),
+        "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
+    }
+
+
+def main(argv=None):
+    config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    if config.image_size < 32:
+        raise SystemExit(
+            "vgg16_transfer: --image-size must be >= 32 (VGG16 halves the "
+            f"image five times). Received: {config.image_size}"
+        )
+    check_export_backend(config)
+    strategy = start_distribution(config)
+    keras.utils.set_random_seed(config.seed)
+    data = load_images(config)
+    train, val, test, names = select(data, config)
+    policy = set_precision(config.mixed_precision)
+    # Variables made in the scope are mirrored (TensorFlow) or laid out
+    # (JAX); each phase's optimizer is built by fit under the same scope.
+    with strategy.scope():
+        base = build_base(config)
+        model = build_model(config, base, len(names))
+    start = time.perf_counter()
+    phases = {}
+    if config.weights == "none":
+        # Nothing pretrained to keep: the whole network trains at once.
+        phases["full"] = train_phase(
+            model,
+            config,
+            "full",
+            config.epochs,
+            config.learning_rate,
+            train,
+            val,
+        )
+    else:
+        base.trainable = False
+        phases["head"] = train_phase(
+            model,
+            config,
+            "head",
+            config.epochs,
+            config.learning_rate,
+            train,
+            val,
+        )
+        if config.fine_tune_epochs:
+            base.trainable = True
+            for layer in base.layers:
+                # Layer names are "block<k>_conv<j>" / "block<k>_pool".
+                layer.trainable = layer.name[:6] >= config.fine_tune_from
+            phases["fine_tune"] = train_phase(
+                model,
+                config,
+                "fine_tune",
+                config.fine_tune_epochs,
+                config.fine_tune_learning_rate,
+                train,
+                val,
+            )
+    seconds = time.perf_counter() - start
+    logits = model.predict(Batches(*test, config.batch_size), verbose=0)
+    test_loss = keras.losses.sparse_categorical_crossentropy(
+        test[1], logits, from_logits=True
+    )
+    output_dir = pathlib.Path(config.output_dir)
+    model.save(output_dir / "model.keras")
+    if config.save_base_weights:
+        base.save_weights(config.save_base_weights)
+    metrics = {
+        "backend": keras.backend.backend(),
+        "distribution": describe(strategy, config.batch_size),
+        "kerasbig": kerasbig.__version__,
+        "data": config.data,
+        "weights": config.weights,
+        "classes": names,
+        "images": {
+            "train": len(train[1]),
+            "validation": len(val[1]),
+            "test": len(test[1]),
+        },
+        "input_preprocessing": "keras.applications.vgg16.preprocess_input "
+        "of 0-255 RGB (grey repeated to 3 channels)",
+        "precision_policy": policy,
+        "phases": phases,
+        "train_seconds": round(seconds, 1),
+        "test_accuracy": float(np.mean(np.argmax(logits, -1) == test[1])),
+        "test_loss": float(keras.ops.mean(test_loss)),
+    }
+    if config.export_litert:
+        metrics["litert"] = export_litert(
+            model, output_dir / "model.tflite", to_vgg_inputs(test[0][:8])
+        )
+    write_json(output_dir / "metrics.json", metrics)
+    print(
+        f"test accuracy {metrics['test_accuracy']:.4f} on {len(test[1])} images"
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
