@@ -5,7 +5,9 @@ Runs the recipe `kerasbig.recipes.conditional_gan` from a checkout; after
 `python -m kerasbig.recipes.conditional_gan` (flags: `--help`).
 """
 
-from kerasbig.recipes.conditional_gan import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.conditional_gan` does.
+runpy.run_module(
+    "kerasbig.recipes.conditional_gan", run_name="__main__", alter_sys=True
+)

@@ -5,7 +5,7 @@ Runs the recipe `kerasbig.recipes.dcgan` from a checkout; after
 `python -m kerasbig.recipes.dcgan` (flags: `--help`).
 """
 
-from kerasbig.recipes.dcgan import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.dcgan` does.
+runpy.run_module("kerasbig.recipes.dcgan", run_name="__main__", alter_sys=True)

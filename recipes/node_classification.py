@@ -5,7 +5,9 @@ Runs the recipe `kerasbig.recipes.node_classification` from a checkout; after
 `python -m kerasbig.recipes.node_classification` (flags: `--help`).
 """
 
-from kerasbig.recipes.node_classification import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.node_classification` does.
+runpy.run_module(
+    "kerasbig.recipes.node_classification", run_name="__main__", alter_sys=True
+)

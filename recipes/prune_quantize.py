@@ -5,7 +5,9 @@ Runs the recipe `kerasbig.recipes.prune_quantize` from a checkout; after
 `python -m kerasbig.recipes.prune_quantize` (flags: `--help`).
 """
 
-from kerasbig.recipes.prune_quantize import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.prune_quantize` does.
+runpy.run_module(
+    "kerasbig.recipes.prune_quantize", run_name="__main__", alter_sys=True
+)

@@ -5,7 +5,9 @@ Runs the recipe `kerasbig.recipes.quickstart` from a checkout; after
 `python -m kerasbig.recipes.quickstart` (flags: `--help`).
 """
 
-from kerasbig.recipes.quickstart import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.quickstart` does.
+runpy.run_module(
+    "kerasbig.recipes.quickstart", run_name="__main__", alter_sys=True
+)

@@ -5,7 +5,9 @@ Runs the recipe `kerasbig.recipes.text_classification` from a checkout; after
 `python -m kerasbig.recipes.text_classification` (flags: `--help`).
 """
 
-from kerasbig.recipes.text_classification import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.text_classification` does.
+runpy.run_module(
+    "kerasbig.recipes.text_classification", run_name="__main__", alter_sys=True
+)

@@ -5,7 +5,7 @@ Runs the recipe `kerasbig.recipes.vae` from a checkout; after
 `python -m kerasbig.recipes.vae` (flags: `--help`).
 """
 
-from kerasbig.recipes.vae import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.vae` does.
+runpy.run_module("kerasbig.recipes.vae", run_name="__main__", alter_sys=True)

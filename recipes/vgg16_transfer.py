@@ -5,7 +5,9 @@ Runs the recipe `kerasbig.recipes.vgg16_transfer` from a checkout; after
 `python -m kerasbig.recipes.vgg16_transfer` (flags: `--help`).
 """
 
-from kerasbig.recipes.vgg16_transfer import main
+import runpy
 
-if __name__ == "__main__":
-    main()
+# Runs the module as `python -m kerasbig.recipes.vgg16_transfer` does.
+runpy.run_module(
+    "kerasbig.recipes.vgg16_transfer", run_name="__main__", alter_sys=True
+)

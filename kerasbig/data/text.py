@@ -109,42 +109,89 @@ def load_text_data(
     )
 
 
-def _label_arrays(rows):
-    """(texts, raw labels) -> texts, int labels, class names."""
-    texts = np.asarray([text for _, text in rows], dtype=object).astype(str)
-    raw = [label.strip() for label, _ in rows]
-    if all(label.lstrip("-").isdigit() for label in raw):
-        labels = np.asarray([int(label) for label in raw], "int32")
-        return texts, labels, None
-    names = sorted(set(raw))
-    index = {name: i for i, name in enumerate(names)}
-    return texts, np.asarray([index[r] for r in raw], "int32"), names
+def _is_integer(label):
+    return label.lstrip("-").isdigit()
+
+
+def _label_arrays(rows, path):
+    """(label, text, line) rows -> texts, int labels, class names.
+
+    Integer labels must number the classes 0..K-1 and may not mix with
+    other labels: a stray `7` or `nan` would otherwise become a class of
+    its own, silently.
+    """
+    texts = np.asarray([text for _, text, _ in rows], dtype=object).astype(str)
+    raw = [label.strip() for label, _, _ in rows]
+    integer = [_is_integer(label) for label in raw]
+    if any(integer) and not all(integer):
+        wrong = (
+            integer.index(False)
+            if sum(integer) > len(raw) / 2
+            else (integer.index(True))
+        )
+        raise ValueError(
+            f"load_text_data: {path} line {rows[wrong][2]}: the label column "
+            f"mixes integers and other values. Received: label "
+            f"{raw[wrong]!r} ({sum(integer)} integer labels, "
+            f"{len(raw) - sum(integer)} others)"
+        )
+    if not all(integer):
+        names = sorted(set(raw))
+        index = {name: i for i, name in enumerate(names)}
+        return texts, np.asarray([index[r] for r in raw], "int32"), names
+    labels = np.asarray([int(label) for label in raw], "int32")
+    return texts, labels, None
+
+
+def _check_numbering(labels, rows_by_file):
+    """Integer labels must be 0..K-1 for K distinct labels."""
+    present = np.unique(labels)
+    count = len(present)
+    if present[0] == 0 and present[-1] == count - 1:
+        return
+    outside = next(int(v) for v in present if not 0 <= v < count)
+    missing = sorted(set(range(count)) - {int(v) for v in present})
+    for path, rows in rows_by_file:
+        for label, _, line in rows:
+            if int(label.strip()) == outside:
+                raise ValueError(
+                    f"load_text_data: {path} line {line}: integer labels must "
+                    f"number the classes 0..K-1 (relabel them, or use class "
+                    f"names). Received: label {outside}, outside 0..{count - 1}"
+                    f" for {count} distinct labels; no row has {missing}"
+                )
 
 
 def _read_rows(path):
+    """The `(label, text, line)` rows of a .tsv/.csv file, header
+    dropped."""
     delimiter = "\t" if path.suffix == ".tsv" else ","
     with open(path, newline="", encoding="utf-8") as file:
-        rows = [row for row in csv.reader(file, delimiter=delimiter) if row]
+        reader = csv.reader(file, delimiter=delimiter)
+        rows = [(row, reader.line_num) for row in reader if row]
     if not rows:
         raise ValueError(f"load_text_data: {path} is empty")
-    bad = [i for i, row in enumerate(rows) if len(row) < 2]
+    bad = [(row, line) for row, line in rows if len(row) < 2]
     if bad:
+        row, line = bad[0]
         raise ValueError(
-            f"load_text_data: every row of {path} must be `label"
-            f"{delimiter!r}text`. Received a row with {len(rows[bad[0]])} "
-            f"column(s) at line {bad[0] + 1}"
+            f"load_text_data: {path} line {line}: every row must be `label"
+            f"{delimiter!r}text`. Received: a row with {len(row)} column(s)"
         )
-    rows = [(row[0], delimiter.join(row[1:])) for row in rows]
+    rows = [(row[0], delimiter.join(row[1:]), line) for row, line in rows]
     first = rows[0][0].strip()
-    others_numeric = all(
-        label.strip().lstrip("-").isdigit() for label, _ in rows[1:]
-    )
+    others_numeric = all(_is_integer(label.strip()) for label, _, _ in rows[1:])
     # A header row: a label column named like one, or the only
     # non-integer label among integer ones.
     if first.lower() in HEADER_NAMES or (
-        not first.lstrip("-").isdigit() and others_numeric
+        not _is_integer(first) and others_numeric
     ):
         rows = rows[1:]
+    if not rows:
+        raise ValueError(
+            f"load_text_data: {path} has a header row and no examples. "
+            f"Received: one line, {first!r}"
+        )
     return rows
 
 
@@ -153,7 +200,10 @@ def _names_for(labels, names):
 
 
 def _from_file(path, fraction, seed):
-    texts, labels, names = _label_arrays(_read_rows(path))
+    rows = _read_rows(path)
+    texts, labels, names = _label_arrays(rows, path)
+    if names is None:
+        _check_numbering(labels, [(path, rows)])
     rest, test = stratified_split(labels, fraction, seed)
     splits = {
         "train": (texts[rest], labels[rest]),
@@ -173,18 +223,25 @@ def _from_folder(path):
     if "train" in files:
         raw = {split: _read_rows(file) for split, file in files.items()}
         # One label numbering across the splits.
+        for split, rows in raw.items():  # each file checked on its own
+            _label_arrays(rows, files[split])
         everything = [row for rows in raw.values() for row in rows]
-        _, _, names = _label_arrays(everything)
+        _, _, names = _label_arrays(everything, path)
         index = {name: i for i, name in enumerate(names or [])}
         splits = {"validation": None}
         for split, rows in raw.items():
-            texts, labels, _ = _label_arrays(rows)
+            texts, labels, _ = _label_arrays(rows, files[split])
             if names:
                 labels = np.asarray(
-                    [index[label.strip()] for label, _ in rows], "int32"
+                    [index[label.strip()] for label, _, _ in rows], "int32"
                 )
             splits[split] = (texts, labels)
         all_labels = np.concatenate([s[1] for s in splits.values() if s])
+        if not names:
+            _check_numbering(
+                all_labels,
+                [(files[split], rows) for split, rows in raw.items()],
+            )
         return splits, _names_for(all_labels, names)
     return _from_text_directories(path)
 
@@ -196,6 +253,14 @@ def _from_text_directories(path):
     for split, folder in (("train", root), ("test", path / "test")):
         if split == "test" and (root == path or not folder.is_dir()):
             continue
+        classes = [d for d in folder.iterdir() if d.is_dir()]
+        if not any(next(d.glob("*.txt"), None) for d in classes):
+            raise ValueError(
+                f"load_text_data: folder {folder} holds no examples: expected "
+                "train.tsv/dev.tsv files, or one subfolder of .txt files per "
+                f"class. Received: {len(classes)} subfolder(s), no .txt file "
+                "in them"
+            )
         dataset = keras.utils.text_dataset_from_directory(
             folder, batch_size=None, shuffle=False, verbose=False
         )

@@ -12,7 +12,7 @@ share of generated images it assigns to the class they were asked for
 features on generated and on real test images (with the test labels
 requested), for the untrained and the trained generator.
 
-    python -m kerasbig.recipes.conditional_gan            # digits, a few minutes
+    python -m kerasbig.recipes.conditional_gan  # digits, a few minutes
     python -m kerasbig.recipes.conditional_gan --data tfds:mnist --image-size 28
     python -m kerasbig.recipes.conditional_gan --smoke    # seconds
 
@@ -37,6 +37,7 @@ from kerasbig.training import image_frechet_distance
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 from kerasbig.training import train_feature_classifier
 from kerasbig.training import write_json
@@ -45,19 +46,28 @@ from kerasbig.training import write_json
 @dataclasses.dataclass
 class Config(ImageDataConfig, DistributeConfig):
     loss: str = option("hinge", "GAN loss", ["bce", "hinge"])
-    epochs: int = option(150, "passes over the training images")
-    batch_size: int = option(64, "images per step")
-    learning_rate: float = option(2e-4, "Adam learning rate of both networks")
-    latent_dim: int = option(32, "size of the latent vector")
-    filters: int = option(64, "channels of the widest DCGAN block")
+    epochs: int = option(150, "passes over the training images", minimum=1)
+    batch_size: int = option(64, "images per step", minimum=1)
+    learning_rate: float = option(
+        2e-4, "Adam learning rate of both networks", greater_than=0
+    )
+    latent_dim: int = option(32, "size of the latent vector", minimum=1)
+    filters: int = option(64, "channels of the widest DCGAN block", minimum=1)
     ema_decay: float = option(
-        0.999, "decay of the generator weight average (0: off)"
+        0.999,
+        "decay of the generator weight average (0: off)",
+        minimum=0,
+        less_than=1,
     )
-    samples_every: int = option(10, "write a sample grid every N epochs")
+    samples_every: int = option(
+        10, "write a sample grid every N epochs", minimum=1
+    )
     classifier_epochs: int = option(
-        30, "epochs of the classifier that scores the samples"
+        30,
+        "epochs of the classifier that scores the samples",
+        minimum=1,
     )
-    seed: int = option(0, "seed of weights, noise and data order")
+    seed: int = option(0, "seed of weights, noise and data order", minimum=0)
     output_dir: str = option("runs/conditional_gan", "where results go")
 
 
@@ -154,8 +164,9 @@ def main(argv=None):
                 f"{metrics[name]['class_accuracy']:.3f}, Fréchet distance "
                 f"{metrics[name]['frechet_distance']:.3f}"
             )
+    print(f"generator and metrics.json in {config.output_dir}")
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -12,7 +12,7 @@ and the Fréchet distance between its penultimate features on generated
 and on real test images is reported, for the trained generator, its
 weight average (EMA) and the untrained generator.
 
-    python -m kerasbig.recipes.dcgan                      # digits, a few minutes
+    python -m kerasbig.recipes.dcgan  # digits, a few minutes
     python -m kerasbig.recipes.dcgan --model wgan-gp
     python -m kerasbig.recipes.dcgan --data tfds:mnist --image-size 28
     python -m kerasbig.recipes.dcgan --smoke              # seconds
@@ -41,6 +41,7 @@ from kerasbig.training import image_frechet_distance
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 from kerasbig.training import train_feature_classifier
 from kerasbig.training import write_json
@@ -52,30 +53,43 @@ class Config(ImageDataConfig, DistributeConfig):
     loss: str = option(
         "bce", "GAN loss (WGAN-GP uses wasserstein)", ["bce", "hinge"]
     )
-    epochs: int = option(150, "passes over the training images")
-    batch_size: int = option(64, "images per step")
-    learning_rate: float = option(2e-4, "Adam learning rate of both networks")
-    latent_dim: int = option(32, "size of the latent vector")
-    filters: int = option(64, "channels of the widest DCGAN block")
-    discriminator_steps: int = option(
-        1, "discriminator (critic) steps per generator step"
+    epochs: int = option(150, "passes over the training images", minimum=1)
+    batch_size: int = option(64, "images per step", minimum=1)
+    learning_rate: float = option(
+        2e-4, "Adam learning rate of both networks", greater_than=0
     )
-    r1_weight: float = option(0.0, "R1 penalty gamma (0: off)")
-    gradient_penalty_weight: float = option(10.0, "WGAN-GP lambda")
+    latent_dim: int = option(32, "size of the latent vector", minimum=1)
+    filters: int = option(64, "channels of the widest DCGAN block", minimum=1)
+    discriminator_steps: int = option(
+        1,
+        "discriminator (critic) steps per generator step",
+        minimum=1,
+    )
+    r1_weight: float = option(0.0, "R1 penalty gamma (0: off)", minimum=0)
+    gradient_penalty_weight: float = option(10.0, "WGAN-GP lambda", minimum=0)
     spectral_normalization: bool = option(
         False, "spectral normalization in the discriminator"
     )
     ema_decay: float = option(
-        0.999, "decay of the generator weight average (0: off)"
+        0.999,
+        "decay of the generator weight average (0: off)",
+        minimum=0,
+        less_than=1,
     )
-    samples_every: int = option(10, "write a sample grid every N epochs")
+    samples_every: int = option(
+        10, "write a sample grid every N epochs", minimum=1
+    )
     eval_samples: int = option(
-        1000, "generated images scored against the real test images"
+        1000,
+        "generated images scored against the real test images",
+        minimum=2,
     )
     classifier_epochs: int = option(
-        30, "epochs of the feature classifier used for the distance"
+        30,
+        "epochs of the feature classifier used for the distance",
+        minimum=1,
     )
-    seed: int = option(0, "seed of weights, noise and data order")
+    seed: int = option(0, "seed of weights, noise and data order", minimum=0)
     output_dir: str = option("runs/dcgan", "where results go")
 
 
@@ -173,9 +187,10 @@ def main(argv=None):
         f"Fréchet distance to real test images: untrained {untrained:.3f}, "
         f"trained {trained:.3f}"
         + (f", EMA {metrics['frechet_distance']['ema']:.3f}" if ema else "")
+        + f"; generator and metrics.json in {config.output_dir}"
     )
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

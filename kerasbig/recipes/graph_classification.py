@@ -35,7 +35,10 @@ from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_tu_dataset
 from kerasbig.training import DistributeConfig
+from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import bounded
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
 # 8-neighbourhood offsets of a pixel.
@@ -67,10 +70,12 @@ def parse_args(argv=None):
         help="a TU data set folder (<name>_A.txt, ...); default: the "
         "bundled digits as graphs",
     )
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument(
+        "--epochs", type=bounded(int, minimum=1), default=defaults.epochs
+    )
     parser.add_argument(
         "--patience",
-        type=int,
+        type=bounded(int, minimum=0),
         default=defaults.patience,
         help="stop after this many epochs without a better validation "
         "accuracy; the best weights are restored (0 = train every epoch "
@@ -78,26 +83,36 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.batch_size,
         help="graphs per batch",
     )
     parser.add_argument(
-        "--learning-rate", type=float, default=defaults.learning_rate
+        "--learning-rate",
+        type=bounded(float, greater_than=0),
+        default=defaults.learning_rate,
     )
     parser.add_argument(
-        "--layers", type=int, default=defaults.layers, help="GIN layers"
+        "--layers",
+        type=bounded(int, minimum=1),
+        default=defaults.layers,
+        help="GIN layers",
     )
     parser.add_argument(
-        "--hidden", type=int, default=defaults.hidden, help="hidden units"
+        "--hidden",
+        type=bounded(int, minimum=1),
+        default=defaults.hidden,
+        help="hidden units",
     )
     parser.add_argument(
         "--dropout",
-        type=float,
+        type=bounded(float, minimum=0, less_than=1),
         default=defaults.dropout,
         help="dropout on the pooled features, before the linear classifier",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--seed", type=bounded(int, minimum=0), default=defaults.seed
+    )
     parser.add_argument(
         "--output-dir",
         default=defaults.output_dir,
@@ -107,12 +122,13 @@ def parse_args(argv=None):
         "--smoke", action="store_true", help="two epochs, in seconds"
     )
     add_distribute_flags(parser)
+    add_debug_flag(parser)
     args = vars(parser.parse_args(argv))
-    smoke = args.pop("smoke")
-    config = Config(**args)
-    if smoke:
-        config.epochs = 2
-    return config
+    if args["smoke"]:  # smoke values as defaults: explicit flags still win
+        parser.set_defaults(epochs=2)
+        args = vars(parser.parse_args(argv))
+    del args["smoke"], args["debug"]
+    return Config(**args)
 
 
 def digit_graph(image):
@@ -293,4 +309,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

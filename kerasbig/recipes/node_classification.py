@@ -38,7 +38,10 @@ from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_planetoid
 from kerasbig.training import DistributeConfig
+from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import bounded
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
 # The papers' settings; a flag left at None takes the model's value.
@@ -102,33 +105,50 @@ def parse_args(argv=None):
         "into ~/.keras/datasets/kerasbig/planetoid)",
     )
     parser.add_argument(
-        "--seeds", type=int, default=1, help="runs, with seeds seed.."
+        "--seeds",
+        type=bounded(int, minimum=1),
+        default=1,
+        help="runs, with seeds seed..",
     )
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument(
-        "--epochs", type=int, help="epochs (default: gcn 200, gat 1000)"
+        "--seed", type=bounded(int, minimum=0), default=0, help="first seed"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=bounded(int, minimum=1),
+        help="epochs (default: gcn 200, gat 1000)",
     )
     parser.add_argument(
         "--patience",
-        type=int,
+        type=bounded(int, minimum=1),
         help="stop after this many epochs without a lower validation loss "
         "and restore the best weights (default: gcn none, gat 100; 0 = off)",
     )
     parser.add_argument(
-        "--learning-rate", type=float, help="Adam (gcn 0.01, gat 0.005)"
+        "--learning-rate",
+        type=bounded(float, greater_than=0),
+        help="Adam (gcn 0.01, gat 0.005)",
     )
     parser.add_argument(
         "--weight-decay",
-        type=float,
+        type=bounded(float, minimum=0),
         default=5e-4,
         help="L2 weight decay as in PyTorch's Adam",
     )
     parser.add_argument(
-        "--hidden", type=int, help="hidden units per head (gcn 16, gat 8)"
+        "--hidden",
+        type=bounded(int, minimum=1),
+        help="hidden units per head (gcn 16, gat 8)",
     )
-    parser.add_argument("--heads", type=int, help="GAT attention heads (gat 8)")
     parser.add_argument(
-        "--dropout", type=float, help="dropout rate (gcn 0.5, gat 0.6)"
+        "--heads",
+        type=bounded(int, minimum=1),
+        help="GAT attention heads (gat 8)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=bounded(float, minimum=0, less_than=1),
+        help="dropout rate (gcn 0.5, gat 0.6)",
     )
     parser.add_argument(
         "--output-dir",
@@ -141,12 +161,13 @@ def parse_args(argv=None):
         help="one seed, 5 epochs: checks the pipeline in seconds",
     )
     add_distribute_flags(parser)
+    add_debug_flag(parser)
     args = vars(parser.parse_args(argv))
-    smoke = args.pop("smoke")
-    config = Config(**{k: v for k, v in args.items() if v is not None})
-    if smoke:
-        config.seeds, config.epochs = 1, 5
-    return config
+    if args["smoke"]:  # smoke values as defaults: explicit flags still win
+        parser.set_defaults(seeds=1, epochs=5)
+        args = vars(parser.parse_args(argv))
+    del args["smoke"], args["debug"]
+    return Config(**{k: v for k, v in args.items() if v is not None})
 
 
 def find_data(config):
@@ -308,4 +329,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -11,9 +11,10 @@ written, then evaluates every file with the LiteRT interpreter on
 held-out digits and writes a report: accuracy, file size, gzip size,
 sparsity, single-example latency p50/p95.
 
-    python -m kerasbig.recipes.prune_quantize              # about two minutes on CPU
+    python -m kerasbig.recipes.prune_quantize  # about two minutes on CPU
     python -m kerasbig.recipes.prune_quantize --smoke      # seconds
-    python -m kerasbig.recipes.prune_quantize --sparsity 0.9 --output-dir runs/p90
+    python -m kerasbig.recipes.prune_quantize --sparsity 0.9 \\
+        --output-dir runs/p90
 
 Outputs in --output-dir: dense.keras, pruned.keras (stripped), the .tflite
 files, report.json and report.md.
@@ -40,7 +41,10 @@ from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
 from kerasbig.training import DistributeConfig
+from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import bounded
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
 
@@ -70,38 +74,38 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.epochs,
         help="epochs of dense training",
     )
     parser.add_argument(
         "--prune-epochs",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.prune_epochs,
         help="epochs of fine-tuning while pruning; sparsity ramps up over "
         "the first 60 %% of them (tfmot's PolynomialDecay)",
     )
     parser.add_argument(
         "--sparsity",
-        type=float,
+        type=bounded(float, minimum=0, less_than=1),
         default=defaults.sparsity,
         help="final fraction of zero weights in every kernel, in [0, 1)",
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.batch_size,
         help="global batch size",
     )
     parser.add_argument(
         "--learning-rate",
-        type=float,
+        type=bounded(float, greater_than=0),
         default=defaults.learning_rate,
         help="Adam learning rate of dense training",
     )
     parser.add_argument(
         "--prune-learning-rate",
-        type=float,
+        type=bounded(float, greater_than=0),
         default=defaults.prune_learning_rate,
         help="Adam learning rate while pruning",
     )
@@ -114,35 +118,38 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--qat-epochs",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.qat_epochs,
         help="epochs of quantization-aware fine-tuning",
     )
     parser.add_argument(
         "--qat-learning-rate",
-        type=float,
+        type=bounded(float, greater_than=0),
         default=defaults.qat_learning_rate,
         help="Adam learning rate of quantization-aware fine-tuning",
     )
     parser.add_argument(
         "--image-size",
-        type=int,
+        type=bounded(int, minimum=18),
         default=defaults.image_size,
-        help="side the 8x8 digits are resized to (>= 18)",
+        help="side the 8x8 digits are resized to (>= 18: the CNN's three "
+        "3x3 convolutions and two poolings need it)",
     )
     parser.add_argument(
         "--calibration-examples",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.calibration_examples,
         help="training images that calibrate int8 activation ranges",
     )
     parser.add_argument(
         "--latency-runs",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.latency_runs,
         help="timed single-example calls per LiteRT file",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--seed", type=bounded(int, minimum=0), default=defaults.seed
+    )
     parser.add_argument(
         "--output-dir",
         default=defaults.output_dir,
@@ -154,18 +161,19 @@ def parse_args(argv=None):
         help="1 + 1 epochs, few latency runs: checks the pipeline",
     )
     add_distribute_flags(parser)
+    add_debug_flag(parser)
     args = vars(parser.parse_args(argv))
-    if args["image_size"] < 18:
-        parser.error(
-            "--image-size must be >= 18 (the CNN's three 3x3 convolutions "
-            f"and two poolings need it). Received: {args['image_size']}"
+    if args["smoke"]:  # smoke values as defaults: explicit flags still win
+        parser.set_defaults(
+            epochs=1,
+            prune_epochs=1,
+            qat_epochs=1,
+            calibration_examples=50,
+            latency_runs=10,
         )
-    smoke = args.pop("smoke")
-    config = Config(**args)
-    if smoke:
-        config.epochs, config.prune_epochs, config.qat_epochs = 1, 1, 1
-        config.calibration_examples, config.latency_runs = 50, 10
-    return config
+        args = vars(parser.parse_args(argv))
+    del args["smoke"], args["debug"]
+    return Config(**args)
 
 
 def build_model(image_size, num_classes=10):
@@ -376,4 +384,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

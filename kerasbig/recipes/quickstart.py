@@ -8,7 +8,7 @@ backend is active (KERAS_BACKEND), evaluates it on held-out digits, saves
 the model as `.keras`, reloads it, checks that the reloaded model predicts
 the same, and writes `metrics.json` to the output directory.
 
-    python -m kerasbig.recipes.quickstart                 # about a minute on a CPU
+    python -m kerasbig.recipes.quickstart  # about a minute on a CPU
     python -m kerasbig.recipes.quickstart --smoke         # a few seconds
     KERAS_BACKEND=jax python -m kerasbig.recipes.quickstart --epochs 5
 """
@@ -25,7 +25,10 @@ import numpy as np
 import kerasbig
 from kerasbig.data import load_digits
 from kerasbig.training import DistributeConfig
+from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import bounded
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
 
@@ -46,28 +49,34 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--epochs", type=int, default=defaults.epochs, help="training epochs"
+        "--epochs",
+        type=bounded(int, minimum=1),
+        default=defaults.epochs,
+        help="training epochs",
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.batch_size,
         help="global batch size",
     )
     parser.add_argument(
         "--learning-rate",
-        type=float,
+        type=bounded(float, greater_than=0),
         default=defaults.learning_rate,
         help="Adam learning rate",
     )
     parser.add_argument(
         "--image-size",
-        type=int,
+        type=bounded(int, minimum=1),
         default=defaults.image_size,
         help="side the 8x8 digits are resized to (>= 8)",
     )
     parser.add_argument(
-        "--seed", type=int, default=defaults.seed, help="random seed"
+        "--seed",
+        type=bounded(int, minimum=0),
+        default=defaults.seed,
+        help="random seed",
     )
     parser.add_argument(
         "--output-dir",
@@ -80,6 +89,7 @@ def parse_args(argv=None):
         help="tiny run (1 epoch, 8x8 images) that finishes in seconds",
     )
     add_distribute_flags(parser)
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     config = Config(
         strategy=args.strategy,
@@ -175,4 +185,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -14,7 +14,8 @@ folder with `train.tsv` and `dev.tsv` (GLUE layout, e.g. SST-2), or a
 folder in `text_dataset_from_directory` layout.
 
     python -m kerasbig.recipes.text_classification --data data/sst2
-    python -m kerasbig.recipes.text_classification --model transformer --epochs 5
+    python -m kerasbig.recipes.text_classification --model transformer \\
+        --epochs 5
     python -m kerasbig.recipes.text_classification --data reviews.tsv \\
         --class-weight balanced
     python -m kerasbig.recipes.text_classification --data data/sst2 --smoke
@@ -44,6 +45,7 @@ from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import run_script
 from kerasbig.training import set_precision
 from kerasbig.training import start_distribution
 from kerasbig.training import write_json
@@ -53,9 +55,9 @@ MODELS = ["lstm", "bilstm", "cnn", "transformer"]
 
 @dataclasses.dataclass
 class Config(TrainingConfig):
-    epochs: int = option(5, "passes over the training data")
-    batch_size: int = option(64, "global batch size")
-    learning_rate: float = option(1e-3, "Adam learning rate")
+    epochs: int = option(5, "passes over the training data", minimum=1)
+    batch_size: int = option(64, "global batch size", minimum=1)
+    learning_rate: float = option(1e-3, "Adam learning rate", greater_than=0)
     output_dir: str = option("runs/text_classification", "where outputs go")
     data: str = option(
         "tfds:imdb_reviews",
@@ -63,14 +65,20 @@ class Config(TrainingConfig):
         "train.tsv and dev.tsv, or a folder of class subfolders",
     )
     data_dir: str = option(None, "tfds data folder")
-    max_samples: int = option(None, "use at most this many training texts")
-    model: str = option("cnn", "network", MODELS)
-    vocabulary_size: int = option(20000, "most frequent tokens kept")
-    sequence_length: int = option(
-        64, "tokens per text (longer texts are cut, shorter padded)"
+    max_samples: int = option(
+        None, "use at most this many training texts", minimum=1
     )
-    embedding_dim: int = option(128, "token embedding size")
-    dropout: float = option(0.5, "dropout before the classifier")
+    model: str = option("cnn", "network", MODELS)
+    vocabulary_size: int = option(20000, "most frequent tokens kept", minimum=2)
+    sequence_length: int = option(
+        64,
+        "tokens per text (longer texts are cut, shorter padded)",
+        minimum=1,
+    )
+    embedding_dim: int = option(128, "token embedding size", minimum=1)
+    dropout: float = option(
+        0.5, "dropout before the classifier", minimum=0, less_than=1
+    )
     class_weight: str = option(
         "none", "per-class loss weights", ["none", "balanced"]
     )
@@ -253,10 +261,11 @@ def main(argv=None):
     print(
         f"{config.model}: validation accuracy "
         f"{metrics['validation']['accuracy']:.4f}, macro F1 "
-        f"{metrics['validation']['macro_f1']:.4f}"
+        f"{metrics['validation']['macro_f1']:.4f}; model and metrics.json "
+        f"in {output}"
     )
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

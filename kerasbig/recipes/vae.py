@@ -11,7 +11,7 @@ of reconstruction binary cross-entropy plus KL), its two terms, and
 writes PNGs: test images above their reconstructions, and samples from
 the prior.
 
-    python -m kerasbig.recipes.vae                        # digits, about a minute
+    python -m kerasbig.recipes.vae  # digits, about a minute
     python -m kerasbig.recipes.vae --latent-dim 2 --beta 4
     python -m kerasbig.recipes.vae --smoke                # seconds
 
@@ -34,23 +34,30 @@ from kerasbig.training import fit_generative
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 from kerasbig.training import write_json
 
 
 @dataclasses.dataclass
 class Config(ImageDataConfig, DistributeConfig):
-    epochs: int = option(200, "passes over the training images")
-    batch_size: int = option(64, "images per step")
-    learning_rate: float = option(1e-3, "Adam learning rate")
-    latent_dim: int = option(8, "size of the latent vector")
-    hidden: int = option(256, "units of the encoder and decoder layers")
-    beta: float = option(1.0, "weight of the KL term (beta-VAE)")
-    kl_warmup_steps: int = option(
-        1000, "train steps over which the KL weight rises from 0 to beta"
+    epochs: int = option(200, "passes over the training images", minimum=1)
+    batch_size: int = option(64, "images per step", minimum=1)
+    learning_rate: float = option(1e-3, "Adam learning rate", greater_than=0)
+    latent_dim: int = option(8, "size of the latent vector", minimum=1)
+    hidden: int = option(
+        256, "units of the encoder and decoder layers", minimum=1
     )
-    samples_every: int = option(20, "write a sample grid every N epochs")
-    seed: int = option(0, "seed of weights, noise and data order")
+    beta: float = option(1.0, "weight of the KL term (beta-VAE)", minimum=0)
+    kl_warmup_steps: int = option(
+        1000,
+        "train steps over which the KL weight rises from 0 to beta",
+        minimum=0,
+    )
+    samples_every: int = option(
+        20, "write a sample grid every N epochs", minimum=1
+    )
+    seed: int = option(0, "seed of weights, noise and data order", minimum=0)
     output_dir: str = option("runs/vae", "where results go")
 
 
@@ -136,10 +143,11 @@ def main(argv=None):
     write_json(f"{config.output_dir}/metrics.json", metrics)
     print(
         f"test ELBO {test['elbo']:.2f} nats per image (reconstruction "
-        f"{test['reconstruction_loss']:.2f}, KL {test['kl_loss']:.2f})"
+        f"{test['reconstruction_loss']:.2f}, KL {test['kl_loss']:.2f}); "
+        f"model and metrics.json in {config.output_dir}"
     )
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

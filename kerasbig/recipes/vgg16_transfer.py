@@ -18,10 +18,13 @@ keeps that many labelled training images per class, for few-shot
 transfer; `--save-base-weights` writes the trained base for a later
 `--weights`.
 
-    python -m kerasbig.recipes.vgg16_transfer --data tfds:tf_flowers --image-size 96
-    python -m kerasbig.recipes.vgg16_transfer --weights none --classes 0,1,2,3,4 \\
+    python -m kerasbig.recipes.vgg16_transfer --data tfds:tf_flowers \\
+        --image-size 96
+    python -m kerasbig.recipes.vgg16_transfer --weights none \\
+        --classes 0,1,2,3,4 \\
         --learning-rate 1e-4 --save-base-weights runs/digits04.weights.h5
-    python -m kerasbig.recipes.vgg16_transfer --weights runs/digits04.weights.h5 \\
+    python -m kerasbig.recipes.vgg16_transfer \\
+        --weights runs/digits04.weights.h5 \\
         --classes 5,6,7,8,9 --train-per-class 20
     python -m kerasbig.recipes.vgg16_transfer --smoke --weights none
 
@@ -51,6 +54,7 @@ from kerasbig.training import fit_to_folder
 from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import run_script
 from kerasbig.training import set_precision
 from kerasbig.training import start_distribution
 from kerasbig.training import write_json
@@ -65,11 +69,13 @@ IMAGENET_HINT = (
 
 @dataclasses.dataclass
 class Config(ImageDataConfig, TrainingConfig):
-    epochs: int = option(10, "epochs of the head (base frozen)")
-    batch_size: int = option(32, "global batch size")
-    learning_rate: float = option(1e-3, "Adam learning rate of the head")
+    epochs: int = option(10, "epochs of the head (base frozen)", minimum=1)
+    batch_size: int = option(32, "global batch size", minimum=1)
+    learning_rate: float = option(
+        1e-3, "Adam learning rate of the head", greater_than=0
+    )
     output_dir: str = option("runs/vgg16_transfer", "where outputs go")
-    image_size: int = option(32, "side of the square inputs, >= 32")
+    image_size: int = option(32, "side of the square inputs, >= 32", minimum=1)
     weights: str = option(
         "imagenet", "'imagenet', a VGG16 (no top) weights file, or 'none'"
     )
@@ -77,15 +83,21 @@ class Config(ImageDataConfig, TrainingConfig):
         None, "comma-separated labels to keep (e.g. 5,6,7,8,9)"
     )
     train_per_class: int = option(
-        None, "labelled training images kept per class (few-shot)"
+        None,
+        "labelled training images kept per class (few-shot)",
+        minimum=1,
     )
     validation_fraction: float = option(
         0.1,
         "share of each class's training images held out for validation "
         "(best checkpoint); taken before --train-per-class",
+        greater_than=0,
+        less_than=1,
     )
     fine_tune_epochs: int = option(
-        5, "epochs with the last blocks unfrozen (0: head only)"
+        5,
+        "epochs with the last blocks unfrozen (0: head only)",
+        minimum=0,
     )
     fine_tune_from: str = option(
         "block5",
@@ -93,9 +105,13 @@ class Config(ImageDataConfig, TrainingConfig):
         choices=[f"block{i}" for i in range(1, 6)],
     )
     fine_tune_learning_rate: float = option(
-        1e-5, "Adam learning rate while fine-tuning"
+        1e-5,
+        "Adam learning rate while fine-tuning",
+        greater_than=0,
     )
-    dropout: float = option(0.5, "dropout rate before the new head")
+    dropout: float = option(
+        0.5, "dropout rate before the new head", minimum=0, less_than=1
+    )
     augment: bool = option(True, "random translation, rotation and zoom")
     flip: bool = option(
         False, "random horizontal flips (natural images, not digits)"
@@ -363,10 +379,11 @@ def main(argv=None):
         )
     write_json(output_dir / "metrics.json", metrics)
     print(
-        f"test accuracy {metrics['test_accuracy']:.4f} on {len(test[1])} images"
+        f"test accuracy {metrics['test_accuracy']:.4f} on {len(test[1])} "
+        f"images; model and metrics.json in {output_dir}"
     )
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -5,6 +5,8 @@ and the callbacks and scoring of generative recipes."""
 from kerasbig.training.config import DistributeConfig
 from kerasbig.training.config import ImageDataConfig
 from kerasbig.training.config import TrainingConfig
+from kerasbig.training.config import add_debug_flag
+from kerasbig.training.config import bounded
 from kerasbig.training.config import load_images
 from kerasbig.training.config import option
 from kerasbig.training.config import parse_config
@@ -22,12 +24,15 @@ from kerasbig.training.generative import image_frechet_distance
 from kerasbig.training.generative import train_feature_classifier
 from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
+from kerasbig.training.run import run_script
 from kerasbig.training.run import write_json
 
 __all__ = [
     "DistributeConfig",
     "ImageDataConfig",
+    "add_debug_flag",
     "add_distribute_flags",
+    "bounded",
     "TrainingConfig",
     "check_export_backend",
     "export_litert",
@@ -41,6 +46,7 @@ __all__ = [
     "read_log",
     "progress_verbosity",
     "run_callbacks",
+    "run_script",
     "save_curves",
     "set_precision",
     "start_distribution",

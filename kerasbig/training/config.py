@@ -20,9 +20,25 @@ def _flag_type(field):
     return hint
 
 
-def option(default, help, choices=None):
+def option(
+    default,
+    help,
+    choices=None,
+    minimum=None,
+    greater_than=None,
+    maximum=None,
+    less_than=None,
+):
     """A config dataclass field with its `--help` text (and allowed
     values) for `parse_config`.
+
+    Args:
+        default: the value without the flag (`None` is always allowed).
+        help: the flag's help text.
+        choices: the values allowed, if only some are.
+        minimum, greater_than, maximum, less_than: bounds that
+            `parse_config` checks (the flag is rejected with one line
+            naming it otherwise).
 
     Example:
 
@@ -31,13 +47,93 @@ def option(default, help, choices=None):
         >>> @dataclasses.dataclass
         ... class Config:
         ...     loss: str = option("bce", "GAN loss", choices=["bce", "hinge"])
+        ...     epochs: int = option(10, "passes over the data", minimum=1)
         >>> Config()
-        Config(loss='bce')
+        Config(loss='bce', epochs=10)
     """
     metadata = {"help": help}
     if choices is not None:
         metadata["choices"] = list(choices)
+    bounds = {
+        ">=": minimum,
+        ">": greater_than,
+        "<=": maximum,
+        "<": less_than,
+    }
+    bounds = {k: v for k, v in bounds.items() if v is not None}
+    if bounds:
+        metadata["bounds"] = bounds
     return dataclasses.field(default=default, metadata=metadata)
+
+
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+}
+
+
+def bounds_problem(value, bounds):
+    """What is wrong with `value` under `bounds` (a dict like
+    `{">=": 1}`), or `None`. `None` values pass."""
+    if value is None:
+        return None
+    broken = [f"{op} {limit}" for op, limit in bounds.items()]
+    if all(_COMPARE[op](value, limit) for op, limit in bounds.items()):
+        return None
+    return f"expected a value {' and '.join(broken)}; received {value}"
+
+
+def bounded(
+    kind, minimum=None, greater_than=None, maximum=None, less_than=None
+):
+    """An `argparse` `type=` that converts with `kind` and checks bounds,
+    for recipes with hand-written parsers (`option` does it for config
+    dataclasses).
+
+    Example:
+
+        >>> import argparse
+        >>> from kerasbig.training.config import bounded
+        >>> parser = argparse.ArgumentParser()
+        >>> _ = parser.add_argument("--epochs", type=bounded(int, minimum=1))
+        >>> parser.parse_args(["--epochs", "3"]).epochs
+        3
+    """
+    bounds = {
+        ">=": minimum,
+        ">": greater_than,
+        "<=": maximum,
+        "<": less_than,
+    }
+    bounds = {k: v for k, v in bounds.items() if v is not None}
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}; "
+                f"received {text!r}"
+            ) from None
+        problem = bounds_problem(value, bounds)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in errors
+    return convert
+
+
+def add_debug_flag(parser):
+    """`--debug`: a recipe error shows its full traceback, not one line
+    (see `run_script`)."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error instead of one line",
+    )
 
 
 def add_field_flag(parser, field, owner="the config"):
@@ -77,7 +173,10 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
     booleans get `--flag` / `--no-flag`, and fields with
     `metadata={"choices": [...]}` accept only those values. A `--smoke`
     flag makes the `smoke` values (a tiny run for tests) the defaults;
-    flags given explicitly still win.
+    flags given explicitly still win. Fields declared with bounds
+    (`option(..., minimum=1)`) are checked after parsing: a value out of
+    bounds stops with argparse's usage line and one error line naming the
+    flag. `--debug` is accepted (for `run_script`) and not returned.
 
     Args:
         config_class: a dataclass whose fields all have defaults.
@@ -124,11 +223,21 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
             action="store_true",
             help=f"a run of seconds, for tests: sets {settings}",
         )
+    add_debug_flag(parser)
     args = vars(parser.parse_args(argv))
     if args.pop("smoke", False):
         parser.set_defaults(**smoke)
         args = vars(parser.parse_args(argv))
         args.pop("smoke")
+    args.pop("debug")  # read by run_script
+    for field in dataclasses.fields(config_class):
+        problem = bounds_problem(
+            args[field.name], field.metadata.get("bounds", {})
+        )
+        if problem:
+            parser.error(
+                f"argument --{field.name.replace('_', '-')}: {problem}"
+            )
     return config_class(**args)
 
 
@@ -163,11 +272,13 @@ class DistributeConfig:
         None,
         "multi-process runs: number of processes "
         "(or KERAS_DISTRIBUTION_NUM_PROCESSES)",
+        minimum=1,
     )
     process_id: int = option(
         None,
         "multi-process runs: this process's index, 0 = coordinator "
         "(or KERAS_DISTRIBUTION_PROCESS_ID)",
+        minimum=0,
     )
 
 
@@ -190,12 +301,14 @@ class TrainingConfig(DistributeConfig):
         (3, 8, True)
     """
 
-    epochs: int = option(10, "passes over the training data")
+    epochs: int = option(10, "passes over the training data", minimum=1)
     batch_size: int = option(
-        32, "global batch size (summed over devices when distributed)"
+        32,
+        "global batch size (summed over devices when distributed)",
+        minimum=1,
     )
-    learning_rate: float = option(1e-3, "peak learning rate")
-    seed: int = option(0, "seed of weights, dropout and data order")
+    learning_rate: float = option(1e-3, "peak learning rate", greater_than=0)
+    seed: int = option(0, "seed of weights, dropout and data order", minimum=0)
     mixed_precision: bool = option(
         False,
         "compute in float16 on a GPU, bfloat16 on a CPU (variables stay "
@@ -238,9 +351,12 @@ class ImageDataConfig:
         None,
         "side of the square images (default: the data's own, 8 for digits; "
         "required for folders)",
+        minimum=1,
     )
     data_dir: str = option(None, "tfds data folder")
-    max_samples: int = option(None, "use at most this many train images")
+    max_samples: int = option(
+        None, "use at most this many train images", minimum=1
+    )
 
 
 def load_images(config):

@@ -10,6 +10,10 @@ import numpy as np
 
 from kerasbig.callbacks import StopOnNaN
 
+# The run folder of the training in progress, for run_script's message
+# when the run is interrupted.
+_CURRENT_RUN = {}
+
 
 def run_callbacks(output_dir, backup=True, csv=True, nan_checkpoint=True):
     """The callbacks every recipe run gets, writing into `output_dir`.
@@ -40,6 +44,7 @@ def run_callbacks(output_dir, backup=True, csv=True, nan_checkpoint=True):
     """
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    _CURRENT_RUN.update(output_dir=output_dir, resumable=backup)
     callbacks = []
     if backup:
         callbacks.append(
@@ -102,3 +107,77 @@ def write_json(path, data):
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(_plain(data), indent=2) + "\n")
     os.replace(partial, path)
+
+
+def _interrupted_message():
+    output_dir = _CURRENT_RUN.get("output_dir")
+    if output_dir is None:
+        return (
+            "interrupted before training started; run the same command "
+            "again to start over"
+        )
+    log = pathlib.Path(output_dir) / "log.csv"
+    finished = 0
+    if log.exists():
+        finished = max(len(log.read_text().strip().splitlines()) - 1, 0)
+    epoch = finished + 1
+    if _CURRENT_RUN.get("resumable"):
+        return (
+            f"interrupted in epoch {epoch}; run the same command again to "
+            f"resume from epoch {epoch} (state in {output_dir}/backup)"
+        )
+    return (
+        f"interrupted in epoch {epoch}; this run keeps no backup, so the "
+        "same command starts over"
+    )
+
+
+def run_script(main, argv=None):
+    """Runs a recipe's `main(argv)` as a command-line program.
+
+    An error prints one line, `<recipe>: error: <what went wrong>`, and
+    exits with status 1 (`--debug` in `argv` shows the traceback instead);
+    Ctrl-C prints the epoch it stopped in and how to resume, and exits
+    with status 130. Every kerasbig recipe ends with
+    `if __name__ == "__main__": run_script(main)`.
+
+    Args:
+        main: a function taking the argument list (its parser should
+            accept `--debug`: see `add_debug_flag`).
+        argv: arguments; `sys.argv[1:]` when None.
+
+    Example:
+
+        >>> import contextlib, io
+        >>> from kerasbig.training import run_script
+        >>> def main(argv):
+        ...     raise ValueError("data.tsv line 3: a label is missing")
+        >>> stderr = io.StringIO()
+        >>> with contextlib.redirect_stderr(stderr):
+        ...     try:
+        ...         run_script(main, [])
+        ...     except SystemExit as stop:
+        ...         print(stop.code)
+        1
+        >>> "error: data.tsv line 3: a label is missing" in stderr.getvalue()
+        True
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    program = pathlib.Path(sys.argv[0]).stem or "recipe"
+    _CURRENT_RUN.clear()
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print(f"\n{program}: {_interrupted_message()}", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        if "--debug" in argv:
+            raise
+        lines = [line.strip() for line in str(error).splitlines()]
+        first = next((line for line in lines if line), "")
+        what = first or type(error).__name__
+        print(
+            f"{program}: error: {what} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
