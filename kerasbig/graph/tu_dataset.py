@@ -1,25 +1,48 @@
 """Graph classification data sets in the TU Dortmund text format (MUTAG,
-PROTEINS, NCI1, IMDB-BINARY, ...), read from a local folder."""
+PROTEINS, NCI1, IMDB-BINARY, ...), downloaded once or read from a local
+folder."""
 
+import os
 import pathlib
+import shutil
+import zipfile
 
 import numpy as np
 
+from kerasbig.data import data_folder
+from kerasbig.data import fetch_files
 from kerasbig.graph.graph_batch import GraphBatch
+
+TU_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
+"""Where the TU archives `<name>.zip` are served (the URL PyG uses)."""
 
 
 def load_tu_dataset(
-    path, name=None, use_node_attributes=False, use_edge_attributes=False
+    path=None,
+    name=None,
+    use_node_attributes=False,
+    use_edge_attributes=False,
+    data_dir=None,
+    base_url=TU_URL,
 ):
-    """Reads a TU data set folder into graphs and graph labels, with PyTorch
-    Geometric's `TUDataset` processing.
+    """Reads a TU data set into graphs and graph labels, with PyTorch
+    Geometric's `TUDataset` processing; downloads it by name first.
 
-    The folder holds `<name>_A.txt` (one `source, target` line per edge,
-    1-based), `<name>_graph_indicator.txt` and `<name>_graph_labels.txt`,
-    and optionally `<name>_node_labels.txt`, `_node_attributes.txt`,
-    `_edge_labels.txt` and `_edge_attributes.txt`: the files of the zip
-    archives at https://chrsmrrs.github.io/datasets/ (nothing is
-    downloaded here).
+    `load_tu_dataset("MUTAG")` (or `name="MUTAG"`) downloads
+    `<base_url>/MUTAG.zip` once, as PyG does, into
+    `~/.keras/datasets/kerasbig/tu` (`$KERAS_HOME` moves `~/.keras`;
+    `$KERASBIG_DATA_DIR` or `data_dir=` choose another folder) and unpacks
+    it there. The archives' SHA-256 sums are not published, so a download
+    warns that it is unverified; a damaged or partial archive fails its
+    zip checksums and is fetched again. Offline, the error names the URL,
+    the file and where to put it.
+
+    `load_tu_dataset(folder)` reads a folder instead: `<name>_A.txt` (one
+    `source, target` line per edge, 1-based),
+    `<name>_graph_indicator.txt` and `<name>_graph_labels.txt`, and
+    optionally `<name>_node_labels.txt`, `_node_attributes.txt`,
+    `_edge_labels.txt` and `_edge_attributes.txt`: the files of the
+    archives at https://chrsmrrs.github.io/datasets/.
 
     As in PyG: node features are the node attributes (only with
     `use_node_attributes`) followed by the one-hot node labels; edge
@@ -29,12 +52,16 @@ def load_tu_dataset(
     node labels nor used attributes get one constant feature, `x = 1`.
 
     Args:
-        path: the folder.
-        name: the file prefix; defaults to the folder's name.
+        path: a folder, or a data set name to download (a name with no
+            folder of that name here).
+        name: the file prefix; defaults to the folder's name. With no
+            `path`, the data set to download.
         use_node_attributes: include the continuous node attributes.
             Defaults to `False` (PyG's `use_node_attr`).
         use_edge_attributes: include the edge attributes and labels as
             `edge_attr`. Defaults to `False` (PyG's `use_edge_attr`).
+        data_dir: folder for the download instead of the cache folder.
+        base_url: where `<name>.zip` is fetched from.
 
     Returns:
         `(graphs, labels)`: a list of `GraphBatch`, one per graph, and an
@@ -53,6 +80,15 @@ def load_tu_dataset(
         >>> [g.edge_index.tolist() for g in graphs], labels.tolist()
         ([[[0, 1], [1, 0]], [[], []]], [0, 1])
     """
+    if path is None and name is None:
+        raise ValueError(
+            "load_tu_dataset: give a data set name to download (e.g. "
+            "'MUTAG') or a folder of its files. Received: path=None, "
+            "name=None"
+        )
+    if path is None or _is_name(path):
+        name = name or str(path)
+        path = _download(name, data_dir, base_url)
     folder = pathlib.Path(path)
     prefix = name or folder.name
 
@@ -161,3 +197,67 @@ def _coalesce(edges, edge_attr, num_nodes):
         np.add.at(merged, position, edge_attr)
         edge_attr = merged
     return edges, edge_attr
+
+
+def _is_name(path):
+    text = str(path)
+    return not pathlib.Path(text).exists() and not any(
+        sep and sep in text for sep in (os.sep, os.altsep, ".")
+    )
+
+
+def _download(name, data_dir, base_url):
+    """The unpacked folder of `<name>.zip`, fetched and checked once."""
+    archive_name = f"{name}.zip"
+    unpacked = data_folder("tu", data_dir) / name
+    if (unpacked / f"{name}_A.txt").is_file():
+        return unpacked  # checked when it was unpacked
+    for _ in range(2):
+        folder = fetch_files(
+            [archive_name],
+            base_url,
+            "tu",
+            data_dir=data_dir,
+            owner="load_tu_dataset",
+        )
+        archive = folder / archive_name
+        try:
+            with zipfile.ZipFile(archive) as opened:
+                damaged = opened.testzip()
+                if damaged is None:
+                    _unpack(opened, folder, name)
+        except zipfile.BadZipFile:
+            damaged = archive_name
+        if damaged is None:
+            return unpacked
+        archive.unlink()  # damaged or partial: fetch it again
+    raise ValueError(
+        f"load_tu_dataset: {archive_name} from {base_url} is not a readable "
+        f"zip archive ({damaged} fails its checksum) after two downloads; "
+        f"it was removed from {folder}."
+    )
+
+
+def _unpack(opened, folder, name):
+    """Unpacks into a side folder, then moves `<name>/` into place: an
+    interrupted unpack never looks complete."""
+    root = folder.resolve()
+    for member in opened.namelist():  # no member may land outside
+        if not (root / member).resolve().is_relative_to(root):
+            raise ValueError(
+                f"load_tu_dataset: the archive member {member!r} would be "
+                f"written outside {folder}; the archive is not a TU data set."
+            )
+    side = folder / f".{name}.unpacking"
+    shutil.rmtree(side, ignore_errors=True)
+    opened.extractall(side)
+    inner = side / name if (side / name).is_dir() else side
+    if not (inner / f"{name}_A.txt").is_file():
+        shutil.rmtree(side, ignore_errors=True)
+        raise ValueError(
+            f"load_tu_dataset: {name}.zip holds no {name}/{name}_A.txt; it "
+            "is not the TU data set of that name."
+        )
+    shutil.rmtree(folder / name, ignore_errors=True)
+    os.replace(inner, folder / name)
+    shutil.rmtree(side, ignore_errors=True)

@@ -10,11 +10,13 @@ validation split is kept; test accuracy is reported.
 Data: by default scikit-learn's bundled handwritten digits as graphs (no
 download): each inked pixel is a node with (ink, row, column) features,
 joined to its inked 8-neighbours, and the graph's label is the digit.
-Or `--data-path` a folder of a TU data set (MUTAG, PROTEINS, NCI1, ... from
-https://chrsmrrs.github.io/datasets/), split at random per class.
+Or `--data-path` a TU data set (MUTAG, PROTEINS, NCI1, ... of
+https://chrsmrrs.github.io/datasets/), by name (downloaded once into
+~/.keras/datasets/kerasbig/tu) or as a folder of its files, split at
+random per class.
 
     python -m kerasbig.recipes.graph_classification              # digits graphs
-    python -m kerasbig.recipes.graph_classification --data-path data/MUTAG
+    python -m kerasbig.recipes.graph_classification --data-path MUTAG
     python -m kerasbig.recipes.graph_classification --smoke      # a few seconds
 """
 
@@ -67,8 +69,9 @@ def parse_args(argv=None):
     defaults = Config()
     parser.add_argument(
         "--data-path",
-        help="a TU data set folder (<name>_A.txt, ...); default: the "
-        "bundled digits as graphs",
+        help="a TU data set: a name to download (MUTAG, PROTEINS, ...) or a "
+        "folder of its files (<name>_A.txt, ...); default: the bundled "
+        "digits as graphs",
     )
     parser.add_argument(
         "--epochs", type=bounded(int, minimum=1), default=defaults.epochs
@@ -178,13 +181,6 @@ def load_graphs(config):
             split: ([digit_graph(image) for image in x], y)
             for split, (x, y) in images.items()
         }
-    if not os.path.isdir(config.data_path):
-        raise SystemExit(
-            f"graph_classification: {config.data_path} is not a folder. "
-            "Pass --data-path a TU data set folder (unzipped from "
-            "https://chrsmrrs.github.io/datasets/), or leave it out to use "
-            "the bundled digits; nothing is downloaded."
-        )
     graphs, labels = load_tu_dataset(config.data_path)
     splits = split_per_class(labels, [0.8, 0.1, 0.1], config.seed)
     return {

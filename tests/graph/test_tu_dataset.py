@@ -91,3 +91,88 @@ def test_bad_folders_raise_clear_errors(tmp_path):
     (folder / "BAD_graph_labels.txt").write_text("0\n1\n")
     with pytest.raises(ValueError, match="two of the 3 nodes of one graph"):
         load_tu_dataset(folder)
+
+
+@pytest.fixture
+def tu_server(tmp_path, http_server):
+    """A local server with TINY.zip (as the TU site packs it: TINY/...)
+    and a truncated BROKEN.zip; returns (url, reference folder)."""
+    import zipfile
+
+    source = tmp_path / "source" / "TINY"
+    source.mkdir(parents=True)
+    _write_tu_files(source, "TINY", np.random.default_rng(0))
+    site = tmp_path / "site"
+    site.mkdir()
+    with zipfile.ZipFile(site / "TINY.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        for file in sorted(source.iterdir()):
+            z.write(file, f"TINY/{file.name}")
+    data = (site / "TINY.zip").read_bytes()
+    (site / "BROKEN.zip").write_bytes(data[: len(data) // 2])
+    return http_server(site), source
+
+
+def _same(a, b):
+    (graphs_a, labels_a), (graphs_b, labels_b) = a, b
+    assert labels_a.tolist() == labels_b.tolist()
+    for g, h in zip(graphs_a, graphs_b, strict=True):
+        np.testing.assert_array_equal(g.x, h.x)
+        np.testing.assert_array_equal(g.edge_index, h.edge_index)
+
+
+def test_download_by_name_unpacks_once_and_reads_like_the_folder(
+    tu_server, tmp_path, http_server, monkeypatch
+):
+    url, source = tu_server
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    with pytest.warns(UserWarning, match="without verification"):
+        downloaded = load_tu_dataset("TINY", base_url=url)
+    _same(downloaded, load_tu_dataset(source))
+    cache = tmp_path / "home" / "datasets" / "kerasbig" / "tu"
+    assert (cache / "TINY" / "TINY_A.txt").is_file()
+    assert http_server.requests == {"/TINY.zip": 1}
+    _same(load_tu_dataset(name="TINY", base_url=url), downloaded)
+    assert http_server.requests == {"/TINY.zip": 1}  # from the cache
+    # data_dir= elsewhere, with the attributes PyG's flags add.
+    with pytest.warns(UserWarning, match="without verification"):
+        graphs, _ = load_tu_dataset(
+            "TINY",
+            base_url=url,
+            data_dir=tmp_path / "mine",
+            use_node_attributes=True,
+        )
+    assert (
+        graphs[0].x.shape[1]
+        == load_tu_dataset(source, use_node_attributes=True)[0][0].x.shape[1]
+    )
+
+
+def test_damaged_download_is_fetched_again_then_refused(
+    tu_server, tmp_path, http_server
+):
+    url, _ = tu_server
+    with (
+        pytest.warns(UserWarning),
+        pytest.raises(
+            ValueError,
+            match=r"BROKEN.zip from http://127.0.0.1:\d+ is not a readable "
+            r"zip archive .* after two downloads; it was removed",
+        ),
+    ):
+        load_tu_dataset("BROKEN", base_url=url, data_dir=tmp_path / "d")
+    assert http_server.requests["/BROKEN.zip"] == 2
+    assert not (tmp_path / "d" / "BROKEN.zip").exists()
+
+
+def test_offline_download_names_url_file_and_place(tmp_path):
+    with pytest.raises(
+        RuntimeError,
+        match=r"load_tu_dataset: could not download MUTAG.zip from "
+        r"http://127.0.0.1:9/MUTAG.zip .* put it at "
+        + str(tmp_path / "d" / "MUTAG.zip"),
+    ):
+        load_tu_dataset(
+            "MUTAG", base_url="http://127.0.0.1:9", data_dir=tmp_path / "d"
+        )
+    with pytest.raises(ValueError, match="give a data set name"):
+        load_tu_dataset()
