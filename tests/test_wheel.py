@@ -92,8 +92,7 @@ def test_installed_wheel_runs_a_recipe_outside_the_checkout(wheel, tmp_path):
         [
             sys.executable,
             "-c",
-            "import importlib.util as u; "
-            "print(u.find_spec('kerasbig').origin)",
+            "import importlib.util as u; print(u.find_spec('kerasbig').origin)",
         ],
         cwd=work,
         env=environment,

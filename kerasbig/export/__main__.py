@@ -58,6 +58,11 @@ def _parser():
         "representative examples, else random inputs)",
     )
     parser.add_argument(
+        "--sparse",
+        action="store_true",
+        help="store sparse (pruned) weights in LiteRT's sparse format",
+    )
+    parser.add_argument(
         "--allow-flex",
         action="store_true",
         help="allow TensorFlow (Flex) ops that LiteRT has no builtin for",
@@ -125,6 +130,7 @@ def main(argv=None):
             builtins_only=not args.allow_flex,
             verify_data=_arrays("--verify-data", args.verify_data, model),
             tolerance=args.tolerance,
+            sparse=args.sparse,
         )
     except (ImportError, OSError, ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else repr(error)

@@ -20,7 +20,11 @@ _MISSING_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op")
 
 
 def convert_model(
-    model, builtins_only=True, quantization=None, representative_data=None
+    model,
+    builtins_only=True,
+    quantization=None,
+    representative_data=None,
+    sparse=False,
 ):
     """Converts a built Keras model to LiteRT flatbuffer bytes.
 
@@ -38,6 +42,9 @@ def convert_model(
         representative_data: for `"int8"`, a list with one array per model
             input (in `model.inputs` order), examples along axis 0; not
             needed for a quantization-aware-trained model.
+        sparse: store sparse weights in a sparse format (the converter's
+            `EXPERIMENTAL_SPARSITY`), so a pruned model's file shrinks;
+            the runtime densifies them when the file loads.
 
     Returns:
         The `.tflite` flatbuffer as bytes.
@@ -75,8 +82,12 @@ def convert_model(
         archive.write_out(saved_model_dir, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         supported = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        optimizations = []
         if quantization is not None:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            optimizations.append(tf.lite.Optimize.DEFAULT)
+        if sparse:
+            optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+        converter.optimizations = optimizations
         if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if quantization == "int8" and representative_data is not None:

@@ -19,6 +19,7 @@ def to_litert(
     builtins_only=True,
     verify_data=None,
     tolerance=None,
+    sparse=False,
 ):
     """Converts a Keras model to a verified LiteRT (`.tflite`) file.
 
@@ -49,6 +50,14 @@ def to_litert(
             inputs.
         tolerance: largest accepted `max |LiteRT - Keras|` as a fraction
             of `max |Keras|`; defaults per quantization (`TOLERANCES`).
+        sparse: store the weights in LiteRT's sparse format (the
+            converter's sparsity optimisation), so a pruned model's file
+            is smaller as it is, not only after gzip. The runtime
+            densifies the weights when it loads the file (`DENSIFY` ops).
+            With `quantization="int8"` the file may not run: LiteRT's
+            default CPU delegate (XNNPack, ai-edge-litert 2.3) cannot
+            prepare sparse int8 fully connected layers, and `to_litert`
+            then raises. Defaults to `False`.
 
     Returns:
         A `LiteRTModel`, with `max_abs_difference` and `tolerance` of the
@@ -92,13 +101,17 @@ def to_litert(
         builtins_only=builtins_only,
         quantization=quantization,
         representative_data=representative,
+        sparse=sparse,
     )
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    exported = LiteRTModel(
-        path, input_names=[tensor.name for tensor in model.inputs]
-    )
+    try:
+        exported = LiteRTModel(
+            path, input_names=[tensor.name for tensor in model.inputs]
+        )
+    except RuntimeError as error:
+        raise _does_not_run(path, error) from error
     if not exported.ops:
         raise ValueError(
             f"{owner}: the converted file {path} has no operators (an empty "
@@ -139,9 +152,12 @@ def to_litert(
     )
     expected = [np.asarray(keras.ops.convert_to_numpy(e)) for e in expected]
     # By name: the file's input order need not be the model's.
-    got = exported.predict(
-        {t.name: a for t, a in zip(model.inputs, verify, strict=True)}
-    )
+    try:
+        got = exported.predict(
+            {t.name: a for t, a in zip(model.inputs, verify, strict=True)}
+        )
+    except RuntimeError as error:
+        raise _does_not_run(path, error) from error
     got = got if isinstance(got, list) else [got]
     scale = max(float(np.abs(e).max()) for e in expected) or 1.0
     difference = max(
@@ -205,3 +221,14 @@ def _random_inputs(model):
         else:
             arrays.append(rng.standard_normal(shape).astype(tensor.dtype))
     return arrays
+
+
+def _does_not_run(path, error):
+    first = next(
+        (line.strip() for line in str(error).splitlines() if line.strip()),
+        type(error).__name__,
+    )
+    return ValueError(
+        f"to_litert: the converted file {path} does not run in the LiteRT "
+        f"interpreter: {first}"
+    )

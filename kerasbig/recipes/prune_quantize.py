@@ -1,15 +1,16 @@
 """Prune and quantize a CNN, export it to LiteRT, and report what it cost.
 
-The README's main job. With no arguments it needs no network: it trains a
-small CNN on scikit-learn's bundled handwritten digits (upsampled to
+The README's main job. With no arguments it needs no network: it trains
+a small CNN on scikit-learn's bundled handwritten digits (upsampled to
 32x32), prunes it to 80 % sparsity by magnitude while fine-tuning
 (`kerasbig.optimize`, any Keras backend), strips the pruning wrappers,
 exports LiteRT files (`kerasbig.export.to_litert`, TensorFlow backend):
-the dense model as float32, and the pruned model as float32,
-dynamic-range int8 and full int8, each checked against Keras when
-written, then evaluates every file with the LiteRT interpreter on
-held-out digits and writes a report: accuracy, file size, gzip size,
-sparsity, single-example latency p50/p95.
+the dense model as float32, and the pruned model as float32, dynamic-
+range int8 and full int8, plus a float32 file in LiteRT's sparse weight
+format (smaller as it is, not only after gzip), each checked against
+Keras when written, then evaluates every file with the LiteRT
+interpreter on held-out digits and writes a report: accuracy, file size,
+gzip size, sparsity, single-example latency p50/p95.
 
     python -m kerasbig.recipes.prune_quantize  # about two minutes on CPU
     python -m kerasbig.recipes.prune_quantize --smoke      # seconds
@@ -293,14 +294,16 @@ def main(argv=None):
     train_seconds = time.perf_counter() - start
 
     calibration = x_train[: config.calibration_examples]
+    # (name, model, quantization, sparse weight format)
     exports = [
-        ("dense float32", dense, None),
-        ("pruned float32", pruned, None),
-        ("pruned dynamic-range int8", pruned, "dynamic"),
-        ("pruned int8", pruned, "int8"),
+        ("dense float32", dense, None, False),
+        ("pruned float32", pruned, None, False),
+        ("pruned float32 sparse", pruned, None, True),
+        ("pruned dynamic-range int8", pruned, "dynamic", False),
+        ("pruned int8", pruned, "int8", False),
     ]
     if config.qat:
-        exports.append(("pruned QAT int8", qat, "int8"))
+        exports.append(("pruned QAT int8", qat, "int8", False))
     # Keras accuracy and sparsity per model, not per file (the pruned
     # model is exported three times).
     keras_scores = {
@@ -308,10 +311,10 @@ def main(argv=None):
             float(model.evaluate(x_test, y_test, verbose=0)[1]),
             sparsity_total(sparsity_report(model)),
         )
-        for _, model, _ in exports
+        for _, model, _, _ in exports
     }
     rows = []
-    for name, model, quantization in exports:
+    for name, model, quantization, sparse in exports:
         keras_accuracy, sparsity = keras_scores[id(model)]
         path = os.path.join(
             config.output_dir, name.replace(" ", "_") + ".tflite"
@@ -323,6 +326,7 @@ def main(argv=None):
             # A QAT model brings its own ranges.
             representative_data=None if model is qat else calibration,
             verify_data=x_test[:64],
+            sparse=sparse,
         )
         latency = exported.latency(x_test, runs=config.latency_runs)
         rows.append(
@@ -330,6 +334,7 @@ def main(argv=None):
                 "name": name,
                 "file": path,
                 "quantization": quantization or "none",
+                "sparse_format": sparse,
                 "accuracy": exported.evaluate(x_test, y_test)["accuracy"],
                 "keras_accuracy": keras_accuracy,
                 "size": exported.size,
@@ -348,6 +353,8 @@ def main(argv=None):
         * (dense_row["accuracy"] - pruned_row["accuracy"]),
         "gzip_ratio_pruned_to_dense": pruned_row["gzip_size"]
         / dense_row["gzip_size"],
+        "size_ratio_sparse_to_dense": by_name["pruned float32 sparse"]["size"]
+        / dense_row["size"],
         "size_ratio_int8_to_float": int8_row["size"] / pruned_row["size"],
         "accuracy_drop_int8_points": 100
         * (pruned_row["accuracy"] - int8_row["accuracy"]),

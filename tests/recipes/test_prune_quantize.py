@@ -17,6 +17,7 @@ def test_smoke_run_writes_every_file_and_the_report(recipe, tmp_path):
     assert names == [
         "dense float32",
         "pruned float32",
+        "pruned float32 sparse",
         "pruned dynamic-range int8",
         "pruned int8",
     ]
@@ -26,6 +27,15 @@ def test_smoke_run_writes_every_file_and_the_report(recipe, tmp_path):
         assert row["latency_p50_ms"] <= row["latency_p95_ms"]
     assert report["models"][0]["sparsity"] < 0.05
     assert report["models"][1]["sparsity"] == pytest.approx(0.8, abs=0.01)
+    rows = {row["name"]: row for row in report["models"]}
+    # The sparse format shrinks the file itself (80 % zeros), and the
+    # file still matches Keras (to_litert verified it when writing).
+    assert rows["pruned float32 sparse"]["sparse_format"]
+    assert (
+        rows["pruned float32 sparse"]["size"]
+        <= 0.6 * rows["pruned float32"]["size"]
+    )
+    assert report["summary"]["size_ratio_sparse_to_dense"] <= 0.6
     assert json.loads((tmp_path / "report.json").read_text()) == report
     assert "| pruned int8 |" in (tmp_path / "report.md").read_text()
     for name in ("dense.keras", "pruned.keras"):
