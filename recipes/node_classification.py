@@ -5,8 +5,11 @@ Runs the recipe `kerasbig.recipes.node_classification` from a checkout; after
 `python -m kerasbig.recipes.node_classification` (flags: `--help`).
 """
 
+import os
 import runpy
 
+# Quiet start-up, as under python -m (kerasbig._console).
+os.environ["_KERASBIG_PROGRAM"] = "1"
 # Runs the module as `python -m kerasbig.recipes.node_classification` does.
 runpy.run_module(
     "kerasbig.recipes.node_classification", run_name="__main__", alter_sys=True

@@ -5,7 +5,10 @@ Runs the recipe `kerasbig.recipes.vae` from a checkout; after
 `python -m kerasbig.recipes.vae` (flags: `--help`).
 """
 
+import os
 import runpy
 
+# Quiet start-up, as under python -m (kerasbig._console).
+os.environ["_KERASBIG_PROGRAM"] = "1"
 # Runs the module as `python -m kerasbig.recipes.vae` does.
 runpy.run_module("kerasbig.recipes.vae", run_name="__main__", alter_sys=True)

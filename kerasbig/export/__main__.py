@@ -74,6 +74,11 @@ def _parser():
         "max |Keras| (default per quantization)",
     )
     parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up and converter logs",
+    )
+    parser.add_argument(
         "--import",
         dest="modules",
         action="append",

@@ -38,8 +38,8 @@ from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_planetoid
 from kerasbig.training import DistributeConfig
-from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import add_run_flags
 from kerasbig.training import bounded
 from kerasbig.training import run_script
 from kerasbig.training import start_distribution
@@ -161,12 +161,12 @@ def parse_args(argv=None):
         help="one seed, 5 epochs: checks the pipeline in seconds",
     )
     add_distribute_flags(parser)
-    add_debug_flag(parser)
+    add_run_flags(parser)
     args = vars(parser.parse_args(argv))
     if args["smoke"]:  # smoke values as defaults: explicit flags still win
         parser.set_defaults(seeds=1, epochs=5)
         args = vars(parser.parse_args(argv))
-    del args["smoke"], args["debug"]
+    del args["smoke"], args["debug"], args["verbose"]
     return Config(**{k: v for k, v in args.items() if v is not None})
 
 

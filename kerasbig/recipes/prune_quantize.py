@@ -42,8 +42,8 @@ from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
 from kerasbig.training import DistributeConfig
-from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import add_run_flags
 from kerasbig.training import bounded
 from kerasbig.training import run_script
 from kerasbig.training import start_distribution
@@ -162,7 +162,7 @@ def parse_args(argv=None):
         help="1 + 1 epochs, few latency runs: checks the pipeline",
     )
     add_distribute_flags(parser)
-    add_debug_flag(parser)
+    add_run_flags(parser)
     args = vars(parser.parse_args(argv))
     if args["smoke"]:  # smoke values as defaults: explicit flags still win
         parser.set_defaults(
@@ -173,7 +173,7 @@ def parse_args(argv=None):
             latency_runs=10,
         )
         args = vars(parser.parse_args(argv))
-    del args["smoke"], args["debug"]
+    del args["smoke"], args["debug"], args["verbose"]
     return Config(**args)
 
 

@@ -25,8 +25,8 @@ import numpy as np
 import kerasbig
 from kerasbig.data import load_digits
 from kerasbig.training import DistributeConfig
-from kerasbig.training import add_debug_flag
 from kerasbig.training import add_distribute_flags
+from kerasbig.training import add_run_flags
 from kerasbig.training import bounded
 from kerasbig.training import run_script
 from kerasbig.training import start_distribution
@@ -89,7 +89,7 @@ def parse_args(argv=None):
         help="tiny run (1 epoch, 8x8 images) that finishes in seconds",
     )
     add_distribute_flags(parser)
-    add_debug_flag(parser)
+    add_run_flags(parser)
     args = parser.parse_args(argv)
     config = Config(
         strategy=args.strategy,

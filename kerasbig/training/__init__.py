@@ -5,7 +5,7 @@ and the callbacks and scoring of generative recipes."""
 from kerasbig.training.config import DistributeConfig
 from kerasbig.training.config import ImageDataConfig
 from kerasbig.training.config import TrainingConfig
-from kerasbig.training.config import add_debug_flag
+from kerasbig.training.config import add_run_flags
 from kerasbig.training.config import bounded
 from kerasbig.training.config import load_images
 from kerasbig.training.config import option
@@ -30,7 +30,7 @@ from kerasbig.training.run import write_json
 __all__ = [
     "DistributeConfig",
     "ImageDataConfig",
-    "add_debug_flag",
+    "add_run_flags",
     "add_distribute_flags",
     "bounded",
     "TrainingConfig",

@@ -126,13 +126,21 @@ def bounded(
     return convert
 
 
-def add_debug_flag(parser):
-    """`--debug`: a recipe error shows its full traceback, not one line
-    (see `run_script`)."""
+def add_run_flags(parser):
+    """Adds the flags every recipe command takes: `--debug` (an error
+    shows its full traceback, not one line; see `run_script`) and
+    `--verbose` (TensorFlow's start-up and converter logs are shown; a
+    recipe started as a program is quiet otherwise). Their values are
+    read from the command line before the parser runs."""
     parser.add_argument(
         "--debug",
         action="store_true",
         help="show the full traceback of an error instead of one line",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up and converter logs",
     )
 
 
@@ -176,7 +184,8 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
     flags given explicitly still win. Fields declared with bounds
     (`option(..., minimum=1)`) are checked after parsing: a value out of
     bounds stops with argparse's usage line and one error line naming the
-    flag. `--debug` is accepted (for `run_script`) and not returned.
+    flag. `--debug` and `--verbose` are accepted (`add_run_flags`) and
+    not returned.
 
     Args:
         config_class: a dataclass whose fields all have defaults.
@@ -223,13 +232,13 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
             action="store_true",
             help=f"a run of seconds, for tests: sets {settings}",
         )
-    add_debug_flag(parser)
+    add_run_flags(parser)
     args = vars(parser.parse_args(argv))
     if args.pop("smoke", False):
         parser.set_defaults(**smoke)
         args = vars(parser.parse_args(argv))
         args.pop("smoke")
-    args.pop("debug")  # read by run_script
+    args.pop("debug"), args.pop("verbose")  # read from sys.argv
     for field in dataclasses.fields(config_class):
         problem = bounds_problem(
             args[field.name], field.metadata.get("bounds", {})

@@ -143,7 +143,7 @@ def run_script(main, argv=None):
 
     Args:
         main: a function taking the argument list (its parser should
-            accept `--debug`: see `add_debug_flag`).
+            accept `--debug`: see `add_run_flags`).
         argv: arguments; `sys.argv[1:]` when None.
 
     Example:

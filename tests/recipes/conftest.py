@@ -1,7 +1,6 @@
 import contextlib
 import importlib
 import io
-import os
 import pathlib
 import subprocess
 import sys
@@ -52,7 +51,6 @@ def run_recipe_script():
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
 
     return run

@@ -36,3 +36,24 @@ def test_help_explains_every_flag(run_recipe_script):
         "--smoke",
     ]:
         assert flag in text
+
+
+@pytest.mark.backend_agnostic
+def test_help_starts_quiet(run_recipe_script):
+    # No TensorFlow start-up lines (absl prints them before any log level
+    # applies): kerasbig._console sets stderr aside while Keras loads.
+    done = run_recipe_script("quickstart", "--help")
+    assert done.stderr == ""
+
+
+@pytest.mark.backend_agnostic
+def test_only_kerasbig_programs_start_quiet():
+    from kerasbig._console import launched_as_program
+
+    program = ["python", "-m", "kerasbig.recipes.vae", "--smoke"]
+    assert launched_as_program(program, {})
+    assert launched_as_program(["python", "-m", "kerasbig.export", "a"], {})
+    assert launched_as_program(["python", "x.py"], {"_KERASBIG_PROGRAM": "1"})
+    assert not launched_as_program(["python", "train.py"], {})
+    assert not launched_as_program(["python", "-m", "pytest"], {})
+    assert not launched_as_program(["python", "-c", "import kerasbig"], {})

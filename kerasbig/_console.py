@@ -1,0 +1,79 @@
+"""A quiet start for kerasbig's command-line programs.
+
+`python -m kerasbig.recipes.<name>` and `python -m kerasbig.export` (and
+the launchers in a checkout's `recipes/`) would print TensorFlow's C++
+start-up lines (oneDNN, CUDA stubs, CPU features: absl writes them before
+any log level applies) and its Python warnings. For those programs only,
+and unless `--verbose` is given, the import of Keras runs with the
+process's stderr set aside (replayed if the import fails), and
+TensorFlow's later C++ and Python logging is limited to errors. A program
+that merely imports kerasbig is never affected.
+
+Standard library only: it runs before Keras is imported.
+"""
+
+import logging
+import os
+import sys
+import tempfile
+
+PROGRAM_ENV = "_KERASBIG_PROGRAM"
+"""Set by the checkout launchers (`recipes/<name>.py`) before they run a
+recipe module, which `python -m` shows in `sys.orig_argv` instead."""
+
+_PROGRAMS = ("kerasbig.recipes", "kerasbig.export")
+
+
+def launched_as_program(orig_argv=None, environ=None):
+    """Whether this process is one of kerasbig's command-line programs."""
+    orig_argv = list(
+        getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv
+    )
+    environ = os.environ if environ is None else environ
+    if environ.get(PROGRAM_ENV):
+        return True
+    for flag, module in zip(orig_argv, orig_argv[1:], strict=False):
+        if flag == "-m" and module.startswith(_PROGRAMS):
+            return True
+    return False
+
+
+class _QuietImport:
+    """Sets the process's stderr (file descriptor 2) aside while Keras and
+    TensorFlow load; what they wrote is replayed if the import fails."""
+
+    def __init__(self):
+        self.active = False
+
+    def start(self):
+        if "--verbose" in sys.argv or "tensorflow" in sys.modules:
+            return
+        if not launched_as_program():
+            return
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            # Closed in finish(), after the import it covers.
+            self._sink = tempfile.TemporaryFile()  # noqa: SIM115
+            os.dup2(self._sink.fileno(), 2)
+        except OSError:  # no real file descriptor 2: nothing to quiet
+            return
+        self.active = True
+
+    def finish(self, failed=False):
+        if not self.active:
+            return
+        self.active = False
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        if failed:
+            self._sink.seek(0)
+            sys.stderr.write(self._sink.read().decode(errors="replace"))
+        self._sink.close()
+        for name in ("tensorflow", "absl"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+quiet_import = _QuietImport()
