@@ -131,7 +131,17 @@ def add_run_flags(parser):
     shows its full traceback, not one line; see `run_script`) and
     `--verbose` (TensorFlow's start-up and converter logs are shown; a
     recipe started as a program is quiet otherwise). Their values are
-    read from the command line before the parser runs."""
+    read from the command line before the parser runs.
+
+    Example:
+
+        >>> import argparse
+        >>> from kerasbig.training import add_run_flags
+        >>> parser = argparse.ArgumentParser()
+        >>> add_run_flags(parser)
+        >>> parser.parse_args(["--debug"])
+        Namespace(debug=True, verbose=False)
+    """
     parser.add_argument(
         "--debug",
         action="store_true",
