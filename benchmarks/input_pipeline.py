@@ -5,7 +5,8 @@ In one process, on the current backend (KERAS_BACKEND), for each recipe
 two copies of the recipe's model (same weights) train in alternation,
 one epoch each per round:
 
-- text_classification (SST-2 from ../shared/data/sst2, or --sst2):
+- text_classification (SST-2 from $KERASBIG_SHARED_DATA/sst2, by default
+  the team's ../shared/data beside the checkout, or --sst2):
   the recipe's `kerasbig.data.text_dataset` (strings batched, then
   `TextVectorization` inside tf.data, shuffled, prefetched) vs token ids
   vectorized once beforehand and given to `fit` as NumPy arrays.
@@ -23,6 +24,7 @@ median epoch time of each feed and their ratio (goal <= 1.1x).
 
 import argparse
 import importlib
+import os
 import pathlib
 import statistics
 import time
@@ -47,7 +49,10 @@ def parse_args():
     parser.add_argument(
         "--model", default="cnn", help="text_classification's --model"
     )
-    parser.add_argument("--sst2", default=str(ROOT.parent / "shared/data/sst2"))
+    shared = os.environ.get("KERASBIG_SHARED_DATA") or (
+        ROOT.parent / "shared" / "data"
+    )
+    parser.add_argument("--sst2", default=str(pathlib.Path(shared) / "sst2"))
     return parser.parse_args()
 
 

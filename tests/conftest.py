@@ -9,7 +9,12 @@ import pytest
 from kerasbig import testing
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+# The team's test data: $KERASBIG_SHARED_DATA, else ../shared/data beside
+# the checkout (benchmarks read the same variable).
+SHARED_DATA = pathlib.Path(
+    os.environ.get("KERASBIG_SHARED_DATA")
+    or PROJECT_ROOT.parent / "shared" / "data"
+)
 
 
 # Backend-agnostic tests (loaders, flags, metadata, messages, docs tables)
