@@ -1,16 +1,9 @@
 """Class-conditional GAN on labelled images, trained with `model.fit()`.
 
-Runs the recipe `kerasbig.recipes.conditional_gan` from a checkout; after
-`pip install kerasbig[recipes]` the same code runs as
-`python -m kerasbig.recipes.conditional_gan` (flags: `--help`).
+The code is `kerasbig.recipes.conditional_gan`; this launcher runs it from a
+checkout as `python -m kerasbig.recipes.conditional_gan` does.
 """
 
-import os
-import runpy
+import _launch
 
-# Quiet start-up, as under python -m (kerasbig._console).
-os.environ["_KERASBIG_PROGRAM"] = "1"
-# Runs the module as `python -m kerasbig.recipes.conditional_gan` does.
-runpy.run_module(
-    "kerasbig.recipes.conditional_gan", run_name="__main__", alter_sys=True
-)
+_launch.run("conditional_gan")

@@ -1,16 +1,9 @@
 """Node classification on a Planetoid citation graph with GCN or GAT.
 
-Runs the recipe `kerasbig.recipes.node_classification` from a checkout; after
-`pip install kerasbig[recipes]` the same code runs as
-`python -m kerasbig.recipes.node_classification` (flags: `--help`).
+The code is `kerasbig.recipes.node_classification`; this launcher runs it from a
+checkout as `python -m kerasbig.recipes.node_classification` does.
 """
 
-import os
-import runpy
+import _launch
 
-# Quiet start-up, as under python -m (kerasbig._console).
-os.environ["_KERASBIG_PROGRAM"] = "1"
-# Runs the module as `python -m kerasbig.recipes.node_classification` does.
-runpy.run_module(
-    "kerasbig.recipes.node_classification", run_name="__main__", alter_sys=True
-)
+_launch.run("node_classification")

@@ -1,16 +1,9 @@
 """Prune and quantize a CNN, export it to LiteRT, and report what it cost.
 
-Runs the recipe `kerasbig.recipes.prune_quantize` from a checkout; after
-`pip install kerasbig[recipes]` the same code runs as
-`python -m kerasbig.recipes.prune_quantize` (flags: `--help`).
+The code is `kerasbig.recipes.prune_quantize`; this launcher runs it from a
+checkout as `python -m kerasbig.recipes.prune_quantize` does.
 """
 
-import os
-import runpy
+import _launch
 
-# Quiet start-up, as under python -m (kerasbig._console).
-os.environ["_KERASBIG_PROGRAM"] = "1"
-# Runs the module as `python -m kerasbig.recipes.prune_quantize` does.
-runpy.run_module(
-    "kerasbig.recipes.prune_quantize", run_name="__main__", alter_sys=True
-)
+_launch.run("prune_quantize")

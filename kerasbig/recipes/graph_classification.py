@@ -40,6 +40,7 @@ from kerasbig.training import DistributeConfig
 from kerasbig.training import add_distribute_flags
 from kerasbig.training import add_run_flags
 from kerasbig.training import bounded
+from kerasbig.training import parse_flags
 from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
@@ -126,12 +127,7 @@ def parse_args(argv=None):
     )
     add_distribute_flags(parser)
     add_run_flags(parser)
-    args = vars(parser.parse_args(argv))
-    if args["smoke"]:  # smoke values as defaults: explicit flags still win
-        parser.set_defaults(epochs=2)
-        args = vars(parser.parse_args(argv))
-    del args["smoke"], args["debug"], args["verbose"]
-    return Config(**args)
+    return Config(**parse_flags(parser, argv, smoke={"epochs": 2}))
 
 
 def digit_graph(image):

@@ -45,6 +45,7 @@ from kerasbig.training import DistributeConfig
 from kerasbig.training import add_distribute_flags
 from kerasbig.training import add_run_flags
 from kerasbig.training import bounded
+from kerasbig.training import parse_flags
 from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
@@ -163,18 +164,14 @@ def parse_args(argv=None):
     )
     add_distribute_flags(parser)
     add_run_flags(parser)
-    args = vars(parser.parse_args(argv))
-    if args["smoke"]:  # smoke values as defaults: explicit flags still win
-        parser.set_defaults(
-            epochs=1,
-            prune_epochs=1,
-            qat_epochs=1,
-            calibration_examples=50,
-            latency_runs=10,
-        )
-        args = vars(parser.parse_args(argv))
-    del args["smoke"], args["debug"], args["verbose"]
-    return Config(**args)
+    smoke = {
+        "epochs": 1,
+        "prune_epochs": 1,
+        "qat_epochs": 1,
+        "calibration_examples": 50,
+        "latency_runs": 10,
+    }
+    return Config(**parse_flags(parser, argv, smoke))
 
 
 def build_model(image_size, num_classes=10):

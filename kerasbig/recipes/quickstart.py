@@ -28,6 +28,7 @@ from kerasbig.training import DistributeConfig
 from kerasbig.training import add_distribute_flags
 from kerasbig.training import add_run_flags
 from kerasbig.training import bounded
+from kerasbig.training import parse_flags
 from kerasbig.training import run_script
 from kerasbig.training import start_distribution
 
@@ -90,22 +91,8 @@ def parse_args(argv=None):
     )
     add_distribute_flags(parser)
     add_run_flags(parser)
-    args = parser.parse_args(argv)
-    config = Config(
-        strategy=args.strategy,
-        job_addresses=args.job_addresses,
-        num_processes=args.num_processes,
-        process_id=args.process_id,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        image_size=args.image_size,
-        seed=args.seed,
-        output_dir=args.output_dir,
-    )
-    if args.smoke:
-        config.epochs, config.image_size = 1, 8
-    return config
+    smoke = {"epochs": 1, "image_size": 8}
+    return Config(**parse_flags(parser, argv, smoke))
 
 
 def build_model(image_size, num_classes=10):

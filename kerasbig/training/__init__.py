@@ -10,6 +10,7 @@ from kerasbig.training.config import bounded
 from kerasbig.training.config import load_images
 from kerasbig.training.config import option
 from kerasbig.training.config import parse_config
+from kerasbig.training.config import parse_flags
 from kerasbig.training.distributed import add_distribute_flags
 from kerasbig.training.distributed import start_distribution
 from kerasbig.training.fit import check_export_backend
@@ -43,6 +44,7 @@ __all__ = [
     "load_images",
     "option",
     "parse_config",
+    "parse_flags",
     "read_log",
     "progress_verbosity",
     "run_callbacks",

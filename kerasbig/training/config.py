@@ -54,16 +54,15 @@ def option(
     metadata = {"help": help}
     if choices is not None:
         metadata["choices"] = list(choices)
-    bounds = {
-        ">=": minimum,
-        ">": greater_than,
-        "<=": maximum,
-        "<": less_than,
-    }
-    bounds = {k: v for k, v in bounds.items() if v is not None}
+    bounds = _bounds(minimum, greater_than, maximum, less_than)
     if bounds:
         metadata["bounds"] = bounds
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def _bounds(minimum, greater_than, maximum, less_than):
+    limits = {">=": minimum, ">": greater_than, "<=": maximum, "<": less_than}
+    return {op: limit for op, limit in limits.items() if limit is not None}
 
 
 _COMPARE = {
@@ -101,13 +100,7 @@ def bounded(
         >>> parser.parse_args(["--epochs", "3"]).epochs
         3
     """
-    bounds = {
-        ">=": minimum,
-        ">": greater_than,
-        "<=": maximum,
-        "<": less_than,
-    }
-    bounds = {k: v for k, v in bounds.items() if v is not None}
+    bounds = _bounds(minimum, greater_than, maximum, less_than)
 
     def convert(text):
         try:
@@ -182,6 +175,35 @@ def add_field_flag(parser, field, owner="the config"):
     )
 
 
+def parse_flags(parser, argv=None, smoke=None):
+    """Parses `argv` with `parser` (made with `add_run_flags`, and a
+    `--smoke` flag when `smoke` is given) into a dict of the recipe's own
+    flags: `--smoke` makes the `smoke` values the defaults, so flags given
+    explicitly still win; `--smoke`, `--debug` and `--verbose` are
+    dropped (`run_script` and `kerasbig._console` read the last two).
+
+    Example:
+
+        >>> import argparse
+        >>> from kerasbig.training import add_run_flags, parse_flags
+        >>> parser = argparse.ArgumentParser()
+        >>> _ = parser.add_argument("--epochs", type=int, default=10)
+        >>> _ = parser.add_argument("--smoke", action="store_true")
+        >>> add_run_flags(parser)
+        >>> parse_flags(parser, ["--smoke"], smoke={"epochs": 1})
+        {'epochs': 1}
+        >>> parse_flags(parser, ["--smoke", "--epochs", "3"], {"epochs": 1})
+        {'epochs': 3}
+    """
+    args = vars(parser.parse_args(argv))
+    if smoke and args.get("smoke"):
+        parser.set_defaults(**smoke)
+        args = vars(parser.parse_args(argv))
+    for name in ("smoke", "debug", "verbose"):
+        args.pop(name, None)
+    return args
+
+
 def parse_config(config_class, argv=None, description=None, smoke=None):
     """Parses command-line flags into an instance of `config_class`.
 
@@ -243,12 +265,7 @@ def parse_config(config_class, argv=None, description=None, smoke=None):
             help=f"a run of seconds, for tests: sets {settings}",
         )
     add_run_flags(parser)
-    args = vars(parser.parse_args(argv))
-    if args.pop("smoke", False):
-        parser.set_defaults(**smoke)
-        args = vars(parser.parse_args(argv))
-        args.pop("smoke")
-    args.pop("debug"), args.pop("verbose")  # read from sys.argv
+    args = parse_flags(parser, argv, smoke)
     for field in dataclasses.fields(config_class):
         problem = bounds_problem(
             args[field.name], field.metadata.get("bounds", {})

@@ -5,8 +5,10 @@ import re
 
 import pytest
 
+from kerasbig.recipes import NAMES
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-RECIPES = sorted(p.stem for p in (ROOT / "recipes").glob("*.py"))
+RECIPES = sorted(NAMES)
 
 
 @pytest.mark.backend_agnostic
