@@ -90,6 +90,12 @@ def load_tu_dataset(
         name = name or str(path)
         path = _download(name, data_dir, base_url)
     folder = pathlib.Path(path)
+    if not folder.is_dir():
+        raise ValueError(
+            f"load_tu_dataset: {folder} is not a folder. Pass a folder of a "
+            "TU data set's files, or its name to download it (e.g. "
+            f"'MUTAG'). Received: path={str(path)!r}"
+        )
     prefix = name or folder.name
 
     def read(part, dtype, required=False):

@@ -78,7 +78,9 @@ def test_tu_folder_trains(recipe, tmp_path):
 
 
 def test_missing_folder_says_what_to_pass(recipe, tmp_path):
-    with pytest.raises(SystemExit, match="TU data set folder"):
+    with pytest.raises(
+        ValueError, match=r"nowhere is not a folder. Pass a folder of a TU"
+    ):
         recipe.main(["--data-path", str(tmp_path / "nowhere")])
 
 
