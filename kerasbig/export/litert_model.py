@@ -100,9 +100,7 @@ class LiteRTModel:
 
     def _input_shapes(self):
         return {
-            name: tuple(
-                int(e) if e >= 0 else None for e in detail["shape_signature"]
-            )
+            name: _shape(detail)
             for name, detail in zip(
                 self.input_names, self.input_details, strict=True
             )
@@ -157,7 +155,7 @@ class LiteRTModel:
             ):
                 raise ValueError(
                     f"LiteRTModel: input {name!r} must have shape "
-                    f"{tuple(int(e) if e >= 0 else None for e in expected)}. "
+                    f"{_shape(detail)}. "
                     f"Received: shape {array.shape}"
                 )
             feed[name] = array.astype(detail["dtype"])
@@ -279,3 +277,8 @@ class LiteRTModel:
             "p95": float(np.percentile(times, 95)),
             "mean": float(np.mean(times)),
         }
+
+
+def _shape(detail):
+    """A tensor's signature shape, `None` for a dynamic axis."""
+    return tuple(int(e) if e >= 0 else None for e in detail["shape_signature"])
