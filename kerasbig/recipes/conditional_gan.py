@@ -25,8 +25,7 @@ import dataclasses
 import keras
 import numpy as np
 
-import kerasbig
-from kerasbig.distribute import describe
+from kerasbig.data import load_image_data
 from kerasbig.models import ConditionalGAN
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
@@ -34,13 +33,12 @@ from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
-from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
+from kerasbig.training import start_run
 from kerasbig.training import train_feature_classifier
-from kerasbig.training import write_json
+from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -109,12 +107,13 @@ def scores(gan, classifier, features, x_test, y_test, seed):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    strategy = start_distribution(config)
+    run = start_run(config)
+    output_dir = run.output_dir
     keras.utils.set_random_seed(config.seed)
-    data = load_images(config)
+    data = load_image_data(**config.data_options(), seed=config.seed)
     x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
     num_classes = len(data.class_names)
-    with strategy.scope():
+    with run.strategy.scope():
         gan = build_gan(config, x_train.shape[1:], num_classes)
     classifier, features = train_feature_classifier(
         x_train,
@@ -136,36 +135,49 @@ def main(argv=None):
 
     untrained = evaluate()
     history, ema, seconds = fit_generative(
-        gan, config, x_train, data.y_train, ema_decay=config.ema_decay
+        gan,
+        x_train,
+        data.y_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        output_dir=output_dir,
+        samples_every=config.samples_every,
+        seed=config.seed,
+        ema_decay=config.ema_decay,
     )
-    metrics = {
-        "backend": keras.backend.backend(),
-        "distribution": describe(strategy, config.batch_size),
-        "kerasbig": kerasbig.__version__,
-        "data": config.data,
-        "classes": data.class_names,
+    results = {
         "epochs": history.epoch[-1] + 1,
         "train_seconds": round(seconds, 1),
+        "examples": {"train": len(x_train), "test": len(x_test)},
+        "classes": data.class_names,
         "classifier_test_accuracy": test_accuracy,
         "final": {k: v[-1] for k, v in history.history.items()},
         "untrained": untrained,
         "trained": evaluate(),
     }
-    gan.save(f"{config.output_dir}/gan.keras")
+    gan.save(f"{output_dir}/gan.keras")
     if ema:
         ema.apply()
-        metrics["ema"] = evaluate()
-    gan.generator.save(f"{config.output_dir}/generator.keras")
-    write_json(f"{config.output_dir}/metrics.json", metrics)
+        results["ema"] = evaluate()
+    gan.generator.save(f"{output_dir}/generator.keras")
     for name in ("untrained", "trained", "ema"):
-        if name in metrics:
+        if name in results:
             print(
                 f"{name}: class accuracy "
-                f"{metrics[name]['class_accuracy']:.3f}, Fréchet distance "
-                f"{metrics[name]['frechet_distance']:.3f}"
+                f"{results[name]['class_accuracy']:.3f}, Fréchet distance "
+                f"{results[name]['frechet_distance']:.3f}"
             )
-    print(f"generator and metrics.json in {config.output_dir}")
-    return metrics
+    final = results.get("ema", results["trained"])
+    return write_report(
+        output_dir,
+        recipe="conditional_gan",
+        config=config,
+        headline=("class_accuracy", final["class_accuracy"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"{'EMA ' if ema else ''}generator; Fréchet distance "
+        f"{final['frechet_distance']:.3f}",
+    )
 
 
 if __name__ == "__main__":

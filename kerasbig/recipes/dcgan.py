@@ -28,8 +28,7 @@ import dataclasses
 
 import keras
 
-import kerasbig
-from kerasbig.distribute import describe
+from kerasbig.data import load_image_data
 from kerasbig.models import GAN
 from kerasbig.models import WGANGP
 from kerasbig.models import dcgan_discriminator
@@ -38,13 +37,12 @@ from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
 from kerasbig.training import image_frechet_distance
-from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
+from kerasbig.training import start_run
 from kerasbig.training import train_feature_classifier
-from kerasbig.training import write_json
+from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -138,13 +136,14 @@ def build_gan(config, image_shape):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    strategy = start_distribution(config)
+    run = start_run(config)
+    output_dir = run.output_dir
     keras.utils.set_random_seed(config.seed)
-    data = load_images(config)
+    data = load_image_data(**config.data_options(), seed=config.seed)
     # The generator ends in tanh: train on [-1, 1].
     x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
     image_shape = x_train.shape[1:]
-    with strategy.scope():
+    with run.strategy.scope():
         gan = build_gan(config, image_shape)
     _, features = train_feature_classifier(
         x_train,
@@ -160,36 +159,43 @@ def main(argv=None):
 
     untrained = distance()
     history, ema, seconds = fit_generative(
-        gan, config, x_train, ema_decay=config.ema_decay
+        gan,
+        x_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        output_dir=output_dir,
+        samples_every=config.samples_every,
+        seed=config.seed,
+        ema_decay=config.ema_decay,
     )
     trained = distance()
-    metrics = {
-        "backend": keras.backend.backend(),
-        "distribution": describe(strategy, config.batch_size),
-        "kerasbig": kerasbig.__version__,
-        "model": config.model,
-        "data": config.data,
-        "image_shape": list(image_shape),
-        "epochs": history.epoch[-1] + 1,
-        "train_seconds": round(seconds, 1),
-        "final": {k: v[-1] for k, v in history.history.items()},
-        "frechet_distance": {"untrained": untrained, "trained": trained},
-    }
-    gan.save(f"{config.output_dir}/gan.keras")
+    gan.save(f"{output_dir}/gan.keras")
+    distances = {"untrained": untrained, "trained": trained}
     if ema:
         ema.apply()
-        metrics["frechet_distance"]["ema"] = distance()
-    gan.generator.save(f"{config.output_dir}/generator.keras")
-    best = min(metrics["frechet_distance"].values())
-    metrics["frechet_distance"]["improvement"] = untrained / max(best, 1e-12)
-    write_json(f"{config.output_dir}/metrics.json", metrics)
-    print(
-        f"Fréchet distance to real test images: untrained {untrained:.3f}, "
-        f"trained {trained:.3f}"
-        + (f", EMA {metrics['frechet_distance']['ema']:.3f}" if ema else "")
-        + f"; generator and metrics.json in {config.output_dir}"
+        distances["ema"] = distance()
+    gan.generator.save(f"{output_dir}/generator.keras")
+    best = min(distances.values())
+    distances["improvement"] = untrained / max(best, 1e-12)
+    results = {
+        "epochs": history.epoch[-1] + 1,
+        "train_seconds": round(seconds, 1),
+        "examples": {"train": len(x_train), "test": len(x_test)},
+        "model": config.model,
+        "image_shape": list(image_shape),
+        "final": {k: v[-1] for k, v in history.history.items()},
+        "frechet_distance": distances,
+    }
+    return write_report(
+        output_dir,
+        recipe="dcgan",
+        config=config,
+        headline=("frechet_distance", best),
+        results=results,
+        distribution=run.distribution,
+        summary=f"to real test images; untrained {untrained:.3f}, trained "
+        f"{trained:.3f}" + (f", EMA {distances['ema']:.3f}" if ema else ""),
     )
-    return metrics
 
 
 if __name__ == "__main__":

@@ -20,16 +20,13 @@ random per class.
     python -m kerasbig.recipes.graph_classification --smoke      # a few seconds
 """
 
-import argparse
 import dataclasses
-import json
-import os
+import sys
 import time
 
 import keras
 import numpy as np
 
-import kerasbig
 from kerasbig.data import load_digits
 from kerasbig.graph import GINConv
 from kerasbig.graph import GlobalSumPool
@@ -37,12 +34,12 @@ from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_tu_dataset
 from kerasbig.training import DistributeConfig
-from kerasbig.training import add_distribute_flags
-from kerasbig.training import add_run_flags
-from kerasbig.training import bounded
-from kerasbig.training import parse_flags
+from kerasbig.training import fit_to_folder
+from kerasbig.training import option
+from kerasbig.training import parse_config
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 # 8-neighbourhood offsets of a pixel.
 NEIGHBOURS = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
@@ -50,84 +47,34 @@ NEIGHBOURS = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
 
 @dataclasses.dataclass
 class Config(DistributeConfig):
-    data_path: str = None
-    epochs: int = 100
-    patience: int = 25
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    layers: int = 3
-    hidden: int = 64
-    dropout: float = 0.5
-    seed: int = 0
-    output_dir: str = "runs/graph_classification"
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    defaults = Config()
-    parser.add_argument(
-        "--data-path",
-        help="a TU data set: a name to download (MUTAG, PROTEINS, ...) or a "
+    data_path: str = option(
+        None,
+        "a TU data set: a name to download (MUTAG, PROTEINS, ...) or a "
         "folder of its files (<name>_A.txt, ...); default: the bundled "
         "digits as graphs",
     )
-    parser.add_argument(
-        "--epochs", type=bounded(int, minimum=1), default=defaults.epochs
+    epochs: int = option(100, "most passes over the training graphs", minimum=1)
+    patience: int = option(
+        25,
+        "stop after this many epochs without a better validation accuracy "
+        "(0 = train every epoch); the best epoch's weights are kept",
+        minimum=0,
     )
-    parser.add_argument(
-        "--patience",
-        type=bounded(int, minimum=0),
-        default=defaults.patience,
-        help="stop after this many epochs without a better validation "
-        "accuracy; the best weights are restored (0 = train every epoch "
-        "and keep the best)",
+    batch_size: int = option(32, "graphs per batch", minimum=1)
+    learning_rate: float = option(3e-3, "Adam learning rate", greater_than=0)
+    layers: int = option(3, "GIN layers", minimum=1)
+    hidden: int = option(64, "hidden units", minimum=1)
+    dropout: float = option(
+        0.5,
+        "dropout on the pooled features, before the linear classifier",
+        minimum=0,
+        less_than=1,
     )
-    parser.add_argument(
-        "--batch-size",
-        type=bounded(int, minimum=1),
-        default=defaults.batch_size,
-        help="graphs per batch",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=bounded(float, greater_than=0),
-        default=defaults.learning_rate,
-    )
-    parser.add_argument(
-        "--layers",
-        type=bounded(int, minimum=1),
-        default=defaults.layers,
-        help="GIN layers",
-    )
-    parser.add_argument(
-        "--hidden",
-        type=bounded(int, minimum=1),
-        default=defaults.hidden,
-        help="hidden units",
-    )
-    parser.add_argument(
-        "--dropout",
-        type=bounded(float, minimum=0, less_than=1),
-        default=defaults.dropout,
-        help="dropout on the pooled features, before the linear classifier",
-    )
-    parser.add_argument(
-        "--seed", type=bounded(int, minimum=0), default=defaults.seed
-    )
-    parser.add_argument(
-        "--output-dir",
-        default=defaults.output_dir,
-        help="where model.keras and metrics.json go",
-    )
-    parser.add_argument(
-        "--smoke", action="store_true", help="two epochs, in seconds"
-    )
-    add_distribute_flags(parser)
-    add_run_flags(parser)
-    return Config(**parse_flags(parser, argv, smoke={"epochs": 2}))
+    seed: int = option(0, "seed of weights, split and data order", minimum=0)
+    output_dir: str = option("runs/graph_classification", "where outputs go")
+
+
+SMOKE = {"epochs": 2}
 
 
 def digit_graph(image):
@@ -218,34 +165,39 @@ def build_model(config, inputs, num_classes, num_graphs):
     return keras.Model(inputs, logits, name="gin")
 
 
-def main(argv=None):
-    config = parse_args(argv)
-    start_distribution(config, splits_batches=False)
-    keras.utils.set_random_seed(config.seed)
-    splits = load_graphs(config)
-    num_classes = int(max(labels.max() for _, labels in splits.values())) + 1
-    # One node/edge budget for every split, so evaluation reuses the
-    # training function's shapes.
-    largest = {
-        name: GraphDataset(graphs, batch_size=config.batch_size)
-        for name, (graphs, _) in splits.items()
-    }
+def graph_datasets(splits, batch_size, seed):
+    """A `GraphDataset` per split, all padded to one node and edge budget
+    so that evaluation reuses the training function's shapes."""
+    largest = [
+        GraphDataset(graphs, batch_size=batch_size)
+        for graphs, _ in splits.values()
+    ]
     budget = {
-        "num_nodes": max(d.num_nodes for d in largest.values()),
-        "num_edges": max(d.num_edges for d in largest.values()),
+        "num_nodes": max(d.num_nodes for d in largest),
+        "num_edges": max(d.num_edges for d in largest),
     }
-    data = {
+    return {
         name: GraphDataset(
             graphs,
             labels,
-            batch_size=config.batch_size,
+            batch_size=batch_size,
             shuffle=name == "train",
-            seed=config.seed,
+            seed=seed,
             input_names=("x", "edge_index", "graph_index"),
             **budget,
         )
         for name, (graphs, labels) in splits.items()
     }
+
+
+def main(argv=None):
+    config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    run = start_run(config, splits_batches=False)
+    output_dir = run.output_dir
+    keras.utils.set_random_seed(config.seed)
+    splits = load_graphs(config)
+    num_classes = int(max(labels.max() for _, labels in splits.values())) + 1
+    data = graph_datasets(splits, config.batch_size, config.seed)
     model = build_model(
         config,
         data["train"].keras_inputs(),
@@ -259,45 +211,47 @@ def main(argv=None):
         ),
         weighted_metrics=["accuracy"],
     )
+    # fit_to_folder keeps the best epoch's weights; this only stops.
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy",
-        patience=config.patience or config.epochs,
-        restore_best_weights=True,
+        monitor="val_accuracy", patience=config.patience or config.epochs
     )
     start = time.perf_counter()
-    history = model.fit(
+    history, stopped = fit_to_folder(
+        model,
         data["train"],
-        validation_data=data["val"],
+        data["val"],
         epochs=config.epochs,
+        output_dir=output_dir,
         callbacks=[stopper],
-        verbose=2,
     )
-    seconds = time.perf_counter() - start
-    results = {
+    train_seconds = time.perf_counter() - start
+    if stopped:
+        sys.exit(stopped)
+    scores = {
         split: model.evaluate(data[split], verbose=0, return_dict=True)
         for split in ("val", "test")
     }
-    os.makedirs(config.output_dir, exist_ok=True)
-    model.save(os.path.join(config.output_dir, "model.keras"))
-    metrics = {
-        "backend": keras.backend.backend(),
-        "kerasbig_version": kerasbig.__version__,
-        "config": dataclasses.asdict(config),
-        "graphs": {name: len(labels) for name, (_, labels) in splits.items()},
-        "val_accuracy": float(results["val"]["accuracy"]),
-        "test_accuracy": float(results["test"]["accuracy"]),
-        "test_loss": float(results["test"]["loss"]),
-        "epochs": len(history.history["loss"]),
-        "train_seconds": round(seconds, 2),
+    results = {
+        "epochs": len(history.get("epoch", [])),
+        "train_seconds": round(train_seconds, 2),
+        "examples": {
+            "train": len(splits["train"][1]),
+            "validation": len(splits["val"][1]),
+            "test": len(splits["test"][1]),
+        },
+        "val_accuracy": float(scores["val"]["accuracy"]),
+        "test_accuracy": float(scores["test"]["accuracy"]),
+        "test_loss": float(scores["test"]["loss"]),
     }
-    with open(os.path.join(config.output_dir, "metrics.json"), "w") as file:
-        json.dump(metrics, file, indent=2)
-    print(
-        f"GIN test accuracy {metrics['test_accuracy']:.4f} on "
-        f"{metrics['graphs']['test']} graphs ({keras.backend.backend()} "
-        f"backend); model and metrics.json in {config.output_dir}"
+    return write_report(
+        output_dir,
+        recipe="graph_classification",
+        config=config,
+        headline=("test_accuracy", results["test_accuracy"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"GIN, {results['examples']['test']} test graphs",
     )
-    return metrics
 
 
 if __name__ == "__main__":

@@ -21,31 +21,29 @@ instead: an `.npz` of the arrays, or a folder with the original
     python -m kerasbig.recipes.node_classification --smoke      # a few seconds
 """
 
-import argparse
 import dataclasses
 import json
-import os
 import pathlib
 import time
 
 import keras
 import numpy as np
 
-import kerasbig
 from kerasbig.graph import GATConv
 from kerasbig.graph import GCNConv
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_planetoid
 from kerasbig.training import DistributeConfig
-from kerasbig.training import add_distribute_flags
-from kerasbig.training import add_run_flags
-from kerasbig.training import bounded
-from kerasbig.training import parse_flags
+from kerasbig.training import option
+from kerasbig.training import parse_config
+from kerasbig.training import run_callbacks
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
+from kerasbig.training import start_run
+from kerasbig.training import write_json
+from kerasbig.training import write_report
 
-# The papers' settings; a flag left at None takes the model's value.
+# The papers' settings; a flag left out takes the model's value.
 MODEL_DEFAULTS = {
     "gcn": {
         "epochs": 200,
@@ -68,19 +66,45 @@ MODEL_DEFAULTS = {
 
 @dataclasses.dataclass
 class Config(DistributeConfig):
-    model: str = "gcn"
-    dataset: str = "cora"
-    data_path: str = None
-    seeds: int = 1
-    seed: int = 0
-    epochs: int = None
-    patience: int = None
-    learning_rate: float = None
-    weight_decay: float = 5e-4
-    hidden: int = None
-    heads: int = None
-    dropout: float = None
-    output_dir: str = "runs/node_classification"
+    model: str = option("gcn", "network", sorted(MODEL_DEFAULTS))
+    dataset: str = option(
+        "cora", "Planetoid data set", ["cora", "citeseer", "pubmed"]
+    )
+    data_path: str = option(
+        None,
+        "an .npz file or a folder with <dataset>.npz or the ind.<dataset>.* "
+        "files (default: download the original files once into "
+        "~/.keras/datasets/kerasbig/planetoid)",
+    )
+    seeds: int = option(1, "runs, with seeds seed, seed+1, ...", minimum=1)
+    seed: int = option(0, "first seed", minimum=0)
+    epochs: int = option(
+        None, "most epochs per run (gcn 200, gat 1000)", minimum=1
+    )
+    patience: int = option(
+        None,
+        "stop after this many epochs without a lower validation loss and "
+        "restore the best weights (gcn none, gat 100; 0 = off)",
+        minimum=0,
+    )
+    learning_rate: float = option(
+        None, "Adam learning rate (gcn 0.01, gat 0.005)", greater_than=0
+    )
+    weight_decay: float = option(
+        5e-4, "L2 weight decay as in PyTorch's Adam", minimum=0
+    )
+    hidden: int = option(
+        None, "hidden units per head (gcn 16, gat 8)", minimum=1
+    )
+    heads: int = option(None, "GAT attention heads (gat 8)", minimum=1)
+    dropout: float = option(
+        None, "dropout rate (gcn 0.5, gat 0.6)", minimum=0, less_than=1
+    )
+    output_dir: str = option(
+        "runs/node_classification",
+        "where metrics.json, each seed's folder and the first seed's "
+        "model.keras go",
+    )
 
     def __post_init__(self):
         for name, value in MODEL_DEFAULTS[self.model].items():
@@ -88,83 +112,7 @@ class Config(DistributeConfig):
                 setattr(self, name, value)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--model", choices=sorted(MODEL_DEFAULTS), default="gcn"
-    )
-    parser.add_argument(
-        "--dataset", choices=["cora", "citeseer", "pubmed"], default="cora"
-    )
-    parser.add_argument(
-        "--data-path",
-        help="an .npz file or a folder with <dataset>.npz or the "
-        "ind.<dataset>.* files (default: download the original files once "
-        "into ~/.keras/datasets/kerasbig/planetoid)",
-    )
-    parser.add_argument(
-        "--seeds",
-        type=bounded(int, minimum=1),
-        default=1,
-        help="runs, with seeds seed..",
-    )
-    parser.add_argument(
-        "--seed", type=bounded(int, minimum=0), default=0, help="first seed"
-    )
-    parser.add_argument(
-        "--epochs",
-        type=bounded(int, minimum=1),
-        help="epochs (default: gcn 200, gat 1000)",
-    )
-    parser.add_argument(
-        "--patience",
-        type=bounded(int, minimum=1),
-        help="stop after this many epochs without a lower validation loss "
-        "and restore the best weights (default: gcn none, gat 100; 0 = off)",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=bounded(float, greater_than=0),
-        help="Adam (gcn 0.01, gat 0.005)",
-    )
-    parser.add_argument(
-        "--weight-decay",
-        type=bounded(float, minimum=0),
-        default=5e-4,
-        help="L2 weight decay as in PyTorch's Adam",
-    )
-    parser.add_argument(
-        "--hidden",
-        type=bounded(int, minimum=1),
-        help="hidden units per head (gcn 16, gat 8)",
-    )
-    parser.add_argument(
-        "--heads",
-        type=bounded(int, minimum=1),
-        help="GAT attention heads (gat 8)",
-    )
-    parser.add_argument(
-        "--dropout",
-        type=bounded(float, minimum=0, less_than=1),
-        help="dropout rate (gcn 0.5, gat 0.6)",
-    )
-    parser.add_argument(
-        "--output-dir",
-        default=Config.output_dir,
-        help="where metrics.json and the first seed's model.keras go",
-    )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="one seed, 5 epochs: checks the pipeline in seconds",
-    )
-    add_distribute_flags(parser)
-    add_run_flags(parser)
-    args = parse_flags(parser, argv, smoke={"seeds": 1, "epochs": 5})
-    return Config(**{k: v for k, v in args.items() if v is not None})
+SMOKE = {"seeds": 1, "epochs": 5}
 
 
 def find_data(config):
@@ -243,7 +191,8 @@ def split_datasets(graph):
     }
 
 
-def run_seed(config, seed, data, num_classes):
+def run_seed(config, seed, data, num_classes, folder):
+    """Trains and scores one seed in `folder` (log.csv, NaN stop)."""
     keras.backend.clear_session()  # else each seed's run is slower
     keras.utils.set_random_seed(seed)
     config = dataclasses.replace(config, seed=seed)
@@ -256,7 +205,11 @@ def run_seed(config, seed, data, num_classes):
         ),
         weighted_metrics=["accuracy"],
     )
-    callbacks = []
+    # No per-epoch backup: a seed takes seconds to minutes, and early
+    # stopping's best weights would not survive a resume; finished seeds
+    # are kept instead.
+    callbacks = run_callbacks(folder, backup=False)
+    guard = callbacks[-1]  # StopOnNaN
     if config.patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -274,6 +227,8 @@ def run_seed(config, seed, data, num_classes):
         verbose=0,
     )
     seconds = time.perf_counter() - start
+    if guard.stopped_reason:
+        raise SystemExit(guard.stopped_reason)
     _, val_accuracy = model.evaluate(data["val"], verbose=0)
     _, test_accuracy = model.evaluate(data["test"], verbose=0)
     epochs = len(history.history["loss"])
@@ -291,38 +246,53 @@ def run_seed(config, seed, data, num_classes):
 
 
 def main(argv=None):
-    config = parse_args(argv)
-    start_distribution(config, splits_batches=False)
+    config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    run = start_run(config, splits_batches=False)
+    output_dir = run.output_dir
     graph = load_planetoid(
         config.dataset, find_data(config), normalize_features=True
     )  # no --data-path: downloads, or reads the cached download
     num_classes = int(graph["y"].max()) + 1
     data = split_datasets(graph)
-    os.makedirs(config.output_dir, exist_ok=True)
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
-        model, run = run_seed(config, seed, data, num_classes)
-        if not runs:
-            model.save(os.path.join(config.output_dir, "model.keras"))
-        runs.append(run)
-    accuracies = np.array([run["test_accuracy"] for run in runs])
-    metrics = {
-        "backend": keras.backend.backend(),
-        "kerasbig_version": kerasbig.__version__,
-        "config": dataclasses.asdict(config),
+        folder = output_dir / f"seed-{seed}"
+        result = folder / "result.json"
+        if run.resuming and result.exists():
+            runs.append(json.loads(result.read_text()))
+            print(f"seed {seed}: finished before, kept")
+            continue
+        model, outcome = run_seed(config, seed, data, num_classes, folder)
+        if seed == config.seed:
+            model.save(output_dir / "model.keras")
+        write_json(result, outcome)
+        runs.append(outcome)
+    accuracies = np.array([outcome["test_accuracy"] for outcome in runs])
+    results = {
+        "epochs": sum(outcome["epochs"] for outcome in runs),
+        "train_seconds": round(sum(outcome["seconds"] for outcome in runs), 2),
+        "examples": {
+            split: int(np.sum(graph[f"{mask}_mask"]))
+            for split, mask in (
+                ("train", "train"),
+                ("validation", "val"),
+                ("test", "test"),
+            )
+        },
         "test_accuracy_mean": float(accuracies.mean()),
         "test_accuracy_std": float(accuracies.std()),
         "runs": runs,
     }
-    with open(os.path.join(config.output_dir, "metrics.json"), "w") as file:
-        json.dump(metrics, file, indent=2)
-    print(
-        f"{config.model.upper()} on {config.dataset}: test accuracy "
-        f"{100 * accuracies.mean():.1f} ± {100 * accuracies.std():.1f} % "
-        f"over {len(runs)} seed(s) ({keras.backend.backend()} backend); "
-        f"metrics.json in {config.output_dir}"
+    return write_report(
+        output_dir,
+        recipe="node_classification",
+        config=config,
+        headline=("test_accuracy_mean", results["test_accuracy_mean"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"± {accuracies.std():.4f} over {len(runs)} seed(s), "
+        f"{config.model.upper()} on {config.dataset}",
     )
-    return metrics
 
 
 if __name__ == "__main__":

@@ -18,20 +18,19 @@ gzip size, sparsity, single-example latency p50/p95.
         --output-dir runs/p90
 
 Outputs in --output-dir: dense.keras, pruned.keras (stripped), the .tflite
-files, report.json and report.md.
+files, metrics.json (the report, every file's row) and report.md (the
+table). A killed run resumes when the same command runs again: from its
+last finished epoch, and without retraining a finished phase.
 """
 
-import argparse
 import dataclasses
 import gzip
-import json
-import os
+import sys
 import time
 
 import keras
 import numpy as np
 
-import kerasbig
 from kerasbig.data import load_digits
 from kerasbig.export import to_litert
 from kerasbig.optimize import PolynomialDecay
@@ -41,151 +40,81 @@ from kerasbig.optimize import quantize_aware
 from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
+from kerasbig.recipes.quickstart import build_model
 from kerasbig.training import DistributeConfig
-from kerasbig.training import add_distribute_flags
-from kerasbig.training import add_run_flags
-from kerasbig.training import bounded
-from kerasbig.training import parse_flags
+from kerasbig.training import option
+from kerasbig.training import parse_config
+from kerasbig.training import progress_verbosity
+from kerasbig.training import run_callbacks
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
 class Config(DistributeConfig):
-    epochs: int = 30
-    prune_epochs: int = 20
-    sparsity: float = 0.8
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    prune_learning_rate: float = 3e-4
-    qat: bool = False
-    qat_epochs: int = 5
-    qat_learning_rate: float = 1e-4
-    image_size: int = 32
-    calibration_examples: int = 300
-    latency_runs: int = 300
-    seed: int = 0
-    output_dir: str = "runs/prune_quantize"
+    epochs: int = option(30, "epochs of dense training", minimum=1)
+    prune_epochs: int = option(
+        20,
+        "epochs of fine-tuning while pruning; sparsity ramps up over the "
+        "first 60 %% of them (tfmot's PolynomialDecay)",
+        minimum=1,
+    )
+    sparsity: float = option(
+        0.8,
+        "final fraction of zero weights in every kernel, in [0, 1)",
+        minimum=0,
+        less_than=1,
+    )
+    batch_size: int = option(64, "global batch size", minimum=1)
+    learning_rate: float = option(
+        1e-3, "Adam learning rate of dense training", greater_than=0
+    )
+    prune_learning_rate: float = option(
+        3e-4, "Adam learning rate while pruning", greater_than=0
+    )
+    qat: bool = option(
+        False,
+        "also fine-tune the pruned model with quantization-aware training "
+        "(zeros kept) and export it as int8, next to the post-training "
+        "int8 file",
+    )
+    qat_epochs: int = option(
+        5, "epochs of quantization-aware fine-tuning", minimum=1
+    )
+    qat_learning_rate: float = option(
+        1e-4,
+        "Adam learning rate of quantization-aware fine-tuning",
+        greater_than=0,
+    )
+    image_size: int = option(
+        32,
+        "side the 8x8 digits are resized to (>= 18: the CNN's three 3x3 "
+        "convolutions and two poolings need it)",
+        minimum=18,
+    )
+    calibration_examples: int = option(
+        300,
+        "training images that calibrate int8 activation ranges",
+        minimum=1,
+    )
+    latency_runs: int = option(
+        300, "timed single-example calls per LiteRT file", minimum=1
+    )
+    seed: int = option(0, "seed of weights and data order", minimum=0)
+    output_dir: str = option(
+        "runs/prune_quantize",
+        "where models, .tflite files and the report go",
+    )
 
 
-def parse_args(argv=None):
-    defaults = Config()
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--epochs",
-        type=bounded(int, minimum=1),
-        default=defaults.epochs,
-        help="epochs of dense training",
-    )
-    parser.add_argument(
-        "--prune-epochs",
-        type=bounded(int, minimum=1),
-        default=defaults.prune_epochs,
-        help="epochs of fine-tuning while pruning; sparsity ramps up over "
-        "the first 60 %% of them (tfmot's PolynomialDecay)",
-    )
-    parser.add_argument(
-        "--sparsity",
-        type=bounded(float, minimum=0, less_than=1),
-        default=defaults.sparsity,
-        help="final fraction of zero weights in every kernel, in [0, 1)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=bounded(int, minimum=1),
-        default=defaults.batch_size,
-        help="global batch size",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=bounded(float, greater_than=0),
-        default=defaults.learning_rate,
-        help="Adam learning rate of dense training",
-    )
-    parser.add_argument(
-        "--prune-learning-rate",
-        type=bounded(float, greater_than=0),
-        default=defaults.prune_learning_rate,
-        help="Adam learning rate while pruning",
-    )
-    parser.add_argument(
-        "--qat",
-        action="store_true",
-        help="also fine-tune the pruned model with quantization-aware "
-        "training (zeros kept) and export it as int8, next to the "
-        "post-training int8 file",
-    )
-    parser.add_argument(
-        "--qat-epochs",
-        type=bounded(int, minimum=1),
-        default=defaults.qat_epochs,
-        help="epochs of quantization-aware fine-tuning",
-    )
-    parser.add_argument(
-        "--qat-learning-rate",
-        type=bounded(float, greater_than=0),
-        default=defaults.qat_learning_rate,
-        help="Adam learning rate of quantization-aware fine-tuning",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=bounded(int, minimum=18),
-        default=defaults.image_size,
-        help="side the 8x8 digits are resized to (>= 18: the CNN's three "
-        "3x3 convolutions and two poolings need it)",
-    )
-    parser.add_argument(
-        "--calibration-examples",
-        type=bounded(int, minimum=1),
-        default=defaults.calibration_examples,
-        help="training images that calibrate int8 activation ranges",
-    )
-    parser.add_argument(
-        "--latency-runs",
-        type=bounded(int, minimum=1),
-        default=defaults.latency_runs,
-        help="timed single-example calls per LiteRT file",
-    )
-    parser.add_argument(
-        "--seed", type=bounded(int, minimum=0), default=defaults.seed
-    )
-    parser.add_argument(
-        "--output-dir",
-        default=defaults.output_dir,
-        help="where models, .tflite files and the report go",
-    )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="1 + 1 epochs, few latency runs: checks the pipeline",
-    )
-    add_distribute_flags(parser)
-    add_run_flags(parser)
-    smoke = {
-        "epochs": 1,
-        "prune_epochs": 1,
-        "qat_epochs": 1,
-        "calibration_examples": 50,
-        "latency_runs": 10,
-    }
-    return Config(**parse_flags(parser, argv, smoke))
-
-
-def build_model(image_size, num_classes=10):
-    inputs = keras.Input((image_size, image_size, 1), name="image")
-    x = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(128, 3, activation="relu")(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(256, activation="relu")(x)
-    x = keras.layers.Dropout(0.3)(x)
-    outputs = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="digits_cnn")
+SMOKE = {
+    "epochs": 1,
+    "prune_epochs": 1,
+    "qat_epochs": 1,
+    "calibration_examples": 50,
+    "latency_runs": 10,
+}
 
 
 def compile_model(model, learning_rate):
@@ -197,31 +126,85 @@ def compile_model(model, learning_rate):
     return model
 
 
-def prune(model, config, data):
-    """Fine-tunes `model` while pruning it to `config.sparsity`."""
-    (x_train, y_train), _ = data
-    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
-    total = steps_per_epoch * config.prune_epochs
-    end = max(int(0.6 * total), 1)
-    schedule = PolynomialDecay(
+def fit_phase(model, train, config, epochs, folder, callbacks=()):
+    """One training phase, resumable from its own folder (backup,
+    log.csv, NaN stop: `run_callbacks`)."""
+    run = run_callbacks(folder)
+    model.fit(
+        *train,
+        batch_size=config.batch_size,
+        epochs=epochs,
+        callbacks=[*run, *callbacks],
+        verbose=progress_verbosity(),
+    )
+    if run[-1].stopped_reason:
+        sys.exit(run[-1].stopped_reason)
+
+
+def pruning_schedule(config, num_examples):
+    """Sparsity from 0 to `config.sparsity` over the first 60 % of the
+    pruning steps, updated twice per epoch."""
+    steps_per_epoch = int(np.ceil(num_examples / config.batch_size))
+    end = max(int(0.6 * steps_per_epoch * config.prune_epochs), 1)
+    return PolynomialDecay(
         0.0,
         config.sparsity,
         begin_step=0,
         end_step=end,
         frequency=max(steps_per_epoch // 2, 1),
     )
-    pruned = compile_model(
-        prune_low_magnitude(model, schedule), config.prune_learning_rate
+
+
+def train_models(config, train, output_dir, resuming):
+    """The dense model, the pruned one (stripped) and, with `--qat`, its
+    quantization-aware fine-tune. A resumed run reloads the phases it
+    finished (`dense.keras`, `pruned.keras`)."""
+    dense_path, pruned_path = (
+        output_dir / "dense.keras",
+        output_dir / "pruned.keras",
     )
-    pruned.fit(
-        x_train,
-        y_train,
-        batch_size=config.batch_size,
-        epochs=config.prune_epochs,
-        callbacks=[UpdatePruningStep()],
-        verbose=2,
-    )
-    return strip_pruning(pruned)
+    if resuming and dense_path.exists():
+        dense = keras.saving.load_model(dense_path)
+    else:
+        dense = compile_model(
+            build_model(
+                config.image_size,
+                filters=(32, 64, 128),
+                dense_units=256,
+                padding="valid",
+            ),
+            config.learning_rate,
+        )
+        fit_phase(dense, train, config, config.epochs, output_dir / "dense")
+        dense.save(dense_path)
+    if resuming and pruned_path.exists():
+        pruned = keras.saving.load_model(pruned_path, compile=False)
+    else:
+        pruning = compile_model(
+            prune_low_magnitude(dense, pruning_schedule(config, len(train[0]))),
+            config.prune_learning_rate,
+        )
+        fit_phase(
+            pruning,
+            train,
+            config,
+            config.prune_epochs,
+            output_dir / "prune",
+            callbacks=[UpdatePruningStep()],
+        )
+        pruned = strip_pruning(pruning)
+        # Saved before compiling: an optimizer that never stepped has no
+        # state worth keeping (and Keras warns when reloading it).
+        pruned.save(pruned_path)
+    compile_model(pruned, config.learning_rate)
+    qat = None
+    if config.qat:
+        qat = compile_model(
+            quantize_aware(pruned, preserve_sparsity=True),
+            config.qat_learning_rate,
+        )
+        fit_phase(qat, train, config, config.qat_epochs, output_dir / "qat")
+    return dense, pruned, qat
 
 
 def gzip_size(path):
@@ -243,54 +226,10 @@ def markdown_table(rows):
     )
 
 
-def main(argv=None):
-    config = parse_args(argv)
-    if keras.backend.backend() != "tensorflow":
-        raise SystemExit(
-            "prune_quantize: LiteRT export needs KERAS_BACKEND=tensorflow "
-            f"(the backend is {keras.backend.backend()}). Pruning itself "
-            "works on every backend: see docs/optimize.md."
-        )
-    strategy = start_distribution(config)
-    keras.utils.set_random_seed(config.seed)
-    os.makedirs(config.output_dir, exist_ok=True)
-    data = load_digits(image_size=config.image_size, seed=config.seed)
-    (x_train, y_train), (x_test, y_test) = data
-
-    start = time.perf_counter()
-    with strategy.scope():
-        dense = compile_model(
-            build_model(config.image_size), config.learning_rate
-        )
-        dense.fit(
-            x_train,
-            y_train,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            verbose=2,
-        )
-        dense.save(os.path.join(config.output_dir, "dense.keras"))
-        qat = None
-        pruned = prune(dense, config, data)
-        # Saved before compiling: an optimizer that never stepped has no state
-        # worth keeping (and Keras warns when reloading it).
-        pruned.save(os.path.join(config.output_dir, "pruned.keras"))
-        compile_model(pruned, config.learning_rate)
-        if config.qat:
-            qat = compile_model(
-                quantize_aware(pruned, preserve_sparsity=True),
-                config.qat_learning_rate,
-            )
-            qat.fit(
-                x_train,
-                y_train,
-                batch_size=config.batch_size,
-                epochs=config.qat_epochs,
-                verbose=2,
-            )
-    train_seconds = time.perf_counter() - start
-
-    calibration = x_train[: config.calibration_examples]
+def export_rows(models, config, calibration, test, output_dir):
+    """Writes every LiteRT file, verified against Keras, and measures it
+    with the interpreter: one report row per file."""
+    dense, pruned, qat = models
     # (name, model, quantization, sparse weight format)
     exports = [
         ("dense float32", dense, None, False),
@@ -299,10 +238,11 @@ def main(argv=None):
         ("pruned dynamic-range int8", pruned, "dynamic", False),
         ("pruned int8", pruned, "int8", False),
     ]
-    if config.qat:
+    if qat is not None:
         exports.append(("pruned QAT int8", qat, "int8", False))
+    x_test, y_test = test
     # Keras accuracy and sparsity per model, not per file (the pruned
-    # model is exported three times).
+    # model is exported four times).
     keras_scores = {
         id(model): (
             float(model.evaluate(x_test, y_test, verbose=0)[1]),
@@ -313,9 +253,7 @@ def main(argv=None):
     rows = []
     for name, model, quantization, sparse in exports:
         keras_accuracy, sparsity = keras_scores[id(model)]
-        path = os.path.join(
-            config.output_dir, name.replace(" ", "_") + ".tflite"
-        )
+        path = output_dir / (name.replace(" ", "_") + ".tflite")
         exported = to_litert(
             model,
             path,
@@ -329,7 +267,7 @@ def main(argv=None):
         rows.append(
             {
                 "name": name,
-                "file": path,
+                "file": str(path),
                 "quantization": quantization or "none",
                 "sparse_format": sparse,
                 "accuracy": exported.evaluate(x_test, y_test)["accuracy"],
@@ -342,6 +280,12 @@ def main(argv=None):
                 "max_abs_difference_vs_keras": exported.max_abs_difference,
             }
         )
+    return rows
+
+
+def summarize(rows):
+    """What pruning and quantization cost and saved, as ratios and
+    accuracy drops (in points)."""
     by_name = {row["name"]: row for row in rows}
     dense_row, pruned_row = by_name["dense float32"], by_name["pruned float32"]
     int8_row = by_name["pruned int8"]
@@ -358,33 +302,63 @@ def main(argv=None):
         "latency_ratio_int8_to_float": int8_row["latency_p50_ms"]
         / pruned_row["latency_p50_ms"],
     }
-    if config.qat:
+    if "pruned QAT int8" in by_name:
         summary["accuracy_qat_minus_ptq_int8_points"] = 100 * (
             by_name["pruned QAT int8"]["accuracy"] - int8_row["accuracy"]
         )
-    report = {
-        "backend": keras.backend.backend(),
-        "kerasbig_version": kerasbig.__version__,
-        "config": dataclasses.asdict(config),
-        "test_examples": len(x_test),
-        "train_seconds": round(train_seconds, 2),
-        "models": rows,
-        "summary": summary,
-    }
-    with open(os.path.join(config.output_dir, "report.json"), "w") as file:
-        json.dump(report, file, indent=2)
+    return summary
+
+
+def main(argv=None):
+    config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit(
+            "prune_quantize: LiteRT export needs KERAS_BACKEND=tensorflow "
+            f"(the backend is {keras.backend.backend()}). Pruning itself "
+            "works on every backend: see docs/optimize.md."
+        )
+    run = start_run(config)
+    output_dir = run.output_dir
+    keras.utils.set_random_seed(config.seed)
+    train, test = load_digits(image_size=config.image_size, seed=config.seed)
+    start = time.perf_counter()
+    with run.strategy.scope():
+        models = train_models(config, train, output_dir, run.resuming)
+    train_seconds = time.perf_counter() - start
+    rows = export_rows(
+        models,
+        config,
+        train[0][: config.calibration_examples],
+        test,
+        output_dir,
+    )
+    summary = summarize(rows)
     table = markdown_table(rows)
     lines = "".join(f"- {key}: {value:.3f}\n" for key, value in summary.items())
-    with open(os.path.join(config.output_dir, "report.md"), "w") as file:
-        file.write(
-            f"# prune_quantize report\n\n{len(x_test)} held-out digits, "
-            f"LiteRT interpreter, {keras.backend.backend()} backend.\n\n"
-            f"{table}\n{lines}"
-        )
-    print(
-        f"\n{table}\n{lines}\nreport.json and report.md in {config.output_dir}"
+    (output_dir / "report.md").write_text(
+        f"# prune_quantize report\n\n{len(test[1])} held-out digits, "
+        f"LiteRT interpreter, {keras.backend.backend()} backend.\n\n"
+        f"{table}\n{lines}"
     )
-    return report
+    print(f"\n{table}\n{lines}")
+    int8 = next(row for row in rows if row["name"] == "pruned int8")
+    return write_report(
+        output_dir,
+        recipe="prune_quantize",
+        config=config,
+        headline=("pruned_int8_accuracy", int8["accuracy"]),
+        results={
+            "epochs": config.epochs
+            + config.prune_epochs
+            + (config.qat_epochs if config.qat else 0),
+            "train_seconds": round(train_seconds, 2),
+            "examples": {"train": len(train[1]), "test": len(test[1])},
+            "models": rows,
+            "summary": summary,
+        },
+        distribution=run.distribution,
+        summary=f"{int8['size'] / 1024:.1f} KB; report.md has every file",
+    )
 
 
 if __name__ == "__main__":

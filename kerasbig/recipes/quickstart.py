@@ -1,142 +1,128 @@
 """Quick start: train a small CNN on the embedded digits, end to end.
 
-The smallest end-to-end example (the README's main job is
-prune_quantize.py, which starts the same way). It needs no network: the
-1,797 handwritten digits ship inside scikit-learn. It trains a small
-convolutional network with plain `model.fit()` on whichever Keras
-backend is active (KERAS_BACKEND), evaluates it on held-out digits, saves
-the model as `.keras`, reloads it, checks that the reloaded model predicts
-the same, and writes `metrics.json` to the output directory.
+The smallest end-to-end example, and the one to copy: every recipe is
+written this way. It needs no network: the 1,797 handwritten digits ship
+inside scikit-learn. It trains a small convolutional network with plain
+`model.fit()` on whichever Keras backend is active (KERAS_BACKEND),
+keeping the best validation epoch, evaluates it on held-out digits,
+reloads the saved `.keras` file and checks that it predicts the same,
+and writes `metrics.json`.
 
     python -m kerasbig.recipes.quickstart  # about a minute on a CPU
     python -m kerasbig.recipes.quickstart --smoke         # a few seconds
     KERAS_BACKEND=jax python -m kerasbig.recipes.quickstart --epochs 5
+
+Outputs in --output-dir: model.keras (best weights), best.keras, log.csv,
+tensorboard/, curves.png, metrics.json and, with --export-litert,
+model.tflite. A killed run resumes from its last finished epoch when the
+same command runs again.
 """
 
-import argparse
 import dataclasses
-import json
-import os
+import sys
 import time
 
 import keras
 import numpy as np
 
-import kerasbig
 from kerasbig.data import load_digits
-from kerasbig.training import DistributeConfig
-from kerasbig.training import add_distribute_flags
-from kerasbig.training import add_run_flags
-from kerasbig.training import bounded
-from kerasbig.training import parse_flags
+from kerasbig.data import stratified_split
+from kerasbig.training import TrainingConfig
+from kerasbig.training import check_export_backend
+from kerasbig.training import export_litert
+from kerasbig.training import fit_to_folder
+from kerasbig.training import option
+from kerasbig.training import parse_config
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
+from kerasbig.training import set_precision
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
-class Config(DistributeConfig):
-    epochs: int = 15
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    image_size: int = 16
-    seed: int = 0
-    output_dir: str = "runs/quickstart"
+class Config(TrainingConfig):
+    epochs: int = option(15, "passes over the training digits", minimum=1)
+    batch_size: int = option(64, "global batch size", minimum=1)
+    learning_rate: float = option(2e-3, "Adam learning rate", greater_than=0)
+    output_dir: str = option("runs/quickstart", "where outputs go")
+    image_size: int = option(
+        16, "side the 8x8 digits are resized to", minimum=8
+    )
+    validation_fraction: float = option(
+        0.1,
+        "share of each class's training digits held out to pick the best epoch",
+        greater_than=0,
+        less_than=1,
+    )
 
 
-def parse_args(argv=None):
-    defaults = Config()
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--epochs",
-        type=bounded(int, minimum=1),
-        default=defaults.epochs,
-        help="training epochs",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=bounded(int, minimum=1),
-        default=defaults.batch_size,
-        help="global batch size",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=bounded(float, greater_than=0),
-        default=defaults.learning_rate,
-        help="Adam learning rate",
-    )
-    parser.add_argument(
-        "--image-size",
-        type=bounded(int, minimum=1),
-        default=defaults.image_size,
-        help="side the 8x8 digits are resized to (>= 8)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=bounded(int, minimum=0),
-        default=defaults.seed,
-        help="random seed",
-    )
-    parser.add_argument(
-        "--output-dir",
-        default=defaults.output_dir,
-        help="where model.keras and metrics.json are written",
-    )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny run (1 epoch, 8x8 images) that finishes in seconds",
-    )
-    add_distribute_flags(parser)
-    add_run_flags(parser)
-    smoke = {"epochs": 1, "image_size": 8}
-    return Config(**parse_flags(parser, argv, smoke))
+SMOKE = {"epochs": 1, "image_size": 8}
 
 
-def build_model(image_size, num_classes=10):
+def build_model(
+    image_size,
+    filters=(32, 64),
+    dense_units=64,
+    padding="same",
+    dropout=0.3,
+    num_classes=10,
+):
+    """A digits CNN: 3x3 relu convolutions with `filters` channels, each
+    but the last followed by 2x2 max pooling, then a dense layer, dropout
+    and class logits (prune_quantize.py builds its larger one here too)."""
     inputs = keras.Input((image_size, image_size, 1), name="image")
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
+    x = inputs
+    for i, channels in enumerate(filters):
+        if i:
+            x = keras.layers.MaxPooling2D()(x)
+        x = keras.layers.Conv2D(
+            channels, 3, padding=padding, activation="relu"
+        )(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(64, activation="relu")(x)
-    x = keras.layers.Dropout(0.3)(x)
-    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    x = keras.layers.Dense(dense_units, activation="relu")(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, outputs, name="digits_cnn")
 
 
 def main(argv=None):
-    config = parse_args(argv)
-    strategy = start_distribution(config)
+    config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_export_backend(config.export_litert)
+    run = start_run(config)
+    output_dir = run.output_dir
     keras.utils.set_random_seed(config.seed)
-    os.makedirs(config.output_dir, exist_ok=True)
     (x_train, y_train), (x_test, y_test) = load_digits(
         image_size=config.image_size, seed=config.seed
     )
-    with strategy.scope():
+    train, validation = stratified_split(
+        y_train, config.validation_fraction, config.seed
+    )
+    policy = set_precision(config.mixed_precision)
+    with run.strategy.scope():
         model = build_model(config.image_size)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
+            jit_compile=config.jit_compile,
         )
     start = time.perf_counter()
-    model.fit(
-        x_train,
-        y_train,
-        batch_size=config.batch_size,
+    history, stopped = fit_to_folder(
+        model,
+        (x_train[train], y_train[train]),
+        (x_train[validation], y_train[validation]),
         epochs=config.epochs,
-        validation_split=0.1,
-        verbose=2,
+        output_dir=output_dir,
     )
     train_seconds = time.perf_counter() - start
-    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    if stopped:
+        sys.exit(stopped)
+    loss, accuracy = model.evaluate(
+        x_test, y_test, batch_size=config.batch_size, verbose=0
+    )
 
-    path = os.path.join(config.output_dir, "model.keras")
-    model.save(path)
+    # The lesson of the quick start: the saved file is the model.
+    path = f"{output_dir}/model.keras"
     restored = keras.saving.load_model(path)
     difference = float(
         np.max(
@@ -151,24 +137,33 @@ def main(argv=None):
             f"the reloaded model predicts differently (max abs difference "
             f"{difference:.3g}); the .keras file at {path} is not usable"
         )
-    metrics = {
-        "backend": keras.backend.backend(),
-        "kerasbig_version": kerasbig.__version__,
-        "config": dataclasses.asdict(config),
+    results = {
+        "epochs": len(history.get("epoch", [])),
+        "train_seconds": round(train_seconds, 2),
+        "examples": {
+            "train": len(train),
+            "validation": len(validation),
+            "test": len(y_test),
+        },
+        "precision_policy": policy,
+        "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
         "test_accuracy": float(accuracy),
         "test_loss": float(loss),
-        "train_seconds": round(train_seconds, 2),
         "reload_max_abs_difference": difference,
-        "model_path": path,
     }
-    with open(os.path.join(config.output_dir, "metrics.json"), "w") as file:
-        json.dump(metrics, file, indent=2)
-    print(
-        f"test accuracy {accuracy:.4f} on {len(x_test)} held-out digits "
-        f"({keras.backend.backend()} backend); model and metrics.json in "
-        f"{config.output_dir}"
+    if config.export_litert:
+        results["litert"] = export_litert(
+            model, f"{output_dir}/model.tflite", x_test[:16]
+        )
+    return write_report(
+        output_dir,
+        recipe="quickstart",
+        config=config,
+        headline=("test_accuracy", results["test_accuracy"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"{len(y_test)} held-out digits",
     )
-    return metrics
 
 
 if __name__ == "__main__":

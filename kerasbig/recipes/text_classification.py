@@ -33,10 +33,8 @@ import time
 import keras
 import numpy as np
 
-import kerasbig
 from kerasbig.data import load_text_data
 from kerasbig.data import text_dataset
-from kerasbig.distribute import describe
 from kerasbig.distribute import num_replicas
 from kerasbig.models import TransformerClassifier
 from kerasbig.training import TrainingConfig
@@ -47,8 +45,8 @@ from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import run_script
 from kerasbig.training import set_precision
-from kerasbig.training import start_distribution
-from kerasbig.training import write_json
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 MODELS = ["lstm", "bilstm", "cnn", "transformer"]
 
@@ -165,8 +163,9 @@ def classification_report(labels, predicted, class_names):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    check_export_backend(config)
-    strategy = start_distribution(config)
+    check_export_backend(config.export_litert)
+    run = start_run(config)
+    strategy, output = run.strategy, run.output_dir
     keras.utils.set_random_seed(config.seed)
     data = load_text_data(
         config.data,
@@ -213,14 +212,14 @@ def main(argv=None):
         model,
         dataset(data.train, shuffle=True, drop_remainder=True),
         dataset(data.validation, drop_remainder=True),
-        config,
+        epochs=config.epochs,
+        output_dir=output,
         monitor="val_accuracy",
         class_weight=class_weight,
     )
     seconds = time.perf_counter() - start
     if stopped:
         sys.exit(stopped)
-    output = f"{config.output_dir}"
     if whole_batches:
         # The trained weights span every device (of every process); each
         # process scores whole splits on its own copy of the saved model.
@@ -228,20 +227,16 @@ def main(argv=None):
         model = keras.saving.load_model(f"{output}/model.keras")
     with open(f"{output}/vocabulary.txt", "w", encoding="utf-8") as file:
         file.write("\n".join(vectorizer.get_vocabulary()) + "\n")
-    metrics = {
-        "backend": keras.backend.backend(),
-        "kerasbig": kerasbig.__version__,
-        "model": config.model,
-        "data": config.data,
-        "precision_policy": policy,
-        "distribution": describe(strategy, config.batch_size),
+    results = {
+        "epochs": len(history.get("epoch", [])),
+        "train_seconds": round(seconds, 1),
         "examples": {
             "train": len(data.train[1]),
             "validation": len(data.validation[1]),
             "test": len(data.test[1]) if data.test else 0,
         },
-        "epochs": len(history.get("epoch", [])),
-        "train_seconds": round(seconds, 1),
+        "model": config.model,
+        "precision_policy": policy,
         "class_weight": class_weight,
         "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
     }
@@ -249,22 +244,24 @@ def main(argv=None):
         if split is None:
             continue
         logits = model.predict(dataset(split), verbose=0)
-        metrics[name] = classification_report(
+        results[name] = classification_report(
             split[1], np.argmax(logits, -1), data.class_names
         )
     if config.export_litert:
         sample = next(iter(dataset(data.validation)))[0]
-        metrics["litert"] = export_litert(
+        results["litert"] = export_litert(
             model, f"{output}/model.tflite", np.asarray(sample)[:16]
         )
-    write_json(f"{output}/metrics.json", metrics)
-    print(
-        f"{config.model}: validation accuracy "
-        f"{metrics['validation']['accuracy']:.4f}, macro F1 "
-        f"{metrics['validation']['macro_f1']:.4f}; model and metrics.json "
-        f"in {output}"
+    return write_report(
+        output,
+        recipe="text_classification",
+        config=config,
+        headline=("validation_accuracy", results["validation"]["accuracy"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"{config.model}, macro F1 "
+        f"{results['validation']['macro_f1']:.4f}",
     )
-    return metrics
 
 
 if __name__ == "__main__":

@@ -24,19 +24,17 @@ import dataclasses
 import keras
 import numpy as np
 
-import kerasbig
 from kerasbig.callbacks import save_image_grid
-from kerasbig.distribute import describe
+from kerasbig.data import load_image_data
 from kerasbig.models import VAE
 from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import fit_generative
-from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import run_script
-from kerasbig.training import start_distribution
-from kerasbig.training import write_json
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -100,15 +98,20 @@ def build_vae(config, image_shape):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    strategy = start_distribution(config)
+    run = start_run(config)
+    output_dir = run.output_dir
     keras.utils.set_random_seed(config.seed)
-    data = load_images(config)
-    with strategy.scope():
+    data = load_image_data(**config.data_options(), seed=config.seed)
+    with run.strategy.scope():
         vae = build_vae(config, data.x_train.shape[1:])
     history, _, seconds = fit_generative(
         vae,
-        config,
         data.x_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        output_dir=output_dir,
+        samples_every=config.samples_every,
+        seed=config.seed,
         value_range=(0, 1),
         validation_data=(data.x_test,),
     )
@@ -116,23 +119,20 @@ def main(argv=None):
     shown = data.x_test[:10]
     save_image_grid(
         np.concatenate([shown, vae.reconstruct(shown)]),
-        f"{config.output_dir}/reconstructions.png",
+        f"{output_dir}/reconstructions.png",
         columns=10,
         value_range=(0, 1),
     )
     save_image_grid(
         vae.sample(100, seed=config.seed),
-        f"{config.output_dir}/samples.png",
+        f"{output_dir}/samples.png",
         value_range=(0, 1),
     )
-    vae.save(f"{config.output_dir}/vae.keras")
-    metrics = {
-        "backend": keras.backend.backend(),
-        "distribution": describe(strategy, config.batch_size),
-        "kerasbig": kerasbig.__version__,
-        "data": config.data,
+    vae.save(f"{output_dir}/vae.keras")
+    results = {
         "epochs": history.epoch[-1] + 1,
         "train_seconds": round(seconds, 1),
+        "examples": {"train": len(data.x_train), "test": len(data.x_test)},
         "test": {
             "elbo": test["elbo"],
             "reconstruction_loss": test["reconstruction_loss"],
@@ -140,13 +140,16 @@ def main(argv=None):
         },
         "final": {k: v[-1] for k, v in history.history.items()},
     }
-    write_json(f"{config.output_dir}/metrics.json", metrics)
-    print(
-        f"test ELBO {test['elbo']:.2f} nats per image (reconstruction "
-        f"{test['reconstruction_loss']:.2f}, KL {test['kl_loss']:.2f}); "
-        f"model and metrics.json in {config.output_dir}"
+    return write_report(
+        output_dir,
+        recipe="vae",
+        config=config,
+        headline=("test_elbo", test["elbo"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"nats per image; reconstruction "
+        f"{test['reconstruction_loss']:.2f}, KL {test['kl_loss']:.2f}",
     )
-    return metrics
 
 
 if __name__ == "__main__":

@@ -43,21 +43,19 @@ import time
 import keras
 import numpy as np
 
-import kerasbig
+from kerasbig.data import load_image_data
 from kerasbig.data import stratified_split
-from kerasbig.distribute import describe
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import TrainingConfig
 from kerasbig.training import check_export_backend
 from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
-from kerasbig.training import load_images
 from kerasbig.training import option
 from kerasbig.training import parse_config
 from kerasbig.training import run_script
 from kerasbig.training import set_precision
-from kerasbig.training import start_distribution
-from kerasbig.training import write_json
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 IMAGENET_HINT = (
     "Download vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 where you "
@@ -266,19 +264,21 @@ def compile_model(model, config, learning_rate):
     )
 
 
-def train_phase(model, config, name, epochs, learning_rate, train, val):
-    """One phase in its own folder; a finished phase is loaded, not rerun."""
-    folder = pathlib.Path(config.output_dir) / name
-    if (folder / "model.keras").exists():
+def train_phase(model, config, phase, splits, folder, resuming):
+    """One phase (`phase`: epochs, learning rate) in its own `folder`; a
+    phase that an interrupted run finished is loaded, not rerun."""
+    epochs, learning_rate = phase
+    train, val = splits
+    if resuming and (folder / "model.keras").exists():
         model.load_weights(folder / "model.keras")
         return {"resumed_finished": True}
     compile_model(model, config, learning_rate)
-    phase = dataclasses.replace(config, output_dir=str(folder), epochs=epochs)
     history, stopped = fit_to_folder(
         model,
         Batches(*train, config.batch_size, seed=config.seed),
         Batches(*val, config.batch_size),
-        phase,
+        epochs=epochs,
+        output_dir=folder,
     )
     if stopped:
         sys.exit(stopped)
@@ -295,94 +295,78 @@ def main(argv=None):
             "vgg16_transfer: --image-size must be >= 32 (VGG16 halves the "
             f"image five times). Received: {config.image_size}"
         )
-    check_export_backend(config)
-    strategy = start_distribution(config)
+    check_export_backend(config.export_litert)
+    run = start_run(config)
+    output_dir = run.output_dir
     keras.utils.set_random_seed(config.seed)
-    data = load_images(config)
+    data = load_image_data(**config.data_options(), seed=config.seed)
     train, val, test, names = select(data, config)
     policy = set_precision(config.mixed_precision)
     # Variables made in the scope are mirrored (TensorFlow) or laid out
     # (JAX); each phase's optimizer is built by fit under the same scope.
-    with strategy.scope():
+    with run.strategy.scope():
         base = build_base(config)
         model = build_model(config, base, len(names))
-    start = time.perf_counter()
-    phases = {}
     if config.weights == "none":
         # Nothing pretrained to keep: the whole network trains at once.
-        phases["full"] = train_phase(
-            model,
-            config,
-            "full",
-            config.epochs,
-            config.learning_rate,
-            train,
-            val,
-        )
+        plan = {"full": (config.epochs, config.learning_rate)}
     else:
-        base.trainable = False
-        phases["head"] = train_phase(
-            model,
-            config,
-            "head",
-            config.epochs,
-            config.learning_rate,
-            train,
-            val,
-        )
+        plan = {"head": (config.epochs, config.learning_rate)}
         if config.fine_tune_epochs:
+            plan["fine_tune"] = (
+                config.fine_tune_epochs,
+                config.fine_tune_learning_rate,
+            )
+    start = time.perf_counter()
+    phases = {}
+    for name, phase in plan.items():
+        if name == "head":
+            base.trainable = False
+        elif name == "fine_tune":
             base.trainable = True
             for layer in base.layers:
                 # Layer names are "block<k>_conv<j>" / "block<k>_pool".
                 layer.trainable = layer.name[:6] >= config.fine_tune_from
-            phases["fine_tune"] = train_phase(
-                model,
-                config,
-                "fine_tune",
-                config.fine_tune_epochs,
-                config.fine_tune_learning_rate,
-                train,
-                val,
-            )
+        phases[name] = train_phase(
+            model, config, phase, (train, val), output_dir / name, run.resuming
+        )
     seconds = time.perf_counter() - start
     logits = model.predict(Batches(*test, config.batch_size), verbose=0)
     test_loss = keras.losses.sparse_categorical_crossentropy(
         test[1], logits, from_logits=True
     )
-    output_dir = pathlib.Path(config.output_dir)
     model.save(output_dir / "model.keras")
     if config.save_base_weights:
         base.save_weights(config.save_base_weights)
-    metrics = {
-        "backend": keras.backend.backend(),
-        "distribution": describe(strategy, config.batch_size),
-        "kerasbig": kerasbig.__version__,
-        "data": config.data,
-        "weights": config.weights,
-        "classes": names,
-        "images": {
+    results = {
+        "epochs": sum(epochs for epochs, _ in plan.values()),
+        "train_seconds": round(seconds, 1),
+        "examples": {
             "train": len(train[1]),
             "validation": len(val[1]),
             "test": len(test[1]),
         },
+        "classes": names,
         "input_preprocessing": "keras.applications.vgg16.preprocess_input "
         "of 0-255 RGB (grey repeated to 3 channels)",
         "precision_policy": policy,
         "phases": phases,
-        "train_seconds": round(seconds, 1),
         "test_accuracy": float(np.mean(np.argmax(logits, -1) == test[1])),
         "test_loss": float(keras.ops.mean(test_loss)),
     }
     if config.export_litert:
-        metrics["litert"] = export_litert(
+        results["litert"] = export_litert(
             model, output_dir / "model.tflite", to_vgg_inputs(test[0][:8])
         )
-    write_json(output_dir / "metrics.json", metrics)
-    print(
-        f"test accuracy {metrics['test_accuracy']:.4f} on {len(test[1])} "
-        f"images; model and metrics.json in {output_dir}"
+    return write_report(
+        output_dir,
+        recipe="vgg16_transfer",
+        config=config,
+        headline=("test_accuracy", results["test_accuracy"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"{len(test[1])} test images",
     )
-    return metrics
 
 
 if __name__ == "__main__":

@@ -317,6 +317,15 @@ class DistributeConfig:
         minimum=0,
     )
 
+    def distribution_options(self):
+        """These flags as keyword arguments of `start_distribution`."""
+        return {
+            "strategy": self.strategy,
+            "job_addresses": self.job_addresses,
+            "num_processes": self.num_processes,
+            "process_id": self.process_id,
+        }
+
 
 @dataclasses.dataclass
 class TrainingConfig(DistributeConfig):
@@ -364,19 +373,17 @@ class TrainingConfig(DistributeConfig):
 
 @dataclasses.dataclass
 class ImageDataConfig:
-    """Flags of recipes that train on an image set; `load_images` reads
-    the set they name. Mix it into a recipe's `Config`.
+    """Flags of recipes that train on an image set, for
+    `kerasbig.data.load_image_data`. Mix it into a recipe's `Config`.
 
     Example:
 
         >>> import dataclasses
-        >>> from kerasbig.training import ImageDataConfig, load_images
-        >>> from kerasbig.training import option, parse_config
-        >>> @dataclasses.dataclass
-        ... class Config(ImageDataConfig):
-        ...     seed: int = option(0, "seed of the split")
-        >>> config = parse_config(Config, ["--image-size", "16"])
-        >>> load_images(config).x_train.shape[1:]
+        >>> from kerasbig.data import load_image_data
+        >>> from kerasbig.training import ImageDataConfig, parse_config
+        >>> config = parse_config(ImageDataConfig, ["--image-size", "16"])
+        >>> data = load_image_data(**config.data_options(), seed=0)
+        >>> data.x_train.shape[1:]
         (16, 16, 1)
     """
 
@@ -394,24 +401,12 @@ class ImageDataConfig:
         None, "use at most this many train images", minimum=1
     )
 
-
-def load_images(config):
-    """`kerasbig.data.load_image_data` of an `ImageDataConfig` (split and
-    subset seeded by `config.seed` when it has one).
-
-    Example:
-
-        >>> from kerasbig.training import ImageDataConfig, load_images
-        >>> data = load_images(ImageDataConfig(max_samples=100))
-        >>> len(data.x_train), data.class_names[9]
-        (100, '9')
-    """
-    from kerasbig.data import load_image_data
-
-    return load_image_data(
-        config.data,
-        image_size=config.image_size,
-        seed=getattr(config, "seed", 0),
-        max_samples=config.max_samples,
-        data_dir=config.data_dir,
-    )
+    def data_options(self):
+        """These flags as keyword arguments of
+        `kerasbig.data.load_image_data` (add the `seed`)."""
+        return {
+            "source": self.data,
+            "image_size": self.image_size,
+            "max_samples": self.max_samples,
+            "data_dir": self.data_dir,
+        }

@@ -5,6 +5,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import typing
 
 import keras
 
@@ -12,7 +13,7 @@ from kerasbig.distribute import LocalStrategy
 from kerasbig.distribute import describe
 from kerasbig.distribute import num_replicas
 from kerasbig.distribute import num_workers
-from kerasbig.distribute import strategy
+from kerasbig.distribute import strategy as make_strategy
 from kerasbig.distribute import worker_index
 from kerasbig.training.config import DistributeConfig
 from kerasbig.training.config import add_field_flag
@@ -35,55 +36,82 @@ def add_distribute_flags(parser):
         add_field_flag(parser, field, "DistributeConfig")
 
 
-def start_distribution(config, splits_batches=True):
-    """Sets up `config.strategy` for a recipe run and returns it.
+class Distribution(typing.NamedTuple):
+    """What `start_distribution` set up."""
 
-    Build and compile the model inside the returned strategy's
-    `scope()`. The run's `config.batch_size` (when it has one) is the
-    global batch and must split evenly over the replicas. On a
-    multi-worker run, workers other than the chief (worker 0) write
-    into `<output_dir>/worker-<index>` (`config.output_dir` is changed),
-    so that workers never write the same file; the chief's outputs are
-    the run's.
+    strategy: object
+    """Build and compile the model inside its `scope()`."""
+    output_dir: str | None
+    """Where this process writes: the run folder on the chief (worker
+    0), `<run folder>/worker-<index>` on other workers."""
+    summary: dict
+    """`kerasbig.distribute.describe` of the strategy, for reports."""
+
+
+def start_distribution(
+    strategy="auto",
+    *,
+    job_addresses=None,
+    num_processes=None,
+    process_id=None,
+    batch_size=None,
+    output_dir=None,
+    splits_batches=True,
+):
+    """Sets up a distribution strategy for a training run.
+
+    The `DistributeConfig` flags give the first four arguments
+    (`start_distribution(**config.distribution_options(), ...)`).
+    On a multi-worker run, workers other than the chief (worker 0) write
+    into `<output_dir>/worker-<index>`, so that workers never write the
+    same file; the chief's outputs are the run's. A strategy that cannot
+    start stops with one line naming `--strategy`.
 
     Args:
-        config: a config with `DistributeConfig`'s fields.
-        splits_batches: False for a recipe whose step cannot be split
+        strategy: a name of `kerasbig.distribute.STRATEGIES`.
+        job_addresses, num_processes, process_id: multi-process runs
+            (see `kerasbig.distribute.strategy`).
+        batch_size: the global batch, which must split evenly over the
+            replicas; None when the run has none.
+        output_dir: the run folder.
+        splits_batches: False for a run whose step cannot be split
             across replicas (one whole graph per step): it stops with a
             message when the strategy has more than one replica.
 
     Returns:
-        The strategy (see `kerasbig.distribute.strategy`).
+        A `Distribution`: `(strategy, output_dir, summary)`.
 
     Example:
 
-        >>> from kerasbig.training import TrainingConfig, start_distribution
-        >>> s = start_distribution(TrainingConfig(strategy="none"))
-        >>> with s.scope():
+        >>> from kerasbig.training import start_distribution
+        >>> run = start_distribution("none", output_dir="runs/x")
+        >>> run.output_dir, run.summary["replicas"]
+        ('runs/x', 1)
+        >>> with run.strategy.scope():
         ...     pass
     """
     try:
-        chosen = strategy(
-            config.strategy,
-            job_addresses=config.job_addresses,
-            num_processes=config.num_processes,
-            process_id=config.process_id,
+        chosen = make_strategy(
+            strategy,
+            job_addresses=job_addresses,
+            num_processes=num_processes,
+            process_id=process_id,
         )
-        summary = describe(chosen, getattr(config, "batch_size", None))
+        summary = describe(chosen, batch_size)
     except ValueError as error:
-        raise SystemExit(f"--strategy {config.strategy}: {error}") from error
+        raise SystemExit(f"--strategy {strategy}: {error}") from error
     if not splits_batches and num_replicas(chosen) > 1:
         raise SystemExit(
-            f"--strategy {config.strategy}: this recipe trains on one whole "
-            "graph per step, which cannot be split across "
+            f"--strategy {strategy}: this run trains on one whole graph per "
+            "step, which cannot be split across "
             f"{num_replicas(chosen)} replicas. Use --strategy none."
         )
     index = worker_index(chosen)
-    if index:
-        config.output_dir = os.path.join(config.output_dir, f"worker-{index}")
+    if index and output_dir is not None:
+        output_dir = os.path.join(output_dir, f"worker-{index}")
     if summary["replicas"] > 1:
         print(f"distributed: {summary}", flush=True)
-    return chosen
+    return Distribution(chosen, output_dir, summary)
 
 
 # Words of the errors a collective op raises when a peer process died

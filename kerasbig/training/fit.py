@@ -37,18 +37,16 @@ def set_precision(mixed_precision):
     return policy
 
 
-def check_export_backend(config):
-    """Stops at once (before training) when `--export-litert` is asked
-    for on a backend that cannot convert.
+def check_export_backend(export_litert):
+    """Stops at once (before training) when a LiteRT export is asked for
+    (`--export-litert`) on a backend that cannot convert.
 
     Example:
 
-        >>> from kerasbig.training import TrainingConfig, check_export_backend
-        >>> check_export_backend(TrainingConfig(export_litert=False))
+        >>> from kerasbig.training import check_export_backend
+        >>> check_export_backend(False)
     """
-    if getattr(config, "export_litert", False) and (
-        keras.backend.backend() != "tensorflow"
-    ):
+    if export_litert and keras.backend.backend() != "tensorflow":
         raise SystemExit(
             "--export-litert needs the TensorFlow backend (the LiteRT "
             f"converter); this run uses {keras.backend.backend()}. Run with "
@@ -56,33 +54,52 @@ def check_export_backend(config):
         )
 
 
+def higher_is_better(monitor):
+    """Whether a logged value named `monitor` is maximised: its name
+    holds "acc", "auc", "precision", "recall" or "f1".
+
+    Example:
+
+        >>> from kerasbig.training import higher_is_better
+        >>> higher_is_better("val_accuracy"), higher_is_better("val_loss")
+        (True, False)
+    """
+    words = ("acc", "auc", "precision", "recall", "f1")
+    return any(word in monitor for word in words)
+
+
 def fit_to_folder(
     model,
     train_data,
     validation_data,
-    config,
+    *,
+    epochs,
+    output_dir,
     monitor="val_accuracy",
     class_weight=None,
+    callbacks=(),
     verbose=None,
 ):
-    """Trains `model` with `config.epochs` into `config.output_dir`.
+    """Trains `model` for `epochs` epochs into the run folder `output_dir`.
 
     Besides `run_callbacks` (resume after interruption, `log.csv`, NaN
     stop) it adds TensorBoard logs (`tensorboard/`) and a best checkpoint
-    (`best.keras`, by `monitor`). After training it restores the best
-    weights, saves `model.keras` and draws `curves.png` from the whole
-    log (resumed runs included).
+    (`best.keras`, by `monitor`; a resumed run keeps it unless a later
+    epoch beats the best one logged before the interruption). After
+    training it restores the best weights, saves `model.keras` and draws
+    `curves.png` from the whole log (resumed runs included).
 
     Args:
         model: a compiled Keras model.
         train_data: a dataset yielding `(x, y)` batches (tf.data,
             `PyDataset`), or an `(x, y)` tuple of arrays.
         validation_data: data for `validation_data`.
-        config: a `TrainingConfig` (epochs, output_dir).
+        epochs: epochs in all (a resumed run trains the rest).
+        output_dir: the run folder (created if needed).
         monitor: logged value that picks the best epoch; maximised when
-            its name holds "acc", "auc", "precision", "recall" or "f1",
-            minimised otherwise.
+            `higher_is_better(monitor)`, minimised otherwise.
         class_weight: optional dict of per-class loss weights.
+        callbacks: further callbacks (e.g. `EarlyStopping`).
         verbose: `fit` verbosity; by default a progress bar (1) when
             stdout is a terminal and a line per epoch (2) when it is
             redirected to a log, where bars would write a line per step.
@@ -95,37 +112,43 @@ def fit_to_folder(
     Example:
 
         >>> import os, tempfile, keras, numpy as np
-        >>> from kerasbig.training import TrainingConfig, fit_to_folder
+        >>> from kerasbig.training import fit_to_folder
         >>> model = keras.Sequential([keras.Input((4,)),
         ...                           keras.layers.Dense(2)])
         >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
         ...     from_logits=True), metrics=["accuracy"])
         >>> x, y = np.random.rand(32, 4), np.arange(32) % 2
         >>> folder = tempfile.mkdtemp()
-        >>> config = TrainingConfig(epochs=2, output_dir=folder)
         >>> history, stopped = fit_to_folder(
-        ...     model, (x, y), (x, y), config, verbose=0)
+        ...     model, (x, y), (x, y), epochs=2, output_dir=folder, verbose=0)
         >>> len(history["val_accuracy"]), stopped
         (2, None)
         >>> outputs = {"best.keras", "model.keras", "log.csv", "curves.png"}
         >>> outputs <= set(os.listdir(folder))
         True
     """
-    output_dir = pathlib.Path(config.output_dir)
-    callbacks = run_callbacks(output_dir)
-    guard = callbacks[-1]
-    higher = any(
-        k in monitor for k in ("acc", "auc", "precision", "recall", "f1")
-    )
+    output_dir = pathlib.Path(output_dir)
+    # Read before run_callbacks, whose CSVLogger may start a new log.
+    logged = read_log(output_dir / "log.csv").get(monitor, [])
+    run = run_callbacks(output_dir)
+    guard = run[-1]
+    higher = higher_is_better(monitor)
     best_path = output_dir / "best.keras"
-    callbacks += [
+    resuming = (output_dir / "backup").exists() and best_path.exists()
+    best_so_far = None
+    if resuming and logged:
+        best_so_far = max(logged) if higher else min(logged)
+    all_callbacks = [
+        *run,
         keras.callbacks.ModelCheckpoint(
             str(best_path),
             monitor=monitor,
             mode="max" if higher else "min",
             save_best_only=True,
+            initial_value_threshold=best_so_far,
         ),
         keras.callbacks.TensorBoard(str(output_dir / "tensorboard")),
+        *callbacks,
     ]
     if verbose is None:
         verbose = progress_verbosity()
@@ -137,9 +160,9 @@ def fit_to_folder(
             validation_data=validation_data,
             # A tf.data pipeline shuffles itself (Keras warns otherwise).
             shuffle=not hasattr(x, "element_spec"),
-            epochs=config.epochs,
+            epochs=epochs,
             class_weight=class_weight,
-            callbacks=callbacks,
+            callbacks=all_callbacks,
             verbose=verbose,
         )
     if best_path.exists():

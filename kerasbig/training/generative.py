@@ -59,21 +59,35 @@ def generative_callbacks(
 
 
 def fit_generative(
-    model, config, x, y=None, value_range=(-1, 1), ema_decay=0.0, **kwargs
+    model,
+    x,
+    y=None,
+    *,
+    epochs,
+    batch_size,
+    output_dir,
+    samples_every=10,
+    seed=0,
+    value_range=(-1, 1),
+    ema_decay=0.0,
+    **kwargs,
 ):
     """Trains a GAN or VAE the way the generative recipes do.
 
-    `model.fit(x, y)` for `config.epochs` epochs of `config.batch_size`,
-    with `generative_callbacks` writing into `config.output_dir` (grids
-    every `config.samples_every` epochs, seeded by `config.seed`). When
+    `model.fit(x, y)` for `epochs` epochs of `batch_size`, with
+    `generative_callbacks` writing into the run folder `output_dir`
+    (a sample grid every `samples_every` epochs, seeded by `seed`). When
     a NaN stops training, the script stops with `StopOnNaN`'s message.
 
     Args:
         model: a compiled `GAN`, `WGANGP`, `ConditionalGAN` or `VAE`.
-        config: the recipe config (output_dir, samples_every, seed,
-            batch_size, epochs).
         x: training images.
         y: labels (conditional GAN), or None.
+        epochs: epochs in all (a resumed run trains the rest).
+        batch_size: images per step (the global batch).
+        output_dir: the run folder.
+        samples_every: epochs between sample grids.
+        seed: seed of the grids' latent points.
         value_range: pixel range of the generated images.
         ema_decay: decay of the generator weight average; 0 for none.
         **kwargs: further `fit` arguments (`validation_data`, `verbose`
@@ -85,34 +99,29 @@ def fit_generative(
 
     Example:
 
-        >>> import tempfile, types, numpy as np
+        >>> import tempfile, numpy as np
         >>> from kerasbig.models import GAN
         >>> from kerasbig.models import dcgan_discriminator, dcgan_generator
         >>> from kerasbig.training import fit_generative
         >>> gan = GAN(dcgan_generator((8, 8, 1), latent_dim=4, filters=4),
         ...           dcgan_discriminator((8, 8, 1), filters=4), latent_dim=4)
         >>> gan.compile()
-        >>> config = types.SimpleNamespace(output_dir=tempfile.mkdtemp(),
-        ...     samples_every=1, seed=0, batch_size=8, epochs=1)
         >>> history, ema, seconds = fit_generative(
-        ...     gan, config, np.zeros((16, 8, 8, 1), "float32"), verbose=0)
+        ...     gan, np.zeros((16, 8, 8, 1), "float32"), epochs=1,
+        ...     batch_size=8, output_dir=tempfile.mkdtemp(), verbose=0)
         >>> history.epoch, ema
         ([0], None)
     """
     callbacks, guard, ema = generative_callbacks(
-        config.output_dir,
-        config.samples_every,
-        config.seed,
-        ema_decay,
-        value_range,
+        output_dir, samples_every, seed, ema_decay, value_range
     )
     start = time.perf_counter()
-    with explain_worker_failure(model, config.output_dir):
+    with explain_worker_failure(model, output_dir):
         history = model.fit(
             x,
             y,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
+            batch_size=batch_size,
+            epochs=epochs,
             callbacks=callbacks,
             **{"verbose": progress_verbosity(), **kwargs},
         )

@@ -1,14 +1,19 @@
 """Run folders of training scripts: callbacks and result files."""
 
+import dataclasses
 import json
 import os
 import pathlib
 import sys
+import typing
 
 import keras
 import numpy as np
 
+from kerasbig._version import __version__
 from kerasbig.callbacks import StopOnNaN
+from kerasbig.training.config import DistributeConfig
+from kerasbig.training.distributed import start_distribution
 
 # The run folder of the training in progress, for run_script's message
 # when the run is interrupted.
@@ -109,6 +114,209 @@ def write_json(path, data):
     os.replace(partial, path)
 
 
+def start_run_folder(output_dir, config):
+    """Claims `output_dir` for a run with `config` and says whether the
+    run resumes an unfinished one.
+
+    The folder keeps `config.json` (every flag's value) while a run is
+    unfinished; `write_report`'s `metrics.json` marks it finished. Run
+    again with the same flags, an unfinished run resumes (its
+    `BackupAndRestore` state, its finished phases); a finished one starts
+    over (its old `metrics.json` is removed now, so that a killed rerun is
+    not taken for finished). An unfinished run with other flags stops
+    with one line naming them: resuming it with them would mix two runs.
+    The distribution flags may change (`DistributeConfig`: a run may
+    resume on other ports, machines or devices).
+
+    Args:
+        output_dir: the run folder (created if needed).
+        config: the run's config dataclass.
+
+    Returns:
+        True when an unfinished run with the same flags is resumed.
+
+    Example:
+
+        >>> import dataclasses, os, tempfile
+        >>> from kerasbig.training import start_run_folder
+        >>> @dataclasses.dataclass
+        ... class Config:
+        ...     epochs: int = 3
+        >>> folder = tempfile.mkdtemp()
+        >>> start_run_folder(folder, Config())
+        False
+        >>> start_run_folder(folder, Config())  # killed, same command
+        True
+        >>> start_run_folder(folder, Config(epochs=5))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: ... (--epochs 3 there, 5 now); ...
+        >>> with open(os.path.join(folder, "metrics.json"), "w") as file:
+        ...     _ = file.write("{}")  # what write_report leaves: finished
+        >>> start_run_folder(folder, Config(epochs=5))  # a new run
+        False
+    """
+    folder = pathlib.Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = _plain(dataclasses.asdict(config))
+    # Neither the folder nor where the run is spread (a resumed run may
+    # use other ports, machines or devices) changes what it computes.
+    distribution = [f.name for f in dataclasses.fields(DistributeConfig)]
+    for name in ("output_dir", *distribution):
+        settings.pop(name, None)
+    claimed = folder / "config.json"
+    report = folder / "metrics.json"
+    unfinished = claimed.exists() and not report.exists()
+    if unfinished:
+        before = json.loads(claimed.read_text())
+        changed = [
+            f"--{key.replace('_', '-')} {before.get(key)} there, "
+            f"{settings.get(key)} now"
+            for key in sorted(set(before) | set(settings))
+            if before.get(key) != settings.get(key)
+        ]
+        if changed:
+            raise ValueError(
+                f"{folder} holds an unfinished run with other flags "
+                f"({'; '.join(changed)}); run the same command to resume "
+                "it, or pass another --output-dir"
+            )
+    if report.exists():
+        report.unlink()
+    write_json(claimed, settings)
+    return unfinished
+
+
+class Run(typing.NamedTuple):
+    """What `start_run` set up."""
+
+    strategy: object
+    """Build and compile the model inside its `scope()`."""
+    output_dir: pathlib.Path
+    """This process's run folder (`<output_dir>/worker-<index>` on
+    workers other than the chief)."""
+    distribution: dict
+    """`kerasbig.distribute.describe` of the strategy, for the report."""
+    resuming: bool
+    """Whether an unfinished run with the same flags is resumed
+    (`start_run_folder`)."""
+
+
+def start_run(config, splits_batches=True):
+    """Starts a recipe run from its config: `start_distribution` with its
+    `DistributeConfig` flags, `batch_size` (when it has one) and
+    `output_dir`, then `start_run_folder`. Every recipe's `main` begins
+    with `parse_config` and this.
+
+    Args:
+        config: a config dataclass with `DistributeConfig`'s fields and
+            `output_dir`.
+        splits_batches: see `start_distribution`.
+
+    Returns:
+        A `Run`: `(strategy, output_dir, distribution, resuming)`.
+
+    Example:
+
+        >>> import tempfile
+        >>> from kerasbig.training import TrainingConfig, start_run
+        >>> config = TrainingConfig(strategy="none",
+        ...                         output_dir=tempfile.mkdtemp())
+        >>> run = start_run(config)
+        >>> run.distribution["replicas"], run.resuming
+        (1, False)
+    """
+    distribution = start_distribution(
+        **config.distribution_options(),
+        batch_size=getattr(config, "batch_size", None),
+        output_dir=config.output_dir,
+        splits_batches=splits_batches,
+    )
+    output_dir = pathlib.Path(distribution.output_dir)
+    resuming = start_run_folder(output_dir, config)
+    return Run(
+        distribution.strategy, output_dir, distribution.summary, resuming
+    )
+
+
+REPORT_RESULTS = ("epochs", "train_seconds", "examples")
+"""Results every report carries besides the recipe's own scores."""
+
+
+def write_report(
+    output_dir,
+    *,
+    recipe,
+    config,
+    headline,
+    results,
+    distribution=None,
+    summary=None,
+):
+    """Writes `<output_dir>/metrics.json`, the one report schema of
+    kerasbig's recipes, and prints the run's one-line summary.
+
+    The report holds `recipe`, `kerasbig_version`, `backend`,
+    `distribution` (`kerasbig.distribute.describe` of the strategy, or
+    None), `config` (every flag's value), `headline` (`{"name", "value"}`:
+    the score the summary line shows), then `results`: `epochs` (passes
+    over the training data in all, summed over phases and seeds),
+    `train_seconds`, `examples` (per split) and the recipe's own scores.
+
+    Args:
+        output_dir: the run folder.
+        recipe: the recipe's name.
+        config: the run's config dataclass (or a dict of its values).
+        headline: `(name, value)` of the run's main score.
+        results: a dict with `REPORT_RESULTS` and any other results.
+        distribution: `Distribution.summary` of `start_distribution`.
+        summary: more words for the summary line (e.g. other scores).
+
+    Returns:
+        The report, a dict.
+
+    Example:
+
+        >>> import json, os, tempfile
+        >>> from kerasbig.training import write_report
+        >>> folder = tempfile.mkdtemp()
+        >>> report = write_report(  # doctest: +ELLIPSIS
+        ...     folder, recipe="demo", config={"epochs": 2},
+        ...     headline=("test_accuracy", 0.5), results={
+        ...         "epochs": 2, "train_seconds": 1.5,
+        ...         "examples": {"train": 8, "test": 4}})
+        demo: test accuracy 0.5; outputs in ...
+        >>> with open(os.path.join(folder, "metrics.json")) as file:
+        ...     json.load(file)["headline"]
+        {'name': 'test_accuracy', 'value': 0.5}
+    """
+    missing = [key for key in REPORT_RESULTS if key not in results]
+    if missing:
+        raise ValueError(
+            f"write_report: `results` lacks {missing} (every report has "
+            f"{list(REPORT_RESULTS)}). Received keys: {sorted(results)}"
+        )
+    name, value = headline
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    report = {
+        "recipe": recipe,
+        "kerasbig_version": __version__,
+        "backend": keras.backend.backend(),
+        "distribution": distribution,
+        "config": dict(config),
+        "headline": {"name": name, "value": value},
+        **results,
+    }
+    report = _plain(report)
+    write_json(pathlib.Path(output_dir) / "metrics.json", report)
+    words = f"{name.replace('_', ' ')} {report['headline']['value']:.4g}"
+    if summary:
+        words += f" ({summary})"
+    print(f"{recipe}: {words}; outputs in {output_dir}", flush=True)
+    return report
+
+
 def _interrupted_message():
     output_dir = _CURRENT_RUN.get("output_dir")
     if output_dir is None:
@@ -127,8 +335,8 @@ def _interrupted_message():
             f"resume from epoch {epoch} (state in {output_dir}/backup)"
         )
     return (
-        f"interrupted in epoch {epoch}; this run keeps no backup, so the "
-        "same command starts over"
+        f"interrupted in epoch {epoch}; this training keeps no per-epoch "
+        "backup, so the same command starts it over"
     )
 
 

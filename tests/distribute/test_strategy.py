@@ -116,11 +116,14 @@ def test_recipe_flags_and_start(tmp_path):
         0,
     )
     config = TrainingConfig(strategy="none", output_dir=str(tmp_path))
-    start_distribution(config)
-    assert config.output_dir == str(tmp_path)  # the chief keeps it
+    run = start_distribution(
+        **config.distribution_options(), output_dir=config.output_dir
+    )
+    assert run.output_dir == str(tmp_path)  # the chief keeps it
+    assert run.summary["replicas"] == 1
     wrong = "data_parallel" if BACKEND != "jax" else "mirrored"
     with pytest.raises(SystemExit, match=f"--strategy {wrong}:"):
-        start_distribution(TrainingConfig(strategy=wrong))
+        start_distribution(wrong)
 
 
 def test_worker_failure_message(monkeypatch):

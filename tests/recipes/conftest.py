@@ -1,6 +1,8 @@
 import contextlib
 import importlib
 import io
+import json
+import math
 import pathlib
 import subprocess
 import sys
@@ -69,5 +71,34 @@ def check_flags(recipe_help):
             assert flag in text, flag
             assert field.metadata.get("help"), f"{flag} has no help text"
         assert "--smoke" in text
+
+    return check
+
+
+@pytest.fixture
+def check_report():
+    """`check_report(report, name, folder)`: what a recipe's `main`
+    returned is the one report schema of every recipe (`write_report`),
+    and it is what `<folder>/metrics.json` holds."""
+    import keras
+
+    import kerasbig
+
+    def check(report, name, folder):
+        folder = pathlib.Path(folder)
+        assert json.loads((folder / "metrics.json").read_text()) == report
+        assert report["recipe"] == name
+        assert report["kerasbig_version"] == kerasbig.__version__
+        assert report["backend"] == keras.backend.backend()
+        assert report["distribution"]["replicas"] >= 1
+        settings = json.loads((folder / "config.json").read_text())
+        assert settings.items() <= report["config"].items()
+        headline = report["headline"]
+        assert set(headline) == {"name", "value"}
+        assert math.isfinite(headline["value"])
+        assert report["epochs"] >= 1
+        assert report["train_seconds"] > 0
+        assert report["examples"]["train"] > 0
+        assert report["examples"]["test"] > 0
 
     return check

@@ -33,10 +33,13 @@ def test_help_explains_every_flag(name, load_recipe, check_flags):
     check_flags(load_recipe(name), name)
 
 
-def test_dcgan_smoke_writes_models_samples_and_metrics(load_recipe, tmp_path):
+def test_dcgan_smoke_writes_models_samples_and_metrics(
+    load_recipe, check_report, tmp_path
+):
     metrics = load_recipe("dcgan").main(
         ["--smoke", "--samples-every", "1", "--output-dir", str(tmp_path)]
     )
+    check_report(metrics, "dcgan", tmp_path)
     assert metrics["backend"] == keras.backend.backend()
     assert metrics["epochs"] == 2
     assert set(metrics["frechet_distance"]) == {
@@ -91,10 +94,11 @@ def test_wgan_gp_smoke_on_an_image_folder(load_recipe, tmp_path):
     assert "gradient_penalty" in metrics["final"]
 
 
-def test_conditional_gan_smoke(load_recipe, tmp_path):
+def test_conditional_gan_smoke(load_recipe, check_report, tmp_path):
     metrics = load_recipe("conditional_gan").main(
         ["--smoke", "--samples-every", "2", "--output-dir", str(tmp_path)]
     )
+    check_report(metrics, "conditional_gan", tmp_path)
     assert metrics["classes"] == [str(i) for i in range(10)]
     for name in ("untrained", "trained", "ema"):
         assert 0 <= metrics[name]["class_accuracy"] <= 1
@@ -102,10 +106,13 @@ def test_conditional_gan_smoke(load_recipe, tmp_path):
     assert image.size[1] > image.size[0]  # ten rows (classes), six columns
 
 
-def test_vae_smoke_reports_elbo_and_writes_pngs(load_recipe, tmp_path):
+def test_vae_smoke_reports_elbo_and_writes_pngs(
+    load_recipe, check_report, tmp_path
+):
     metrics = load_recipe("vae").main(
         ["--smoke", "--output-dir", str(tmp_path)]
     )
+    check_report(metrics, "vae", tmp_path)
     test = metrics["test"]
     assert test["elbo"] == pytest.approx(
         -(test["reconstruction_loss"] + test["kl_loss"]), rel=1e-4

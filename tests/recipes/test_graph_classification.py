@@ -34,11 +34,18 @@ def test_split_per_class_is_stratified_and_disjoint(recipe):
     assert np.bincount(labels[val]).tolist() == [1, 2, 3]
 
 
-def test_smoke_run_on_digits_writes_model_and_metrics(recipe, tmp_path):
+def test_smoke_run_on_digits_writes_model_and_metrics(
+    recipe, check_report, tmp_path
+):
     metrics = recipe.main(["--smoke", "--output-dir", str(tmp_path)])
+    check_report(metrics, "graph_classification", tmp_path)
     assert metrics["backend"] == keras.backend.backend()
     assert metrics["epochs"] == 2
-    assert metrics["graphs"] == {"train": 1259, "val": 179, "test": 359}
+    assert metrics["examples"] == {
+        "train": 1259,
+        "validation": 179,
+        "test": 359,
+    }
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["test_accuracy"] == metrics["test_accuracy"]
     assert (tmp_path / "model.keras").is_file()
@@ -73,7 +80,7 @@ def test_tu_folder_trains(recipe, tmp_path):
             str(tmp_path / "run"),
         ]
     )
-    assert metrics["graphs"] == {"train": 32, "val": 4, "test": 4}
+    assert metrics["examples"] == {"train": 32, "validation": 4, "test": 4}
     assert metrics["test_accuracy"] == 1.0
 
 

@@ -27,9 +27,10 @@ def _run(recipe, tmp_path, *flags):
 
 
 def test_smoke_run_writes_metrics_and_a_reloadable_model(
-    recipe, cora, tmp_path
+    recipe, cora, check_report, tmp_path
 ):
     metrics = _run(recipe, tmp_path, "--smoke", "--data-path", cora)
+    check_report(metrics, "node_classification", tmp_path)
     assert metrics["backend"] == keras.backend.backend()
     assert [run["epochs"] for run in metrics["runs"]] == [5]
     saved = json.loads((tmp_path / "metrics.json").read_text())

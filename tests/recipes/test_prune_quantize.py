@@ -11,8 +11,11 @@ def recipe(load_recipe):
 
 
 @pytest.mark.tensorflow_only
-def test_smoke_run_writes_every_file_and_the_report(recipe, tmp_path):
+def test_smoke_run_writes_every_file_and_the_report(
+    recipe, check_report, tmp_path
+):
     report = recipe.main(["--smoke", "--output-dir", str(tmp_path)])
+    check_report(report, "prune_quantize", tmp_path)
     names = [row["name"] for row in report["models"]]
     assert names == [
         "dense float32",
@@ -36,7 +39,7 @@ def test_smoke_run_writes_every_file_and_the_report(recipe, tmp_path):
         <= 0.6 * rows["pruned float32"]["size"]
     )
     assert report["summary"]["size_ratio_sparse_to_dense"] <= 0.6
-    assert json.loads((tmp_path / "report.json").read_text()) == report
+    assert json.loads((tmp_path / "metrics.json").read_text()) == report
     assert "| pruned int8 |" in (tmp_path / "report.md").read_text()
     for name in ("dense.keras", "pruned.keras"):
         keras.saving.load_model(tmp_path / name)
@@ -49,6 +52,27 @@ def test_qat_adds_a_fully_int8_file_that_keeps_the_zeros(recipe, tmp_path):
     assert qat["name"] == "pruned QAT int8"
     assert qat["sparsity"] == pytest.approx(0.8, abs=0.01)
     assert "accuracy_qat_minus_ptq_int8_points" in report["summary"]
+
+
+@pytest.mark.full
+@pytest.mark.tensorflow_only
+def test_a_killed_run_resumes_without_retraining_finished_phases(
+    recipe, tmp_path
+):
+    argv = ["--smoke", "--output-dir", str(tmp_path)]
+    first = recipe.main(argv)
+    dense = (tmp_path / "dense.keras").read_bytes()
+    # What a run killed while pruning leaves: the dense phase saved, no
+    # pruned model, no report.
+    (tmp_path / "pruned.keras").unlink()
+    (tmp_path / "metrics.json").unlink()
+    again = recipe.main(argv)
+    assert (tmp_path / "dense.keras").read_bytes() == dense  # not retrained
+    assert again["models"][0]["accuracy"] == first["models"][0]["accuracy"]
+    # Other flags on the unfinished folder stop with one line.
+    (tmp_path / "metrics.json").unlink()
+    with pytest.raises(ValueError, match="--sparsity 0.8 there, 0.5 now"):
+        recipe.main([*argv, "--sparsity", "0.5"])
 
 
 def test_other_backends_are_told_what_is_needed(recipe, tmp_path):
@@ -91,7 +115,7 @@ def test_default_run_meets_the_compression_bars(recipe, tmp_path):
     # QAT int8 at least as accurate as post-training int8, up to one of
     # the 359 test digits: the two tie on one CPU and differ by exactly one
     # digit (-0.28 points) on an AMD EPYC, where float rounding differs.
-    one_example = 100 / report["test_examples"]
+    one_example = 100 / report["examples"]["test"]
     assert summary["accuracy_qat_minus_ptq_int8_points"] >= -one_example - 1e-9
     assert report["models"][1]["sparsity"] == pytest.approx(0.8, abs=0.005)
     assert summary["accuracy_drop_pruned_points"] <= 1.0

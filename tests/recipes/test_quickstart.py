@@ -4,9 +4,15 @@ import keras
 import pytest
 
 
-def test_smoke_run_writes_model_and_metrics(load_recipe, tmp_path):
+def test_smoke_run_writes_model_and_metrics(
+    load_recipe, check_report, tmp_path, capsys
+):
     quickstart = load_recipe("quickstart")
     metrics = quickstart.main(["--smoke", "--output-dir", str(tmp_path)])
+    check_report(metrics, "quickstart", tmp_path)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("quickstart: test accuracy 0."), last
+    assert last.endswith(f"; outputs in {tmp_path}"), last
     assert metrics["backend"] == keras.backend.backend()
     assert metrics["reload_max_abs_difference"] <= 1e-5
     saved = json.loads((tmp_path / "metrics.json").read_text())

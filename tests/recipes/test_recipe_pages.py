@@ -1,5 +1,7 @@
-"""Every recipe has its docs page, and the page explains every flag."""
+"""Every recipe has its docs page, the page explains every flag, and
+the recipe is written on the one toolkit, `kerasbig.training`."""
 
+import ast
 import pathlib
 import re
 
@@ -31,3 +33,25 @@ def test_page_lists_every_flag(name, recipe_help):
     page = (ROOT / "docs" / "recipes" / f"{name}.md").read_text()
     missing = sorted(f for f in flags if f"`{f}`" not in page)
     assert not missing, f"docs/recipes/{name}.md lacks {missing}"
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_runs_on_the_one_toolkit(name):
+    # Flags, run folder, report and errors the same way in every recipe.
+    path = ROOT / "kerasbig" / "recipes" / f"{name}.py"
+    tree = ast.parse(path.read_text())
+    called = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    toolkit = {"parse_config", "start_run", "write_report", "run_script"}
+    assert toolkit <= called, f"{name} does not call {toolkit - called}"
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert "argparse" not in imported, f"{name} parses flags itself"

@@ -42,7 +42,7 @@ def test_help_explains_every_flag(recipe, check_flags):
     ],
 )
 def test_smoke_on_sst2_writes_every_output(
-    recipe, model, shared_data, tmp_path
+    recipe, model, shared_data, check_report, tmp_path
 ):
     metrics = recipe.main(
         [
@@ -55,7 +55,7 @@ def test_smoke_on_sst2_writes_every_output(
             str(tmp_path),
         ]
     )
-    assert metrics["backend"] == keras.backend.backend()
+    check_report(metrics, "text_classification", tmp_path)
     assert metrics["examples"] == {
         "train": 512,
         "validation": 872,

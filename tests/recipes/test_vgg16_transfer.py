@@ -41,15 +41,16 @@ def test_help_explains_every_flag(recipe, check_flags):
 
 
 def test_smoke_without_weights_trains_everything_and_writes_outputs(
-    recipe, tmp_path
+    recipe, check_report, tmp_path
 ):
     metrics = recipe.main(
         ["--smoke", "--weights", "none", "--output-dir", str(tmp_path)]
     )
+    check_report(metrics, "vgg16_transfer", tmp_path)
     assert metrics["backend"] == keras.backend.backend()
     # --smoke keeps 8 training images per class; validation and test
     # are held out per class of digits' 1,797 images.
-    assert metrics["images"] == {"train": 80, "validation": 143, "test": 359}
+    assert metrics["examples"] == {"train": 80, "validation": 143, "test": 359}
     assert list(metrics["phases"]) == ["full"]
     assert metrics["phases"]["full"]["epochs"] == 1
     for name in ("best.keras", "model.keras", "log.csv", "curves.png"):
@@ -94,7 +95,7 @@ def test_weights_file_loads_the_base_and_fine_tunes_only_block5(
     metrics = recipe.main(argv)
     assert list(metrics["phases"]) == ["head", "fine_tune"]
     assert metrics["classes"] == ["5", "6", "7", "8", "9"]
-    assert metrics["images"]["train"] == 40
+    assert metrics["examples"]["train"] == 40
     before = _base_kernels(base_file)
     after = _base_kernels(tmp_path / "transferred.weights.h5")
     # Blocks 1-4 stay as loaded; block 5 was fine-tuned.
@@ -102,7 +103,9 @@ def test_weights_file_loads_the_base_and_fine_tunes_only_block5(
     np.testing.assert_array_equal(after["block4_conv3"], before["block4_conv3"])
     assert np.abs(after["block5_conv3"] - before["block5_conv3"]).max() > 0
 
-    # Rerun of a finished command: both phases are loaded, not retrained.
+    # A run killed after both phases, before its report: the same command
+    # loads the finished phases instead of training them again.
+    (tmp_path / "transfer" / "metrics.json").unlink()
     again = recipe.main(argv)
     assert again["phases"] == {
         "head": {"resumed_finished": True},
@@ -205,7 +208,7 @@ def test_image_folder_with_colour_images(recipe, tmp_path):
         ]
     )
     assert metrics["classes"] == ["blue", "red"]
-    assert metrics["images"] == {"train": 16, "validation": 2, "test": 6}
+    assert metrics["examples"] == {"train": 16, "validation": 2, "test": 6}
     model = keras.saving.load_model(tmp_path / "run" / "model.keras")
     assert model.input_shape == (None, 40, 40, 3)
 
@@ -227,7 +230,7 @@ def test_tfds_tf_flowers_with_mock_data(recipe, tmp_path):
             ]
         )
     assert len(metrics["classes"]) == 5
-    assert metrics["data"] == "tfds:tf_flowers"
+    assert metrics["config"]["data"] == "tfds:tf_flowers"
 
 
 @pytest.mark.tensorflow_only
@@ -299,6 +302,6 @@ def test_digits_0_to_4_base_transfers_to_5_to_9_with_20_per_class(
             str(tmp_path / "transfer"),
         ]
     )
-    assert transfer["images"]["train"] == 100
+    assert transfer["examples"]["train"] == 100
     # Chance is 20 %; the benchmark measured 84-93 % over three seeds.
     assert transfer["test_accuracy"] >= 0.8
