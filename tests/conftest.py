@@ -46,6 +46,8 @@ def pytest_collection_modifyitems(config, items):
     )
     full = config.getoption("--full")
     for item in items:
+        if _tensorflow_only_doctest(item):
+            item.add_marker(pytest.mark.tensorflow_only)
         if not full and ("large" in item.keywords or "full" in item.keywords):
             item.add_marker(skip_full)
         if (
@@ -58,6 +60,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_tf)
         if "backend_agnostic" in item.keywords and backend != AGNOSTIC_BACKEND:
             item.add_marker(skip_agnostic)
+
+
+# A docstring example that holds this comment runs on the TensorFlow
+# backend only (instead of printing a made-up result elsewhere).
+TENSORFLOW_ONLY_EXAMPLE = ">>> # TensorFlow only"
+
+
+def _tensorflow_only_doctest(item):
+    docstring = getattr(getattr(item, "dtest", None), "docstring", None)
+    return TENSORFLOW_ONLY_EXAMPLE in (docstring or "")
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,6 @@ PIL_IMAGE = pytest.importorskip("PIL.Image")
 SHAPE = (8, 8, 1)
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _gan(num_classes=None):
     keras.utils.set_random_seed(0)
     generator = dcgan_generator(
@@ -95,13 +91,15 @@ class _RecordWeights(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if hasattr(self.model, "jax_state_sync"):
             self.model.jax_state_sync()
-        self.seen.append([_numpy(v) for v in self.network.trainable_weights])
+        self.seen.append(
+            [ops.convert_to_numpy(v) for v in self.network.trainable_weights]
+        )
 
 
 def test_generator_ema_equals_the_running_average(tmp_path):
     gan = _gan()
     gan.compile()
-    initial = [_numpy(v) for v in gan.generator.trainable_weights]
+    initial = [ops.convert_to_numpy(v) for v in gan.generator.trainable_weights]
     record = _RecordWeights(gan.generator)
     ema = GeneratorEMA(decay=0.8)
     # The grid samples from the average between epochs (on JAX, predict
@@ -119,19 +117,23 @@ def test_generator_ema_equals_the_running_average(tmp_path):
         expected = [
             0.8 * e + 0.2 * w for e, w in zip(expected, weights, strict=True)
         ]
-    trained = [_numpy(v) for v in gan.generator.trainable_weights]
+    trained = [ops.convert_to_numpy(v) for v in gan.generator.trainable_weights]
     with ema.averaged():
         for variable, value in zip(
             gan.generator.trainable_weights, expected, strict=True
         ):
-            np.testing.assert_allclose(_numpy(variable), value, rtol=1e-5)
+            np.testing.assert_allclose(
+                ops.convert_to_numpy(variable), value, rtol=1e-5
+            )
     for variable, value in zip(
         gan.generator.trainable_weights, trained, strict=True
     ):
-        np.testing.assert_array_equal(_numpy(variable), value)
+        np.testing.assert_array_equal(ops.convert_to_numpy(variable), value)
     ema.apply()
     np.testing.assert_allclose(
-        _numpy(gan.generator.trainable_weights[0]), expected[0], rtol=1e-5
+        ops.convert_to_numpy(gan.generator.trainable_weights[0]),
+        expected[0],
+        rtol=1e-5,
     )
 
 
@@ -202,7 +204,7 @@ def test_stop_on_nan_keeps_the_last_good_checkpoint(tmp_path, capsys):
     assert guard.stopped_reason in message
     restored = keras.saving.load_model(path)
     for weight in restored.weights:
-        assert np.isfinite(_numpy(weight)).all()
+        assert np.isfinite(ops.convert_to_numpy(weight)).all()
     assert not list(path.parent.glob("*.partial*"))
 
 

@@ -100,5 +100,35 @@ def test_public_layers_and_models_are_registered():
     assert unregistered == []
 
 
+def test_no_room_imports_another_rooms_private_module():
+    # A piece two rooms share is public in the room that owns it; the
+    # package's own private modules (kerasbig._backend, _optional, ...)
+    # are shared by every room.
+    import ast
+    import pathlib
+
+    root = pathlib.Path(kerasbig.__file__).parent
+    crossings = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts
+        room = parts[0] if len(parts) > 1 else None
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                bits = name.split(".")
+                if (
+                    bits[0] == "kerasbig"
+                    and len(bits) > 2
+                    and bits[2].startswith("_")
+                    and bits[1] != room
+                ):
+                    crossings.append(f"{path.relative_to(root)} -> {name}")
+    assert crossings == []
+
+
 def _is_layer_or_model(obj):
     return inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)

@@ -159,6 +159,15 @@ def supports_float64():
     return True if own is None else own()
 
 
+def has_fused_causal_attention():
+    """Whether `keras.ops.dot_product_attention(..., is_causal=True)` runs
+    a fused causal kernel that needs no mask tensor. TensorFlow has no
+    fused kernel, and its causal path slices a dynamic boolean tensor in
+    a way LiteRT has no builtin for: attention layers give it a mask."""
+    own = getattr(_module(), "has_fused_causal_attention", None)
+    return True if own is None else own()
+
+
 def fused_attention_supports(dtype):
     """Whether `keras.ops.dot_product_attention` runs for `dtype` on the
     active backend and device, compiled as well as eagerly."""

@@ -54,3 +54,8 @@ def input_gradient(function, x):
 
 def has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def has_fused_causal_attention():
+    # No fused kernel; the causal path would need a builtin LiteRT lacks.
+    return False

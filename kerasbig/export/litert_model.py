@@ -37,19 +37,26 @@ class LiteRTModel:
         input_details, output_details: the interpreter's tensor details
             (name, shape, dtype, quantization) of the signature's inputs
             and outputs.
+        input_names, output_names: the signature's input and output names
+            (inputs in the order positional inputs come in).
+        batched: whether every input shares its first axis (examples),
+            so that `predict` can split inputs into batches; a graph
+            model's file (node features and edges) runs on whole inputs.
+        max_abs_difference: for a file `to_litert` wrote, the largest
+            |LiteRT - Keras| on its verification inputs; None otherwise.
+        tolerance: for a file `to_litert` wrote, the largest difference
+            it allowed; None otherwise.
 
-    Example:
+    Example (a file written with `to_litert` on the TensorFlow backend):
 
+        >>> # TensorFlow only: the LiteRT converter
         >>> import tempfile, keras, numpy as np
         >>> from kerasbig.export import to_litert
-        >>> if keras.backend.backend() == "tensorflow":
-        ...     model = keras.Sequential(
-        ...         [keras.Input((4,), name="x"), keras.layers.Dense(2)])
-        ...     path = tempfile.mkdtemp() + "/model.tflite"
-        ...     exported = to_litert(model, path)
-        ...     print(exported.predict(np.ones((3, 4), "float32")).shape)
-        ... else:
-        ...     print((3, 2))
+        >>> model = keras.Sequential(
+        ...     [keras.Input((4,), name="x"), keras.layers.Dense(2)])
+        >>> path = tempfile.mkdtemp() + "/model.tflite"
+        >>> exported = to_litert(model, path)
+        >>> exported.predict(np.ones((3, 4), "float32")).shape
         (3, 2)
     """
 
@@ -61,6 +68,9 @@ class LiteRTModel:
         self._num_threads = num_threads
         self.path = str(path)
         self.size = os.path.getsize(self.path)
+        # Set by to_litert when it verified the file against Keras.
+        self.max_abs_difference = None
+        self.tolerance = None
         self._interpreter = interpreter_module.Interpreter(
             model_path=self.path, num_threads=num_threads
         )

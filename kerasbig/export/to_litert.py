@@ -63,19 +63,18 @@ def to_litert(
         A `LiteRTModel`, with `max_abs_difference` and `tolerance` of the
         check set.
 
-    Example:
+    Example (the TensorFlow backend; elsewhere, convert a saved `.keras`
+    file with `python -m kerasbig.export`):
 
+        >>> # TensorFlow only: the LiteRT converter
         >>> import tempfile, keras, numpy as np
         >>> from kerasbig.export import to_litert
-        >>> if keras.backend.backend() == "tensorflow":
-        ...     model = keras.Sequential(
-        ...         [keras.Input((8,), name="x"), keras.layers.Dense(4)])
-        ...     data = np.random.rand(64, 8).astype("float32")
-        ...     exported = to_litert(model, tempfile.mkdtemp() + "/m.tflite",
-        ...         quantization="int8", representative_data=data)
-        ...     print("FULLY_CONNECTED" in exported.ops)
-        ... else:
-        ...     print(True)
+        >>> model = keras.Sequential(
+        ...     [keras.Input((8,), name="x"), keras.layers.Dense(4)])
+        >>> data = np.random.rand(64, 8).astype("float32")
+        >>> exported = to_litert(model, tempfile.mkdtemp() + "/m.tflite",
+        ...     quantization="int8", representative_data=data)
+        >>> "FULLY_CONNECTED" in exported.ops
         True
     """
     owner = "to_litert"
@@ -106,6 +105,37 @@ def to_litert(
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
+    exported = _open_checked(
+        path, model, quantization, builtins_only, representative_data
+    )
+    if verify_data is None:
+        verify = (
+            [array[:32] for array in representative]
+            if representative is not None
+            else _random_inputs(model)
+        )
+    else:
+        verify = _flat_inputs(owner, "verify_data", model, verify_data)
+    difference, allowed = _compare_with_keras(
+        exported, model, verify, tolerance or TOLERANCES[quantization]
+    )
+    if not difference <= allowed:
+        raise ValueError(
+            f"{owner}: the LiteRT file disagrees with Keras: max |LiteRT - "
+            f"Keras| = {difference:.4g} on the verification inputs, more "
+            f"than the {allowed:.4g} allowed for quantization="
+            f"{quantization!r}. The file is at {path} for inspection."
+        )
+    exported.max_abs_difference = difference
+    exported.tolerance = allowed
+    return exported
+
+
+def _open_checked(path, model, quantization, builtins_only, representative):
+    """The written file as a `LiteRTModel`, refused when it does not run,
+    is empty, computes in float under int8, or uses non-builtin ops when
+    only builtins were asked for."""
+    owner = "to_litert"
     try:
         exported = LiteRTModel(
             path, input_names=[tensor.name for tensor in model.inputs]
@@ -126,7 +156,7 @@ def to_litert(
                 "inputs that calibrate activation ranges), or convert a "
                 "model trained with kerasbig.optimize.quantize_aware. "
                 f"Received: representative_data="
-                f"{'given' if representative_data is not None else None}"
+                f"{'given' if representative is not None else None}"
             )
     if builtins_only:
         foreign = [
@@ -136,14 +166,13 @@ def to_litert(
             raise ValueError(
                 f"{owner}: builtins_only=True but the file uses {foreign}."
             )
-    if verify_data is None:
-        verify = (
-            [array[:32] for array in representative]
-            if representative is not None
-            else _random_inputs(model)
-        )
-    else:
-        verify = _flat_inputs(owner, "verify_data", model, verify_data)
+    return exported
+
+
+def _compare_with_keras(exported, model, verify, relative_tolerance):
+    """`(difference, allowed)`: the largest |LiteRT - Keras| over the
+    outputs on `verify` (one array per model input), and the tolerance
+    scaled by the largest Keras output."""
     expected = keras.tree.flatten(
         model(
             keras.tree.pack_sequence_as(_litert.input_structure(model), verify),
@@ -157,24 +186,14 @@ def to_litert(
             {t.name: a for t, a in zip(model.inputs, verify, strict=True)}
         )
     except RuntimeError as error:
-        raise _does_not_run(path, error) from error
+        raise _does_not_run(exported.path, error) from error
     got = got if isinstance(got, list) else [got]
     scale = max(float(np.abs(e).max()) for e in expected) or 1.0
     difference = max(
         float(np.abs(g.astype("float64") - e).max())
         for g, e in zip(got, expected, strict=True)
     )
-    allowed = (tolerance or TOLERANCES[quantization]) * scale
-    if not difference <= allowed:
-        raise ValueError(
-            f"{owner}: the LiteRT file disagrees with Keras: max |LiteRT - "
-            f"Keras| = {difference:.4g} on the verification inputs, more "
-            f"than the {allowed:.4g} allowed for quantization="
-            f"{quantization!r}. The file is at {path} for inspection."
-        )
-    exported.max_abs_difference = difference
-    exported.tolerance = allowed
-    return exported
+    return difference, relative_tolerance * scale
 
 
 def _flat_inputs(owner, name, model, data):

@@ -312,50 +312,36 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         training=None,
     ):
         causal = self.causal if use_causal_mask is None else use_causal_mask
-        if query_mask is None:
-            # Keras fills `<argument>_mask` when several tensors are
-            # passed, and `mask` when the query is the only one.
-            query_mask = mask
         self_attention = value is None
-        if self_attention:
-            value = query
-            if value_mask is None and cache is None:
-                value_mask = query_mask
-        if key is None:
-            key, key_mask = value, None
         if cache is not None:
             self._check_cache_call(query, cache, cache_index, self_attention)
-
-        # queries (b, t, n, h); keys (b, s, k, h); values (b, s, k, v).
-        query_heads = self.query_dense(query)
-        key_heads = self.key_dense(key)
-        value_heads = self.value_dense(value)
+        # Keras fills `<argument>_mask` when several tensors are passed,
+        # and `mask` when the query is the only one.
+        value, key, padding = self._sources(
+            query,
+            value,
+            key,
+            mask if query_mask is None else query_mask,
+            value_mask,
+            key_mask,
+            cached=cache is not None,
+        )
         start = 0 if cache is None else cache_index
-        if self.rotary:
-            rotate = self.rotary_embedding
-            query_heads = rotate(query_heads, start_index=start)
-            key_heads = rotate(
-                key_heads, start_index=start if self_attention else 0
-            )
+        query_heads, key_heads, value_heads = self._heads(
+            query, key, value, start, self_attention
+        )
         if cache is not None:
-            cache = ops.slice_update(
-                cache,
-                [0, 0, cache_index, 0, 0],
-                ops.stack([key_heads, value_heads], axis=1),
+            cache, key_heads, value_heads = self._update_cache(
+                cache, cache_index, key_heads, value_heads
             )
-            key_heads, value_heads = cache[:, 0], cache[:, 1]
-
-        padding = attention_ops.combine_masks(value_mask, key_mask)
-        # The fused causal kernel needs no mask tensor at all. TensorFlow
-        # has no fused kernel, and its causal path slices a dynamic boolean
-        # tensor in a way LiteRT has no builtin for: give it a mask.
+        # A fused causal kernel needs no mask tensor at all.
         fused_causal = (
             causal
-            and keras.backend.backend() != "tensorflow"
             and cache is None
             and self.sliding_window is None
             and padding is None
             and attention_mask is None
+            and _backend.has_fused_causal_attention()
         )
         mask = None
         if not fused_causal:
@@ -368,17 +354,81 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
                 padding,
                 attention_mask,
             )
+        outputs, scores = self._attend(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask,
+            fused_causal,
+            return_attention_scores,
+            training,
+        )
+        results = (self.output_dense(outputs),)
+        if return_attention_scores:
+            results += (scores,)
+        if cache is not None:
+            results += (cache,)
+        return results[0] if len(results) == 1 else results
 
+    def _sources(
+        self, query, value, key, query_mask, value_mask, key_mask, cached
+    ):
+        """The value and key tensors (self-attention attends to the query)
+        and the padding mask of the attended positions."""
+        if value is None:
+            value = query
+            if value_mask is None and not cached:
+                value_mask = query_mask
+        if key is None:
+            key, key_mask = value, None
+        return value, key, attention_ops.combine_masks(value_mask, key_mask)
+
+    def _heads(self, query, key, value, start, self_attention):
+        """Projected heads: queries (b, t, n, h), keys (b, s, k, h) and
+        values (b, s, k, v), rotated from position `start` when rotary."""
+        query_heads = self.query_dense(query)
+        key_heads = self.key_dense(key)
+        value_heads = self.value_dense(value)
+        if self.rotary:
+            rotate = self.rotary_embedding
+            query_heads = rotate(query_heads, start_index=start)
+            key_heads = rotate(
+                key_heads, start_index=start if self_attention else 0
+            )
+        return query_heads, key_heads, value_heads
+
+    def _update_cache(self, cache, cache_index, key_heads, value_heads):
+        """Writes the new keys and values at `cache_index`; attention then
+        reads every cached position."""
+        cache = ops.slice_update(
+            cache,
+            [0, 0, cache_index, 0, 0],
+            ops.stack([key_heads, value_heads], axis=1),
+        )
+        return cache, cache[:, 0], cache[:, 1]
+
+    def _attend(
+        self,
+        query_heads,
+        key_heads,
+        value_heads,
+        mask,
+        fused_causal,
+        return_attention_scores,
+        training,
+    ):
+        """`(outputs, scores)`: the fused kernel where it can serve (no
+        scores wanted, no attention dropout, value heads the size of key
+        heads, a dtype the backend's kernel runs), else explicit softmax
+        attention."""
         dropout_active = self.dropout > 0 and training
-        # Not every fused kernel takes value heads of another size, nor
-        # every dtype on every device.
         if (
             return_attention_scores
             or dropout_active
             or self._value_dim != self.key_dim
             or not _backend.fused_attention_supports(query_heads.dtype)
         ):
-            outputs, scores = self._explicit_attention(
+            return self._explicit_attention(
                 query_heads,
                 key_heads,
                 value_heads,
@@ -386,28 +436,17 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
                 fused_causal,
                 training,
             )
-        else:
-            key_heads, value_heads = self._share_single_head(
-                key_heads, value_heads
-            )
-            outputs = ops.dot_product_attention(
-                query_heads,
-                key_heads,
-                value_heads,
-                mask=mask,
-                scale=self.key_dim**-0.5,
-                is_causal=fused_causal,
-                flash_attention=self.flash_attention,
-            )
-            scores = None
-        outputs = self.output_dense(outputs)
-
-        results = (outputs,)
-        if return_attention_scores:
-            results += (scores,)
-        if cache is not None:
-            results += (cache,)
-        return results[0] if len(results) == 1 else results
+        key_heads, value_heads = self._share_single_head(key_heads, value_heads)
+        outputs = ops.dot_product_attention(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask=mask,
+            scale=self.key_dim**-0.5,
+            is_causal=fused_causal,
+            flash_attention=self.flash_attention,
+        )
+        return outputs, None
 
     def _attention_mask(
         self,

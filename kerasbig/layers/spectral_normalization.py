@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from kerasbig.layers._stateless import call_with_values
+from kerasbig.ops import call_with_values
 
 
 def _normalize(x):

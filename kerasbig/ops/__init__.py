@@ -1,6 +1,7 @@
 """Backend-agnostic numerics built on `keras.ops` only.
 
-Pure functions that the layers wrap; usable on their own in custom layers.
+Pure functions that the layers wrap, and `call_with_values` for wrapper
+layers; usable on their own in custom layers.
 """
 
 from kerasbig.ops.attention import attend_somewhere
@@ -19,9 +20,11 @@ from kerasbig.ops.segment import segment_max
 from kerasbig.ops.segment import segment_mean
 from kerasbig.ops.segment import segment_softmax
 from kerasbig.ops.segment import segment_sum
+from kerasbig.ops.stateless import call_with_values
 
 __all__ = [
     "attend_somewhere",
+    "call_with_values",
     "attention_probabilities",
     "combine_masks",
     "position_mask",

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasbig import _validation as checks
-from kerasbig.layers._stateless import call_with_values
+from kerasbig.ops import call_with_values
 from kerasbig.optimize import _masks
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model

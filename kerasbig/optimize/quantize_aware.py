@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from kerasbig import _backend
-from kerasbig.layers._stateless import call_with_values
+from kerasbig.ops import call_with_values
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
 

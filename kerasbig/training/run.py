@@ -118,9 +118,11 @@ def start_run_folder(output_dir, config):
     """Claims `output_dir` for a run with `config` and says whether the
     run resumes an unfinished one.
 
-    The folder keeps `config.json` (every flag's value) while a run is
-    unfinished; `write_report`'s `metrics.json` marks it finished. Run
-    again with the same flags, an unfinished run resumes (its
+    The folder keeps `config.json` (every flag's value; written now) while
+    a run is unfinished; `write_report`'s `metrics.json` marks it
+    finished, and a folder that holds nothing else (a run stopped before
+    training, e.g. by bad data) holds no run. Run again with the same
+    flags, an unfinished run resumes (its
     `BackupAndRestore` state, its finished phases); a finished one starts
     over (its old `metrics.json` is removed now, so that a killed rerun is
     not taken for finished). An unfinished run with other flags stops
@@ -145,7 +147,8 @@ def start_run_folder(output_dir, config):
         >>> folder = tempfile.mkdtemp()
         >>> start_run_folder(folder, Config())
         False
-        >>> start_run_folder(folder, Config())  # killed, same command
+        >>> os.mkdir(os.path.join(folder, "backup"))  # killed in training
+        >>> start_run_folder(folder, Config())  # the same command
         True
         >>> start_run_folder(folder, Config(epochs=5))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
@@ -166,7 +169,13 @@ def start_run_folder(output_dir, config):
         settings.pop(name, None)
     claimed = folder / "config.json"
     report = folder / "metrics.json"
-    unfinished = claimed.exists() and not report.exists()
+    # A run that stopped before writing anything (bad data, offline) left
+    # nothing to resume.
+    unfinished = (
+        claimed.exists()
+        and not report.exists()
+        and any(path.name != "config.json" for path in folder.iterdir())
+    )
     if unfinished:
         before = json.loads(claimed.read_text())
         changed = [

@@ -1,16 +1,14 @@
 import numpy as np
 import pytest
 from keras import ops
+from references import reference
+from references import requires
 
 from kerasbig.graph import GATConv
 from kerasbig.graph import GATv2Conv
 
-torch = pytest.importorskip("torch")
-pyg_nn = pytest.importorskip("torch_geometric.nn")
-
-
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
+torch = reference("torch")
+pyg_nn = reference("torch_geometric.nn")
 
 
 def _t(array):
@@ -67,6 +65,8 @@ CASES = [
 ]
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("options", CASES)
 @pytest.mark.parametrize("edge_features", [None, 1, 3])
 @pytest.mark.parametrize(
@@ -101,10 +101,12 @@ def test_matches_pyg_with_copied_weights(
         _t(edge_index).long(),
         None if edge_attr is None else _t(edge_attr),
     )
-    got = _numpy(ours(x, edge_index, edge_attr))
+    got = ops.convert_to_numpy(ours(x, edge_index, edge_attr))
     assert np.abs(got - expected.detach().numpy()).max() <= 1e-5
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 def test_gatv2_shared_weights_match_pyg(graph):
     x, edge_index, _ = graph
     theirs = pyg_nn.GATv2Conv(5, 4, heads=2, share_weights=True)
@@ -114,18 +116,20 @@ def test_gatv2_shared_weights_match_pyg(graph):
     _copy_gatv2(theirs, ours)
     ours.bias.assign(theirs.bias.detach().numpy())
     expected = theirs(_t(x), _t(edge_index).long()).detach().numpy()
-    np.testing.assert_allclose(_numpy(ours(x, edge_index)), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ours(x, edge_index)), expected, atol=1e-5
+    )
 
 
 def test_attention_dropout_only_in_training(graph):
     x, edge_index, _ = graph
     layer = GATConv(4, heads=2, dropout=0.5, seed=0)
-    inference = _numpy(layer(x, edge_index))
+    inference = ops.convert_to_numpy(layer(x, edge_index))
     np.testing.assert_allclose(
-        inference, _numpy(layer(x, edge_index)), atol=1e-6
+        inference, ops.convert_to_numpy(layer(x, edge_index)), atol=1e-6
     )
     assert not np.allclose(
-        inference, _numpy(layer(x, edge_index, training=True))
+        inference, ops.convert_to_numpy(layer(x, edge_index, training=True))
     )
 
 

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 from keras import ops
+from references import reference
+from references import requires
 
 from kerasbig.graph import add_remaining_self_loops
 from kerasbig.graph import add_self_loops
@@ -12,15 +14,13 @@ from kerasbig.ops import segment_mean
 from kerasbig.ops import segment_softmax
 from kerasbig.ops import segment_sum
 
-torch = pytest.importorskip("torch")
-pyg_utils = pytest.importorskip("torch_geometric.utils")
-gcn_module = pytest.importorskip("torch_geometric.nn.conv.gcn_conv")
+torch = reference("torch")
+pyg_utils = reference("torch_geometric.utils")
+gcn_module = reference("torch_geometric.nn.conv.gcn_conv")
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
+@requires(pyg_utils, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
 def test_segment_reductions_match_torch_scatter_semantics(reduce):
     rng = np.random.default_rng(0)
@@ -37,9 +37,13 @@ def test_segment_reductions_match_torch_scatter_semantics(reduce):
         dim_size=7,
         reduce=reduce,
     ).numpy()
-    np.testing.assert_allclose(_numpy(ours(data, ids, 7)), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ours(data, ids, 7)), expected, atol=1e-6
+    )
 
 
+@requires(pyg_utils, "torch-geometric")
+@requires(torch, "torch")
 def test_segment_softmax_matches_pyg():
     rng = np.random.default_rng(1)
     logits = (rng.standard_normal((15, 2)) * 10).astype("float32")
@@ -48,7 +52,9 @@ def test_segment_softmax_matches_pyg():
         torch.from_numpy(logits), torch.from_numpy(ids), num_nodes=5
     ).numpy()
     np.testing.assert_allclose(
-        _numpy(segment_softmax(logits, ids, 5)), expected, atol=1e-6
+        ops.convert_to_numpy(segment_softmax(logits, ids, 5)),
+        expected,
+        atol=1e-6,
     )
 
 
@@ -59,6 +65,8 @@ def _dense(edge_index, weight, n):
     return adjacency
 
 
+@requires(pyg_utils, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("with_weight", [False, True])
 def test_add_remaining_self_loops_matches_pyg(graph, with_weight):
     _, edge_index, weight = graph
@@ -77,7 +85,7 @@ def test_add_remaining_self_loops_matches_pyg(graph, with_weight):
         theirs_weights = torch.ones(theirs_edges.shape[1])
     # Same graph: equal weighted adjacency (ours keeps old loops at 0).
     np.testing.assert_allclose(
-        _dense(_numpy(edges), _numpy(weights), n),
+        _dense(ops.convert_to_numpy(edges), ops.convert_to_numpy(weights), n),
         _dense(theirs_edges.numpy(), theirs_weights.numpy(), n),
         atol=1e-6,
     )
@@ -87,10 +95,15 @@ def test_add_self_loops_appends_loops():
     edges, weights = add_self_loops(
         np.array([[0, 1], [1, 1]]), 3, np.array([2.0, 3.0], "float32"), 0.5
     )
-    assert _numpy(edges).tolist() == [[0, 1, 0, 1, 2], [1, 1, 0, 1, 2]]
-    assert _numpy(weights).tolist() == [2.0, 3.0, 0.5, 0.5, 0.5]
+    assert ops.convert_to_numpy(edges).tolist() == [
+        [0, 1, 0, 1, 2],
+        [1, 1, 0, 1, 2],
+    ]
+    assert ops.convert_to_numpy(weights).tolist() == [2.0, 3.0, 0.5, 0.5, 0.5]
 
 
+@requires(gcn_module, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("improved", [False, True])
 def test_gcn_norm_matches_pyg(graph, improved):
     _, edge_index, weight = graph
@@ -102,7 +115,7 @@ def test_gcn_norm_matches_pyg(graph, improved):
         improved=improved,
     )
     np.testing.assert_allclose(
-        _dense(_numpy(edges), _numpy(norm), 12),
+        _dense(ops.convert_to_numpy(edges), ops.convert_to_numpy(norm), 12),
         _dense(theirs_edges.numpy(), theirs_norm.numpy(), 12),
         atol=1e-6,
     )
@@ -110,9 +123,13 @@ def test_gcn_norm_matches_pyg(graph, improved):
 
 def test_degree_counts_and_weights():
     index = np.array([0, 2, 2])
-    assert _numpy(degree(index, 3)).tolist() == [1.0, 0.0, 2.0]
+    assert ops.convert_to_numpy(degree(index, 3)).tolist() == [1.0, 0.0, 2.0]
     weights = np.array([0.5, 1.0, 2.0], "float32")
-    assert _numpy(degree(index, 3, weights)).tolist() == [0.5, 0.0, 3.0]
+    assert ops.convert_to_numpy(degree(index, 3, weights)).tolist() == [
+        0.5,
+        0.0,
+        3.0,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -2,18 +2,16 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from references import reference
+from references import requires
 
 from kerasbig.graph import GlobalAttentionPool
 from kerasbig.graph import GlobalMaxPool
 from kerasbig.graph import GlobalMeanPool
 from kerasbig.graph import GlobalSumPool
 
-torch = pytest.importorskip("torch")
-pyg_nn = pytest.importorskip("torch_geometric.nn")
-
-
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
+torch = reference("torch")
+pyg_nn = reference("torch_geometric.nn")
 
 
 def _t(array):
@@ -25,6 +23,8 @@ X = RNG.standard_normal((10, 4)).astype("float32")
 INDEX = np.array([0, 0, 0, 2, 2, 3, 3, 3, 3, 3])  # graph 1 has no nodes
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize(
     "ours, theirs",
     [
@@ -36,7 +36,9 @@ INDEX = np.array([0, 0, 0, 2, 2, 3, 3, 3, 3, 3])  # graph 1 has no nodes
 def test_pools_match_pyg(ours, theirs):
     expected = getattr(pyg_nn, theirs)(_t(X), _t(INDEX), size=4).numpy()
     np.testing.assert_allclose(
-        _numpy(ours()(X, INDEX, num_graphs=4)), expected, atol=1e-6
+        ops.convert_to_numpy(ours()(X, INDEX, num_graphs=4)),
+        expected,
+        atol=1e-6,
     )
     # Without num_graphs the pool does not count graphs from the index
     # values (a device-to-host copy per call): it says what to pass.
@@ -44,20 +46,22 @@ def test_pools_match_pyg(ours, theirs):
         ours()(X, INDEX)
     # A single graph without graph_index.
     np.testing.assert_allclose(
-        _numpy(ours()(X)),
+        ops.convert_to_numpy(ours()(X)),
         getattr(pyg_nn, theirs)(_t(X), None).numpy(),
         atol=1e-6,
     )
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 def test_attention_pool_matches_pyg():
     gate, feature = keras.layers.Dense(1), keras.layers.Dense(3)
     pool = GlobalAttentionPool(gate, feature)
-    got = _numpy(pool(X, INDEX, num_graphs=4))
+    got = ops.convert_to_numpy(pool(X, INDEX, num_graphs=4))
     torch_gate, torch_feature = torch.nn.Linear(4, 1), torch.nn.Linear(4, 3)
     with torch.no_grad():
         for layer, module in ((gate, torch_gate), (feature, torch_feature)):
-            kernel, bias = (_numpy(w) for w in layer.weights)
+            kernel, bias = (ops.convert_to_numpy(w) for w in layer.weights)
             module.weight.copy_(_t(kernel.T))
             module.bias.copy_(_t(bias))
     theirs = pyg_nn.aggr.AttentionalAggregation(torch_gate, torch_feature)

@@ -2,17 +2,15 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from references import reference
+from references import requires
 
 from kerasbig.graph import GINConv
 from kerasbig.graph import GINEConv
 from kerasbig.graph import SAGEConv
 
-torch = pytest.importorskip("torch")
-pyg_nn = pytest.importorskip("torch_geometric.nn")
-
-
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
+torch = reference("torch")
+pyg_nn = reference("torch_geometric.nn")
 
 
 def _t(array):
@@ -39,8 +37,8 @@ def _copy_mlp(mlp, torch_mlp):
     linears = [m for m in torch_mlp if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
         for layer, linear in zip(mlp.layers, linears, strict=True):
-            linear.weight.copy_(_t(_numpy(layer.kernel).T))
-            linear.bias.copy_(_t(_numpy(layer.bias)))
+            linear.weight.copy_(_t(ops.convert_to_numpy(layer.kernel).T))
+            linear.bias.copy_(_t(ops.convert_to_numpy(layer.bias)))
 
 
 # Other configurations than the first: per push on TensorFlow only.
@@ -63,6 +61,8 @@ def test_sage_conformance(graph, aggregation, check_layer):
     )
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("aggregation", ["mean", "max", "sum"])
 @pytest.mark.parametrize(
     "options",
@@ -85,7 +85,10 @@ def test_sage_matches_pyg(make_graph, aggregation, options):
     if ours.root_kernel is not None:
         ours.root_kernel.assign(theirs.lin_r.weight.detach().numpy().T)
     expected = theirs(_t(x), _t(edge_index).long()).detach().numpy()
-    assert np.abs(_numpy(ours(x, edge_index)) - expected).max() <= 1e-5
+    assert (
+        np.abs(ops.convert_to_numpy(ours(x, edge_index)) - expected).max()
+        <= 1e-5
+    )
 
 
 # The `mlp` is a Sequential whose Dense layers keep their own dtype
@@ -120,11 +123,13 @@ def test_gin_conformance(graph, check_layer):
     )
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("eps, train_eps", [(0.0, False), (0.3, True)])
 def test_gin_matches_pyg(make_graph, eps, train_eps):
     x, edge_index, _ = make_graph(5)
     ours = GINConv(_mlp(), eps=eps, train_eps=train_eps)
-    got = _numpy(ours(x, edge_index))
+    got = ops.convert_to_numpy(ours(x, edge_index))
     theirs = pyg_nn.GINConv(
         _torch_mlp_like(ours.mlp), eps=eps, train_eps=train_eps
     )
@@ -134,19 +139,23 @@ def test_gin_matches_pyg(make_graph, eps, train_eps):
     assert (len(ours.trainable_weights) == 5) == train_eps
 
 
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
 @pytest.mark.parametrize("edge_dim", [None, 3])
 def test_gine_matches_pyg(make_graph, edge_dim):
     x, edge_index, _ = make_graph(6)
     rng = np.random.default_rng(6)
     edge_attr = rng.normal(size=(30, edge_dim or 5)).astype("float32")
     ours = GINEConv(_mlp(), eps=0.1, edge_dim=edge_dim)
-    got = _numpy(ours(x, edge_index, edge_attr))
+    got = ops.convert_to_numpy(ours(x, edge_index, edge_attr))
     theirs = pyg_nn.GINEConv(
         _torch_mlp_like(ours.mlp), eps=0.1, edge_dim=edge_dim
     )
     _copy_mlp(ours.mlp, theirs.nn)
     if edge_dim is not None:
-        kernel, bias = (_numpy(w) for w in ours.edge_projection.weights)
+        kernel, bias = (
+            ops.convert_to_numpy(w) for w in ours.edge_projection.weights
+        )
         with torch.no_grad():
             theirs.lin.weight.copy_(_t(kernel.T))
             theirs.lin.bias.copy_(_t(bias))
@@ -163,7 +172,7 @@ def test_gin_follows_a_mixed_precision_mlp(graph, policy):
     layer = GINEConv(mlp, train_eps=True, edge_dim=1, dtype=policy)
     out = layer(x, edge_index, weight[:, None])
     assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
-    assert np.isfinite(_numpy(ops.cast(out, "float32"))).all()
+    assert np.isfinite(ops.convert_to_numpy(ops.cast(out, "float32"))).all()
     assert all(w.dtype == "float32" for w in layer.weights)
 
 
@@ -177,8 +186,8 @@ def test_gin_saves_and_reloads_its_mlp(graph, tmp_path):
     model.save(tmp_path / "gin.keras")
     restored = keras.saving.load_model(tmp_path / "gin.keras")
     np.testing.assert_allclose(
-        _numpy(restored([x, edge_index])),
-        _numpy(model([x, edge_index])),
+        ops.convert_to_numpy(restored([x, edge_index])),
+        ops.convert_to_numpy(model([x, edge_index])),
         atol=1e-6,
     )
 

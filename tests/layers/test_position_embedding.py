@@ -1,10 +1,12 @@
 import keras
 import numpy as np
 import pytest
+from references import reference
+from references import requires
 
 from kerasbig.layers import PositionEmbedding
 
-keras_hub = pytest.importorskip("keras_hub")
+keras_hub = reference("keras_hub")
 
 
 def test_conformance(check_layer):
@@ -16,6 +18,7 @@ def test_conformance(check_layer):
     )
 
 
+@requires(keras_hub, "keras-hub")
 @pytest.mark.parametrize("start_index", [0, 4])
 def test_matches_keras_hub_with_copied_weights(start_index):
     x = np.zeros((2, 5, 8), "float32")

@@ -1,10 +1,12 @@
 import keras
 import numpy as np
 import pytest
+from references import reference
+from references import requires
 
 from kerasbig.layers import RotaryEmbedding
 
-keras_hub = pytest.importorskip("keras_hub")
+keras_hub = reference("keras_hub")
 
 
 def test_conformance(check_layer):
@@ -18,6 +20,7 @@ def test_conformance_sequence_input_with_masks(check_layer):
     assert "masking" in report.passed
 
 
+@requires(keras_hub, "keras-hub")
 @pytest.mark.parametrize("shape", [(2, 7, 8), (2, 7, 3, 16)])
 @pytest.mark.parametrize("start_index", [0, 5])
 @pytest.mark.parametrize("scaling_factor", [1.0, 4.0])

@@ -1,10 +1,12 @@
 import keras
 import numpy as np
 import pytest
+from references import reference
+from references import requires
 
 from kerasbig.layers import SinusoidalPositionEmbedding
 
-keras_hub = pytest.importorskip("keras_hub")
+keras_hub = reference("keras_hub")
 
 
 def test_conformance(check_layer):
@@ -15,6 +17,7 @@ def test_conformance(check_layer):
     assert "no trainable weights" in report.skipped["training"]
 
 
+@requires(keras_hub, "keras-hub")
 @pytest.mark.parametrize("start_index", [0, 3])
 def test_matches_keras_hub(start_index):
     x = np.zeros((2, 9, 12), "float32")

@@ -1,10 +1,12 @@
 import keras
 import numpy as np
 import pytest
+from references import reference
+from references import requires
 
 from kerasbig.layers import TokenAndPositionEmbedding
 
-keras_hub = pytest.importorskip("keras_hub")
+keras_hub = reference("keras_hub")
 
 
 # Other configurations than the first: per push on TensorFlow only.
@@ -32,6 +34,7 @@ def test_conformance(position, check_layer):
     )
 
 
+@requires(keras_hub, "keras-hub")
 def test_matches_keras_hub_with_copied_weights():
     ids = np.random.default_rng(0).integers(0, 30, (3, 7))
     ours = TokenAndPositionEmbedding(30, 10, 8)

@@ -13,10 +13,6 @@ def _normal(*shape):
     return RNG.standard_normal(shape).astype("float32")
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def test_encoder_conformance(check_layer):
     check_layer(
         TransformerEncoder,
@@ -53,11 +49,13 @@ def test_decoder_conformance_with_cross_attention(check_layer):
 def test_encoder_equals_its_blocks_in_sequence():
     encoder = TransformerEncoder(3, 2, 16, normalize_first=True)
     x = _normal(2, 4, 8)
-    got = _numpy(encoder(x))
+    got = ops.convert_to_numpy(encoder(x))
     h = x
     for block in encoder.blocks:
         h = block(h)
-    np.testing.assert_allclose(got, _numpy(encoder.final_norm(h)), atol=1e-5)
+    np.testing.assert_allclose(
+        got, ops.convert_to_numpy(encoder.final_norm(h)), atol=1e-5
+    )
 
 
 def test_post_norm_stack_has_no_final_norm_and_depth_rates_rise():
@@ -74,8 +72,8 @@ def test_encoder_padding_never_changes_real_tokens():
     mask = np.arange(6)[None] < np.array([[6], [3]])
     changed = np.where(mask[..., None], x, x + 30.0)
     np.testing.assert_allclose(
-        _numpy(encoder(x, inputs_mask=mask))[mask],
-        _numpy(encoder(changed, inputs_mask=mask))[mask],
+        ops.convert_to_numpy(encoder(x, inputs_mask=mask))[mask],
+        ops.convert_to_numpy(encoder(changed, inputs_mask=mask))[mask],
         atol=1e-5,
     )
 
@@ -90,7 +88,7 @@ def test_encoder_padding_never_changes_real_tokens():
 def test_decoder_cache_equals_full_forward_at_every_step(kwargs):
     decoder = TransformerDecoder(2, 4, 32, **kwargs)
     x = _normal(2, 8, 16)
-    full = _numpy(decoder(x))
+    full = ops.convert_to_numpy(decoder(x))
     cache = decoder.init_cache(2, 10)
     assert tuple(cache.shape) == (
         2,
@@ -101,13 +99,15 @@ def test_decoder_cache_equals_full_forward_at_every_step(kwargs):
         4,
     )
     outputs, cache = decoder(x[:, :3], cache=cache, cache_index=0)
-    np.testing.assert_allclose(_numpy(outputs), full[:, :3], atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(outputs), full[:, :3], atol=1e-5
+    )
     for index in range(3, 8):
         outputs, cache = decoder(
             x[:, index : index + 1], cache=cache, cache_index=index
         )
         np.testing.assert_allclose(
-            _numpy(outputs)[:, 0], full[:, index], atol=1e-5
+            ops.convert_to_numpy(outputs)[:, 0], full[:, index], atol=1e-5
         )
 
 
@@ -117,7 +117,9 @@ def test_decoder_is_causal():
     changed = x.copy()
     changed[:, 3:] *= -5.0
     np.testing.assert_allclose(
-        _numpy(decoder(x))[:, :3], _numpy(decoder(changed))[:, :3], atol=1e-5
+        ops.convert_to_numpy(decoder(x))[:, :3],
+        ops.convert_to_numpy(decoder(changed))[:, :3],
+        atol=1e-5,
     )
 
 
@@ -153,4 +155,8 @@ def test_saving_round_trip(tmp_path):
     x = _normal(2, 5, 8)
     model.save(tmp_path / "decoder.keras")
     restored = keras.saving.load_model(tmp_path / "decoder.keras")
-    np.testing.assert_allclose(_numpy(restored(x)), _numpy(model(x)), atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored(x)),
+        ops.convert_to_numpy(model(x)),
+        atol=1e-6,
+    )

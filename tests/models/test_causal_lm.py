@@ -17,10 +17,6 @@ SMALL = {
 }
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _ids(shape, seed=0):
     return np.random.default_rng(seed).integers(1, 30, shape).astype("int32")
 
@@ -57,16 +53,18 @@ def test_conformance(options, check_layer):
 def test_cached_logits_equal_the_full_forward_pass_at_every_step(options):
     model = CausalLM(**{**SMALL, **options})
     ids = _ids((2, 12))
-    full = _numpy(model(ids))
+    full = ops.convert_to_numpy(model(ids))
     cache = model.decoder.init_cache(2, 12)
     logits, cache = model.call_with_cache(ids[:, :5], cache, 0)
-    np.testing.assert_allclose(_numpy(logits), full[:, :5], atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(logits), full[:, :5], atol=1e-5
+    )
     for index in range(5, 12):
         logits, cache = model.call_with_cache(
             ids[:, index : index + 1], cache, index
         )
         np.testing.assert_allclose(
-            _numpy(logits)[:, 0], full[:, index], atol=1e-5
+            ops.convert_to_numpy(logits)[:, 0], full[:, index], atol=1e-5
         )
 
 
@@ -76,7 +74,9 @@ def test_future_tokens_never_change_past_logits():
     changed = ids.copy()
     changed[:, 6:] = (changed[:, 6:] + 5) % 30
     np.testing.assert_allclose(
-        _numpy(model(ids))[:, :6], _numpy(model(changed))[:, :6], atol=1e-5
+        ops.convert_to_numpy(model(ids))[:, :6],
+        ops.convert_to_numpy(model(changed))[:, :6],
+        atol=1e-5,
     )
 
 
@@ -86,7 +86,7 @@ def test_greedy_generation_follows_the_full_forward_argmax():
     tokens = model.generate(prompt, max_new_tokens=8, temperature=0)
     assert tokens.shape == (3, 12) and tokens.dtype == np.int32
     np.testing.assert_array_equal(tokens[:, :4], prompt)
-    logits = _numpy(model(tokens))
+    logits = ops.convert_to_numpy(model(tokens))
     np.testing.assert_array_equal(logits[:, 3:-1].argmax(-1), tokens[:, 4:])
     np.testing.assert_array_equal(
         model.generate(prompt, 8, temperature=1.0, top_k=1, seed=4), tokens
@@ -101,7 +101,7 @@ def test_sampling_is_seeded_and_respects_top_k():
     np.testing.assert_array_equal(first, again)
     other = model.generate(prompt, 10, temperature=1.5, top_k=3, seed=8)
     assert not np.array_equal(first, other)
-    logits = _numpy(model(first))
+    logits = ops.convert_to_numpy(model(first))
     top3 = np.argsort(-logits[:, 2:-1], axis=-1)[..., :3]
     assert (top3 == first[:, 3:, None]).any(-1).all()
     nucleus = model.generate(prompt, 10, top_p=0.5, seed=7)
@@ -174,7 +174,7 @@ def test_litert_builtins_only_matches_keras(position):
     ids = _ids((1, 16))
     content = _litert.convert_model(model, builtins_only=True)
     (got,) = _litert.run_model(content, {"token_ids": ids})
-    np.testing.assert_allclose(got, _numpy(model(ids)), atol=1e-5)
+    np.testing.assert_allclose(got, ops.convert_to_numpy(model(ids)), atol=1e-5)
 
 
 @pytest.mark.parametrize(

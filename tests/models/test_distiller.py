@@ -7,10 +7,6 @@ from kerasbig.data import load_digits
 from kerasbig.models import Distiller
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _mlp(width, classes=10, name=None):
     return keras.Sequential(
         [
@@ -38,15 +34,15 @@ def test_loss_equals_the_formula():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 64)).astype("float32")
     y = rng.integers(0, 4, 6)
-    student_logits = _numpy(student(x))
-    loss = _numpy(distiller.compute_loss(x, y, student(x)))
+    student_logits = ops.convert_to_numpy(student(x))
+    loss = ops.convert_to_numpy(distiller.compute_loss(x, y, student(x)))
 
     def softmax(z):
         z = np.exp(z - z.max(-1, keepdims=True))
         return z / z.sum(-1, keepdims=True)
 
     hard = -np.log(softmax(student_logits)[np.arange(6), y]).mean()
-    p = np.clip(softmax(_numpy(teacher(x)) / 2.5), 1e-7, 1)
+    p = np.clip(softmax(ops.convert_to_numpy(teacher(x)) / 2.5), 1e-7, 1)
     q = np.clip(softmax(student_logits / 2.5), 1e-7, 1)
     soft = (p * np.log(p / q)).sum(-1).mean() * 2.5**2
     np.testing.assert_allclose(loss, 0.3 * hard + 0.7 * soft, rtol=1e-4)
@@ -65,7 +61,7 @@ def test_student_learns_from_a_trained_teacher_and_saves(digits, tmp_path):
         metrics=["accuracy"],
     )
     teacher.fit(x_train, y_train, epochs=20, batch_size=32, verbose=0)
-    frozen = [_numpy(w) for w in teacher.weights]
+    frozen = [ops.convert_to_numpy(w) for w in teacher.weights]
     distiller = Distiller(teacher, _mlp(16, name="student"), alpha=0.1)
     distiller.compile(keras.optimizers.Adam(3e-3), metrics=["accuracy"])
     history = distiller.fit(
@@ -75,7 +71,7 @@ def test_student_learns_from_a_trained_teacher_and_saves(digits, tmp_path):
         history.history["distillation_loss"][0] / 3
     )
     for before, weight in zip(frozen, teacher.weights, strict=True):
-        np.testing.assert_array_equal(before, _numpy(weight))
+        np.testing.assert_array_equal(before, ops.convert_to_numpy(weight))
     scores = distiller.evaluate(x_test, y_test, verbose=0, return_dict=True)
     assert scores["accuracy"] >= 0.9
     path = tmp_path / "distiller.keras"
@@ -83,7 +79,9 @@ def test_student_learns_from_a_trained_teacher_and_saves(digits, tmp_path):
     restored = keras.saving.load_model(path)
     assert restored.temperature == 3.0 and restored.alpha == 0.1
     np.testing.assert_allclose(
-        _numpy(restored(x_test)), _numpy(distiller(x_test)), atol=1e-5
+        ops.convert_to_numpy(restored(x_test)),
+        ops.convert_to_numpy(distiller(x_test)),
+        atol=1e-5,
     )
 
 

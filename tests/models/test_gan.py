@@ -15,10 +15,6 @@ from kerasbig.models.gan import generator_loss
 SHAPE = (8, 8, 1)
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _images(n=64, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(-1, 1, (n,) + SHAPE).astype("float32")
@@ -59,10 +55,12 @@ def test_losses_equal_their_formulas(loss):
     }[loss]
     expected_g = softplus(-fake).mean() if loss == "bce" else -fake.mean()
     np.testing.assert_allclose(
-        _numpy(discriminator_loss(loss, real, fake)), expected_d, rtol=1e-5
+        ops.convert_to_numpy(discriminator_loss(loss, real, fake)),
+        expected_d,
+        rtol=1e-5,
     )
     np.testing.assert_allclose(
-        _numpy(generator_loss(loss, fake)), expected_g, rtol=1e-5
+        ops.convert_to_numpy(generator_loss(loss, fake)), expected_g, rtol=1e-5
     )
 
 
@@ -85,12 +83,13 @@ def test_fit_counts_one_generator_step_per_k_discriminator_steps(kind, steps):
 
 
 def _weights(model):
-    return [_numpy(v) for v in model.weights]
+    return [ops.convert_to_numpy(v) for v in model.weights]
 
 
 def _optimizer_state(gan):
     return [
-        _numpy(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables
+        ops.convert_to_numpy(v)
+        for v in gan.g_optimizer.variables + gan.d_optimizer.variables
     ]
 
 

@@ -17,10 +17,6 @@ SMALL = {
 }
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -87,11 +83,19 @@ def test_padding_never_changes_the_prediction():
         model.get_layer("embedding")(ids[:, :3])
     )
     expected = model.get_layer("classifier")(ops.mean(hidden, axis=1))
-    np.testing.assert_allclose(_numpy(model(ids)), _numpy(expected), atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model(ids)),
+        ops.convert_to_numpy(expected),
+        atol=1e-5,
+    )
     no_mask = TransformerClassifier(**SMALL, mask_zero=False)
     no_mask.set_weights(model.get_weights())
     # Without the mask the zeros are attended to and change the result.
-    assert not np.allclose(_numpy(no_mask(ids)), _numpy(expected), atol=1e-4)
+    assert not np.allclose(
+        ops.convert_to_numpy(no_mask(ids)),
+        ops.convert_to_numpy(expected),
+        atol=1e-4,
+    )
 
 
 def test_an_all_padding_text_gives_finite_logits_and_loss():
@@ -99,10 +103,12 @@ def test_an_all_padding_text_gives_finite_logits_and_loss():
     # Keras's masked GlobalAveragePooling1D divides by zero real steps.
     model = TransformerClassifier(**SMALL)
     ids = np.array([[0] * 8, [4, 9, 2, 0, 0, 0, 0, 0]], "int32")
-    logits = _numpy(model(ids))
+    logits = ops.convert_to_numpy(model(ids))
     assert np.isfinite(logits).all()
     np.testing.assert_allclose(
-        logits[0], _numpy(model.get_layer("classifier").bias), atol=1e-6
+        logits[0],
+        ops.convert_to_numpy(model.get_layer("classifier").bias),
+        atol=1e-6,
     )
     model.compile(
         "adam",
@@ -120,7 +126,9 @@ def test_save_and_reload(tmp_path):
     assert isinstance(restored, TransformerClassifier)
     assert restored.get_config() == model.get_config()
     np.testing.assert_allclose(
-        _numpy(restored(ids)), _numpy(model(ids)), atol=1e-6
+        ops.convert_to_numpy(restored(ids)),
+        ops.convert_to_numpy(model(ids)),
+        atol=1e-6,
     )
 
 
@@ -131,7 +139,7 @@ def test_litert_builtins_only_matches_keras():
     ids[0, 5:] = 0
     content = _litert.convert_model(model, builtins_only=True)
     (got,) = _litert.run_model(content, {"token_ids": ids})
-    np.testing.assert_allclose(got, _numpy(model(ids)), atol=1e-5)
+    np.testing.assert_allclose(got, ops.convert_to_numpy(model(ids)), atol=1e-5)
 
 
 @pytest.mark.parametrize(

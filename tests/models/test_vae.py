@@ -6,10 +6,6 @@ from keras import ops
 from kerasbig.models import VAE
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _vae(split_outputs=False, **kwargs):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((12,))
@@ -63,7 +59,7 @@ def test_kl_warmup_counts_train_steps_and_starts_at_zero():
         history.history["loss"], history.history["reconstruction_loss"]
     )
     history = vae.fit(x, batch_size=16, epochs=2, verbose=0)
-    assert float(_numpy(vae.kl_step)) == 3.0
+    assert float(ops.convert_to_numpy(vae.kl_step)) == 3.0
     # Steps 1 and 2 (lr 0, so the same KL; the noise differs): KL weights
     # 1/4 and 2/4.
     logs = {k: np.asarray(v) for k, v in history.history.items()}
@@ -75,7 +71,7 @@ def test_kl_warmup_counts_train_steps_and_starts_at_zero():
     )
     # Evaluation does not advance the schedule.
     vae.evaluate(x, verbose=0)
-    assert float(_numpy(vae.kl_step)) == 3.0
+    assert float(ops.convert_to_numpy(vae.kl_step)) == 3.0
 
 
 @pytest.mark.parametrize("split_outputs", [False, True])
@@ -87,11 +83,16 @@ def test_fit_saves_reloads_and_continues_identically(split_outputs, tmp_path):
     vae.fit(x, **fit)
     vae.save(tmp_path / "vae.keras")
     restored = keras.saving.load_model(tmp_path / "vae.keras")
-    assert float(_numpy(restored.kl_step)) == 4.0
+    assert float(ops.convert_to_numpy(restored.kl_step)) == 4.0
     vae.fit(x, **fit)
     restored.fit(x, **fit)
     for a, b in zip(vae.weights, restored.weights, strict=True):
-        np.testing.assert_allclose(_numpy(a), _numpy(b), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(a),
+            ops.convert_to_numpy(b),
+            rtol=1e-5,
+            atol=1e-6,
+        )
     assert vae.sample(3, seed=1).shape == (3, 12)
     np.testing.assert_allclose(
         vae.sample(3, seed=1), restored.sample(3, seed=1), atol=1e-5

@@ -8,10 +8,6 @@ from kerasbig.ops import combine_masks
 from kerasbig.ops import position_mask
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("window", [None, 1, 3])
 @pytest.mark.parametrize("start", [0, 4])
@@ -28,20 +24,23 @@ def test_position_mask_matches_numpy(causal, window, start):
         expected &= offsets >= 0
     if window is not None:
         expected &= np.abs(offsets) < window
-    np.testing.assert_array_equal(_numpy(mask), expected)
+    np.testing.assert_array_equal(ops.convert_to_numpy(mask), expected)
 
 
 def test_combine_masks_ands_and_broadcasts():
     a = np.array([[True, True, False]])
     b = np.array([[True], [False]])
-    np.testing.assert_array_equal(_numpy(combine_masks(a, None, b)), a & b)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(combine_masks(a, None, b)), a & b
+    )
     assert combine_masks(None, None) is None
 
 
 def test_attend_somewhere_opens_only_empty_rows():
     mask = np.array([[[True, False], [False, False]]])
     np.testing.assert_array_equal(
-        _numpy(attend_somewhere(mask)), [[[True, False], [True, True]]]
+        ops.convert_to_numpy(attend_somewhere(mask)),
+        [[[True, False], [True, True]]],
     )
 
 
@@ -55,6 +54,6 @@ def test_attention_probabilities_match_numpy_softmax():
     logits = np.where(mask, logits, -np.inf)
     expected = np.exp(logits - logits.max(-1, keepdims=True))
     expected /= expected.sum(-1, keepdims=True)
-    got = _numpy(attention_probabilities(q, k, 0.5, mask))
+    got = ops.convert_to_numpy(attention_probabilities(q, k, 0.5, mask))
     np.testing.assert_allclose(got, expected, atol=1e-6)
     assert got.dtype == np.float32

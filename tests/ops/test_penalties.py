@@ -7,10 +7,6 @@ from kerasbig.ops import gradient_penalty
 from kerasbig.ops import r1_penalty
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _critic_and_numpy_twin():
     """A tanh MLP critic in Keras, and the same function in float64
     NumPy for finite differences."""
@@ -58,7 +54,7 @@ def test_gradient_penalty_equals_finite_differences():
         fake.astype("float32"),
         interpolation=t.astype("float32"),
     )
-    np.testing.assert_allclose(_numpy(got), expected, rtol=1e-4)
+    np.testing.assert_allclose(ops.convert_to_numpy(got), expected, rtol=1e-4)
 
 
 def test_r1_penalty_equals_finite_differences():
@@ -67,7 +63,7 @@ def test_r1_penalty_equals_finite_differences():
     grads = _finite_difference_gradients(twin, real)
     expected = (grads.reshape(4, -1) ** 2).sum(1).mean()
     got = r1_penalty(critic, real.astype("float32"))
-    np.testing.assert_allclose(_numpy(got), expected, rtol=1e-4)
+    np.testing.assert_allclose(ops.convert_to_numpy(got), expected, rtol=1e-4)
 
 
 def test_interpolation_is_drawn_per_sample_when_omitted():
@@ -76,6 +72,6 @@ def test_interpolation_is_drawn_per_sample_when_omitted():
     w = ops.convert_to_tensor([[3.0], [4.0]])
     real = np.ones((8, 2), "float32")
     got = gradient_penalty(lambda x: ops.matmul(x, w), real, real * 0, seed=3)
-    np.testing.assert_allclose(_numpy(got), 16.0, rtol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(got), 16.0, rtol=1e-6)
     with pytest.raises(ValueError, match="same sample shape"):
         gradient_penalty(lambda x: x, real, np.ones((8, 3), "float32"))

@@ -15,10 +15,6 @@ from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _wrappers(model):
     return [x for x in model.layers if isinstance(x, PruneLowMagnitude)]
 
@@ -91,7 +87,7 @@ def test_fit_reaches_the_schedule_and_strip_bakes_it():
     )
     wrappers = _wrappers(pruned)
     assert [w.layer.name for w in wrappers] == ["hidden", "logits"]
-    assert {int(_numpy(w.pruning_step)) for w in wrappers} == {30}
+    assert {int(ops.convert_to_numpy(w.pruning_step)) for w in wrappers} == {30}
     stripped = strip_pruning(pruned)
     assert not _wrappers(stripped)
     report = sparsity_report(stripped)
@@ -102,7 +98,9 @@ def test_fit_reaches_the_schedule_and_strip_bakes_it():
     ]
     assert sparsity_total(report) == pytest.approx(0.8, abs=0.01)
     np.testing.assert_allclose(
-        _numpy(stripped(x)), _numpy(pruned(x)), atol=1e-5
+        ops.convert_to_numpy(stripped(x)),
+        ops.convert_to_numpy(pruned(x)),
+        atol=1e-5,
     )
     # The kernels of the pruned model hold the zeros too (epoch end).
     assert sparsity_total(sparsity_report(pruned)) == pytest.approx(
@@ -112,14 +110,14 @@ def test_fit_reaches_the_schedule_and_strip_bakes_it():
 
 def test_the_original_model_is_left_untouched():
     model = _mlp()
-    before = [_numpy(w) for w in model.weights]
+    before = [ops.convert_to_numpy(w) for w in model.weights]
     x, y = _data()
     pruned = _compile(
         prune_low_magnitude(model, ConstantSparsity(0.5, 0, frequency=1))
     )
     pruned.fit(x, y, epochs=1, verbose=0, callbacks=[UpdatePruningStep()])
     for old, weight in zip(before, model.weights, strict=True):
-        np.testing.assert_array_equal(old, _numpy(weight))
+        np.testing.assert_array_equal(old, ops.convert_to_numpy(weight))
 
 
 def test_training_without_the_callback_says_what_is_missing():
@@ -165,11 +163,14 @@ def test_save_mid_training_and_resume_equals_one_run(tmp_path):
     first.save(path)
     resumed = keras.saving.load_model(path)
     wrappers = _wrappers(resumed)
-    assert {int(_numpy(w.pruning_step)) for w in wrappers} == {12}
+    assert {int(ops.convert_to_numpy(w.pruning_step)) for w in wrappers} == {12}
     run(resumed, 2)
     for a, b in zip(whole.weights, resumed.weights, strict=True):
         np.testing.assert_allclose(
-            _numpy(a), _numpy(b), atol=1e-5, err_msg=a.path
+            ops.convert_to_numpy(a),
+            ops.convert_to_numpy(b),
+            atol=1e-5,
+            err_msg=a.path,
         )
 
 
@@ -182,7 +183,7 @@ def test_block_and_two_four_patterns():
     )
     blocks.build((None, 6))
     blocks.update_masks(1)
-    mask = _numpy(blocks.masks[0])  # (6, 8) in (2, 4) blocks
+    mask = ops.convert_to_numpy(blocks.masks[0])  # (6, 8) in (2, 4) blocks
     tiles = mask.reshape(3, 2, 2, 4).transpose(0, 2, 1, 3).reshape(6, 8)
     assert all(len(set(t)) == 1 for t in tiles)
     assert mask.mean() == 0.5
@@ -194,8 +195,10 @@ def test_block_and_two_four_patterns():
     )
     two_four.build((None, 9, 9, 8))
     two_four.update_masks(1)
-    kernel = _numpy(two_four.pruned_weights[0])
-    mask = _numpy(two_four.masks[0])  # (3, 3, 8, 5): groups of 4 inputs
+    kernel = ops.convert_to_numpy(two_four.pruned_weights[0])
+    mask = ops.convert_to_numpy(
+        two_four.masks[0]
+    )  # (3, 3, 8, 5): groups of 4 inputs
     groups = mask.reshape(3, 3, 2, 4, 5)
     assert (groups.sum(axis=3) == 2).all()
     kept = np.abs(kernel.reshape(3, 3, 2, 4, 5))
@@ -225,14 +228,16 @@ def test_wrapped_layer_computes_with_masked_kernels(layer, inputs):
     layer(*inputs)  # built
     wrapper = PruneLowMagnitude(layer, ConstantSparsity(0.5, frequency=1))
     wrapper.update_masks(1)
-    got = _numpy(wrapper(*inputs))
+    got = ops.convert_to_numpy(wrapper(*inputs))
     for weight, mask in zip(wrapper.pruned_weights, wrapper.masks, strict=True):
-        assert int((_numpy(mask) == 0).sum()) == round(
+        assert int((ops.convert_to_numpy(mask) == 0).sum()) == round(
             np.prod(weight.shape) / 2
         )
     stripped = strip_pruning(wrapper)
-    np.testing.assert_allclose(_numpy(stripped(*inputs)), got, atol=1e-5)
-    assert not np.allclose(_numpy(layer(*inputs)), got)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(stripped(*inputs)), got, atol=1e-5
+    )
+    assert not np.allclose(ops.convert_to_numpy(layer(*inputs)), got)
 
 
 def test_bad_input_raises_clear_errors():
@@ -284,8 +289,10 @@ def test_functional_transformer_with_padding_masks_prunes_and_strips():
     # Keras passes the padding mask to the plain layers; equal outputs on
     # padded rows show the wrappers pass it on too, also through a
     # compiled predict (where no tensor carries it as an attribute).
-    expected = _numpy(stripped(ids))
-    np.testing.assert_allclose(_numpy(pruned(ids)), expected, atol=1e-5)
+    expected = ops.convert_to_numpy(stripped(ids))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(pruned(ids)), expected, atol=1e-5
+    )
     np.testing.assert_allclose(
         pruned.predict(ids, verbose=0), expected, atol=1e-5
     )

@@ -10,10 +10,6 @@ from kerasbig.optimize import QuantizeAware
 from kerasbig.optimize import quantize_aware
 
 
-def _numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
 def _cnn():
     keras.utils.set_random_seed(0)
     return keras.Sequential(
@@ -51,7 +47,7 @@ def test_keras_ops_fake_quant_equals_tensorflows(bounds, narrow_range):
     expected = tf.quantization.fake_quant_with_min_max_vars(
         x, *bounds, num_bits=8, narrow_range=narrow_range
     ).numpy()
-    got = _numpy(
+    got = ops.convert_to_numpy(
         _backend._fake_quant(ops.convert_to_tensor(x), *bounds, narrow_range)
     )
     # Equal except where x sits exactly half-way between two grid points
@@ -65,17 +61,23 @@ def test_keras_ops_fake_quant_equals_tensorflows(bounds, narrow_range):
 def test_activation_range_follows_the_batches():
     layer = QuantizeActivations(ema_decay=0.5)
     layer(np.array([[-1.0, 3.0]], "float32"), training=True)
-    assert (float(_numpy(layer.minimum)), float(_numpy(layer.maximum))) == (
+    assert (
+        float(ops.convert_to_numpy(layer.minimum)),
+        float(ops.convert_to_numpy(layer.maximum)),
+    ) == (
         -1.0,
         3.0,
     )
     layer(np.array([[1.0, 5.0]], "float32"), training=True)
-    assert (float(_numpy(layer.minimum)), float(_numpy(layer.maximum))) == (
+    assert (
+        float(ops.convert_to_numpy(layer.minimum)),
+        float(ops.convert_to_numpy(layer.maximum)),
+    ) == (
         0.0,
         4.0,
     )
     layer(np.array([[9.0, 9.0]], "float32"))  # inference: range fixed
-    assert float(_numpy(layer.maximum)) == 4.0
+    assert float(ops.convert_to_numpy(layer.maximum)) == 4.0
 
 
 def test_qat_trains_saves_and_reloads(digits, tmp_path):
@@ -93,7 +95,9 @@ def test_qat_trains_saves_and_reloads(digits, tmp_path):
     qat.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_allclose(
-        _numpy(restored(x_test[:16])), _numpy(qat(x_test[:16])), atol=1e-5
+        ops.convert_to_numpy(restored(x_test[:16])),
+        ops.convert_to_numpy(qat(x_test[:16])),
+        atol=1e-5,
     )
 
 
@@ -118,7 +122,7 @@ def test_qat_converts_to_a_fully_int8_file_at_least_as_good_as_ptq(
     assert exported.float_compute_ops() == []
     # The fake quantization simulates the int8 kernels: the outputs agree
     # up to a grid step where int8 rounding ties go the other way.
-    simulated, got = _numpy(qat(x_test)), exported.predict(x_test)
+    simulated, got = ops.convert_to_numpy(qat(x_test)), exported.predict(x_test)
     step = np.abs(simulated).max() / 127
     assert np.abs(got - simulated).max() <= 2 * step
     assert (got.argmax(-1) == simulated.argmax(-1)).mean() >= 0.99
@@ -142,20 +146,25 @@ def test_preserve_sparsity_keeps_a_pruned_models_zeros(digits):
     model = _cnn()
     for layer in model.layers:
         if hasattr(layer, "kernel"):
-            kernel = _numpy(layer.kernel)
+            kernel = ops.convert_to_numpy(layer.kernel)
             kernel[np.abs(kernel) < np.median(np.abs(kernel))] = 0
             layer.kernel.assign(kernel)
     qat = _compile(quantize_aware(model, preserve_sparsity=True))
     qat.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
     for layer in qat.layers[-1].layers:
         if isinstance(layer, QuantizeAware):
-            mask = _numpy(layer.sparsity_mask)
+            mask = ops.convert_to_numpy(layer.sparsity_mask)
             assert (mask == 0).mean() >= 0.5, layer.name
     # The zeros reach the computation: zeroing the masked kernel entries
     # by hand changes no output.
-    before = _numpy(qat(x_train[:8]))
+    before = ops.convert_to_numpy(qat(x_train[:8]))
     for layer in qat.layers[-1].layers:
         if isinstance(layer, QuantizeAware):
             kernel = layer.layer.kernel
-            kernel.assign(_numpy(kernel) * _numpy(layer.sparsity_mask))
-    np.testing.assert_allclose(_numpy(qat(x_train[:8])), before, atol=1e-6)
+            kernel.assign(
+                ops.convert_to_numpy(kernel)
+                * ops.convert_to_numpy(layer.sparsity_mask)
+            )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(qat(x_train[:8])), before, atol=1e-6
+    )

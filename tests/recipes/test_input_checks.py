@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasbig.training import parse_config
 from kerasbig.training import run_callbacks
 from kerasbig.training import run_script
 
@@ -106,12 +107,16 @@ def test_flags_out_of_bounds_stop_with_one_line(
 
 @pytest.mark.backend_agnostic
 def test_smoke_values_do_not_override_explicit_flags(load_recipe):
-    node = load_recipe("node_classification")
-    config = node.parse_args(["--smoke", "--epochs", "3"])
+    def parse(name, argv):
+        recipe = load_recipe(name)
+        return parse_config(recipe.Config, argv, smoke=recipe.SMOKE)
+
+    config = parse("node_classification", ["--smoke", "--epochs", "3"])
     assert (config.epochs, config.seeds) == (3, 1)
-    quantize = load_recipe("prune_quantize")
-    assert quantize.parse_args(["--smoke", "--epochs", "2"]).epochs == 2
-    assert quantize.parse_args(["--smoke"]).epochs == 1
+    assert parse("prune_quantize", ["--smoke", "--epochs", "2"]).epochs == 2
+    assert parse("prune_quantize", ["--smoke"]).epochs == 1
+    # The model's defaults fill what no flag (and no smoke value) sets.
+    assert parse("node_classification", ["--model", "gat"]).epochs == 1000
 
 
 def _write(path, lines):
@@ -142,15 +147,16 @@ def test_data_errors_are_one_line_naming_file_and_line(
 ):
     path = _write(tmp_path / "reviews.tsv", lines)
     recipe = load_recipe("text_classification")
+    flags = ["--data", str(path), "--smoke", "--output-dir", str(tmp_path)]
     with pytest.raises(SystemExit) as stop:
-        run_script(recipe.main, ["--data", str(path), "--smoke"])
+        run_script(recipe.main, flags)
     assert stop.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert f"error: load_text_data: {path}" in err[0] and expected in err[0]
     assert err[0].endswith("(run with --debug for the traceback)")
     with pytest.raises(ValueError, match=expected):
-        run_script(recipe.main, ["--data", str(path), "--smoke", "--debug"])
+        run_script(recipe.main, [*flags, "--debug"])
 
 
 @pytest.mark.backend_agnostic
@@ -159,7 +165,8 @@ def test_empty_text_folder_is_one_line(load_recipe, capsys, tmp_path):
     (tmp_path / "negative").mkdir()
     with pytest.raises(SystemExit):
         run_script(
-            load_recipe("text_classification").main, ["--data", str(tmp_path)]
+            load_recipe("text_classification").main,
+            ["--data", str(tmp_path), "--output-dir", str(tmp_path / "run")],
         )
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"folder {tmp_path} holds no examples" in line
