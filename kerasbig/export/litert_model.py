@@ -75,9 +75,7 @@ class LiteRTModel:
             model_path=self.path, num_threads=num_threads
         )
         self._interpreter.allocate_tensors()
-        self.ops = [
-            op["op_name"] for op in self._interpreter._get_ops_details()
-        ]
+        self.ops = [op["op_name"] for op in self._op_details()]
         self._runner = self._interpreter.get_signature_runner()
         details = self._runner.get_input_details()
         self.input_names = sorted(details, key=lambda n: details[n]["index"])
@@ -116,6 +114,12 @@ class LiteRTModel:
             )
         }
 
+    def _op_details(self):
+        # The interpreter has no public way to list a file's operators
+        # (name, input and output tensors); this private one is the only
+        # place kerasbig calls it, and every LiteRT test goes through it.
+        return self._interpreter._get_ops_details()
+
     def float_compute_ops(self):
         """Convolution and dense ops whose activations are not int8."""
         dtype = {
@@ -124,7 +128,7 @@ class LiteRTModel:
         }
         return [
             op["op_name"]
-            for op in self._interpreter._get_ops_details()
+            for op in self._op_details()
             if op["op_name"] in _COMPUTE_OPS
             and dtype[op["inputs"][0]] != np.int8
         ]

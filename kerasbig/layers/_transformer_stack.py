@@ -1,6 +1,8 @@
 """What `TransformerEncoder` and `TransformerDecoder` share: a stack of
 `TransformerBlock`s with a final norm for pre-norm stacks."""
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -8,90 +10,79 @@ from kerasbig import _validation as checks
 from kerasbig.layers._normalization import make_normalization
 from kerasbig.layers.transformer_block import TransformerBlock
 
-# Block arguments a stack passes through unchanged (stored under the same
-# names and written to its config).
-_BLOCK_OPTIONS = (
-    "num_heads",
-    "intermediate_dim",
-    "key_dim",
-    "num_key_value_heads",
-    "normalize_first",
-    "normalization",
-    "layer_norm_epsilon",
-    "activation",
-    "dropout",
-    "attention_dropout",
-    "rotary",
-    "rotary_max_wavelength",
-    "sliding_window",
-    "use_bias",
-    "flash_attention",
-    "kernel_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "bias_constraint",
+# Arguments a stack sets per block; every other argument of
+# `TransformerBlock` is an option the stack passes to all its blocks.
+_PER_BLOCK = ("num_heads", "intermediate_dim", "causal", "cross_attention")
+_PER_BLOCK += ("stochastic_depth", "seed")
+BLOCK_OPTIONS = tuple(
+    name
+    for name, parameter in inspect.signature(
+        TransformerBlock.__init__
+    ).parameters.items()
+    if parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+    and name not in ("self", *_PER_BLOCK)
 )
+"""The block options of a transformer stack: defined once, by
+`TransformerBlock`'s arguments (their defaults and checks are the
+block's)."""
 
 
 class TransformerStack(keras.layers.Layer):
-    """Base of the transformer stacks; see `TransformerEncoder`."""
+    """Base of the transformer stacks; see `TransformerEncoder`.
+
+    The stack's own arguments are `num_layers`, `num_heads`,
+    `intermediate_dim`, `stochastic_depth`, `seed` and, for stacks that
+    take a `context` (`takes_context`), `cross_attention`; every other
+    keyword in `BLOCK_OPTIONS` goes to each `TransformerBlock`, the rest
+    to `keras.layers.Layer`.
+    """
 
     causal = False
+    takes_context = False
 
     def __init__(
         self,
         num_layers,
         num_heads,
         intermediate_dim,
-        key_dim=None,
-        num_key_value_heads=None,
-        normalize_first=False,
-        normalization="layer_norm",
-        layer_norm_epsilon=1e-5,
-        activation="gelu",
-        dropout=0.0,
-        attention_dropout=0.0,
+        *,
         stochastic_depth=0.0,
-        rotary=False,
-        rotary_max_wavelength=10000,
-        sliding_window=None,
-        use_bias=True,
-        flash_attention=None,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
         seed=None,
+        cross_attention=False,
         **kwargs,
     ):
-        # Only `TransformerDecoder` exposes cross-attention.
-        cross_attention = kwargs.pop("_cross_attention", False)
+        options = {
+            name: kwargs.pop(name) for name in BLOCK_OPTIONS if name in kwargs
+        }
         super().__init__(**kwargs)
         owner = type(self).__name__
         checks.positive_int(owner, "num_layers", num_layers)
         checks.rate(owner, "stochastic_depth", stochastic_depth)
+        if cross_attention and not self.takes_context:
+            raise ValueError(
+                f"{owner}: `cross_attention` needs a stack that takes a "
+                "`context` (TransformerDecoder). Received: "
+                f"cross_attention={cross_attention!r}"
+            )
         self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
         self.stochastic_depth = stochastic_depth
-        self.cross_attention = cross_attention
         self.seed = seed
-        options = dict(locals())  # the arguments, by name
-        for name in _BLOCK_OPTIONS:
-            setattr(self, name, options[name])
+        self.cross_attention = cross_attention
         self.supports_masking = True
         # Blocks validate their own arguments here, at construction.
         self.blocks = [
             TransformerBlock(
+                num_heads,
+                intermediate_dim,
                 causal=self.causal,
                 cross_attention=cross_attention,
                 stochastic_depth=self._depth_rate(index),
                 seed=None if seed is None else seed + 10 * index,
                 dtype=self.dtype_policy,
                 name=f"block_{index}",
-                **{name: options[name] for name in _BLOCK_OPTIONS},
+                **options,
             )
             for index in range(num_layers)
         ]
@@ -106,11 +97,12 @@ class TransformerStack(keras.layers.Layer):
         for block in self.blocks:
             block.build(inputs_shape, context_shape)
         self.final_norm = None
-        if self.normalize_first:
+        first = self.blocks[0]
+        if first.normalize_first:
             # Pre-norm blocks leave the residual stream unnormalized.
             self.final_norm = make_normalization(
-                self.normalization,
-                self.layer_norm_epsilon,
+                first.normalization,
+                first.layer_norm_epsilon,
                 self.dtype_policy,
                 "final_norm",
             )
@@ -172,12 +164,16 @@ class TransformerStack(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         block_config = self.blocks[0].get_config()
-        config.update({name: block_config[name] for name in _BLOCK_OPTIONS})
+        config.update({name: block_config[name] for name in BLOCK_OPTIONS})
         config.update(
             {
                 "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
                 "stochastic_depth": self.stochastic_depth,
                 "seed": self.seed,
             }
         )
+        if self.takes_context:
+            config["cross_attention"] = self.cross_attention
         return config

@@ -147,7 +147,7 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         self.key_dim = key_dim
         self.num_key_value_heads = num_key_value_heads
         self.causal = causal
-        self.cross_attention = cross_attention
+        self.use_cross_attention = cross_attention
         self.normalize_first = normalize_first
         self.normalization = normalization
         self.layer_norm_epsilon = layer_norm_epsilon
@@ -227,31 +227,33 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
                     f"given. Received: hidden_dim={hidden_dim}"
                 )
             key_dim = hidden_dim // self.num_heads
-        if self.cross_attention and context_shape is None:
+        if self.use_cross_attention and context_shape is None:
             raise ValueError(
                 "TransformerBlock: `cross_attention=True` needs a `context` "
                 "tensor in the first call. Received: context=None"
             )
         self.self_attention = self._attention("self_attention", key_dim, 0)
         self.self_attention.build(inputs_shape)
-        if self.cross_attention:
-            self.cross_attention_layer = self._attention(
+        # The attention layers, like the branches: None when absent.
+        self.cross_attention = None
+        if self.use_cross_attention:
+            self.cross_attention = self._attention(
                 "cross_attention", key_dim, 1
             )
-            self.cross_attention_layer.build(inputs_shape, context_shape)
+            self.cross_attention.build(inputs_shape, context_shape)
         self.feed_forward.build(inputs_shape)
         # Seeds 2, 3 (and 4 with cross-attention) in branch order.
         self.self_attention_norm = self._norm("self_attention", inputs_shape)
         self.self_attention_dropout = self._dropout("self_attention", 2)
         self.cross_attention_norm = self.cross_attention_dropout = None
-        if self.cross_attention:
+        if self.use_cross_attention:
             self.cross_attention_norm = self._norm(
                 "cross_attention", inputs_shape
             )
             self.cross_attention_dropout = self._dropout("cross_attention", 3)
         self.feed_forward_norm = self._norm("feed_forward", inputs_shape)
         self.feed_forward_dropout = self._dropout(
-            "feed_forward", 4 if self.cross_attention else 3
+            "feed_forward", 4 if self.use_cross_attention else 3
         )
         self.stochastic_depth_layer = StochasticDepth(
             self.stochastic_depth,
@@ -282,12 +284,12 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             # Keras fills `inputs_mask` when several tensors are passed,
             # and `mask` when the inputs are the only one.
             inputs_mask = mask
-        if self.cross_attention and context is None:
+        if self.use_cross_attention and context is None:
             raise ValueError(
                 "TransformerBlock: this block has `cross_attention=True` and "
                 "needs `context`. Received: context=None"
             )
-        if context is not None and not self.cross_attention:
+        if context is not None and not self.use_cross_attention:
             raise ValueError(
                 "TransformerBlock: `context` was passed but the block was "
                 "built without cross-attention (`cross_attention=False`). "
@@ -312,12 +314,12 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             training,
             cache,
         )
-        if self.cross_attention:
+        if self.use_cross_attention:
             x, _ = self._residual(
                 self.cross_attention_norm,
                 self.cross_attention_dropout,
                 x,
-                lambda h: self.cross_attention_layer(
+                lambda h: self.cross_attention(
                     h,
                     context,
                     query_mask=inputs_mask,
@@ -384,7 +386,7 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
                 "key_dim": self.key_dim,
                 "num_key_value_heads": self.num_key_value_heads,
                 "causal": self.causal,
-                "cross_attention": self.cross_attention,
+                "cross_attention": self.use_cross_attention,
                 "normalize_first": self.normalize_first,
                 "normalization": self.normalization,
                 "layer_norm_epsilon": self.layer_norm_epsilon,

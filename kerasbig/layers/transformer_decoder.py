@@ -22,9 +22,11 @@ class TransformerDecoder(TransformerStack):
         intermediate_dim: feed-forward hidden width.
         cross_attention: add cross-attention over `context` to every block.
             Defaults to `False`.
-        **kwargs: the other arguments of `TransformerEncoder` (`key_dim`,
+        **kwargs: the other (keyword-only) arguments of
+            `TransformerEncoder`: `stochastic_depth`, `seed` and the block
+            options of `TransformerBlock` (`key_dim`,
             `num_key_value_heads`, `normalize_first`, `normalization`,
-            `activation`, `dropout`, `rotary`, ...) and base layer
+            `activation`, `dropout`, `rotary`, ...), and base layer
             arguments.
 
     Call arguments:
@@ -62,22 +64,7 @@ class TransformerDecoder(TransformerStack):
     """
 
     causal = True
-
-    def __init__(
-        self,
-        num_layers,
-        num_heads,
-        intermediate_dim,
-        cross_attention=False,
-        **kwargs,
-    ):
-        super().__init__(
-            num_layers,
-            num_heads,
-            intermediate_dim,
-            _cross_attention=cross_attention,
-            **kwargs,
-        )
+    takes_context = True
 
     def build(self, inputs_shape, context_shape=None):
         self._build_stack(inputs_shape, context_shape)
@@ -124,8 +111,3 @@ class TransformerDecoder(TransformerStack):
 
     def compute_output_shape(self, inputs_shape, context_shape=None):
         return tuple(inputs_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config["cross_attention"] = self.cross_attention
-        return config

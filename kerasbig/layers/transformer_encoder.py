@@ -7,7 +7,10 @@ from kerasbig.layers._transformer_stack import TransformerStack
 class TransformerEncoder(TransformerStack):
     """A stack of `num_layers` encoder `TransformerBlock`s.
 
-    Every token attends to every unmasked token. Pre-norm stacks
+    Every token attends to every unmasked token. The arguments after
+    `intermediate_dim` are keyword-only; the block options among them
+    (`key_dim` ... `bias_constraint`) are `TransformerBlock`'s, with its
+    defaults and checks, and go to every block. Pre-norm stacks
     (`normalize_first=True`) end with a final normalization, since their
     blocks leave the residual stream unnormalized. Stochastic depth rises
     linearly from 0 at the first block to `stochastic_depth` at the last.

@@ -160,3 +160,40 @@ def test_replica_noise_on_one_device_is_the_plain_draw():
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
     )
+
+
+@pytest.mark.tensorflow_only
+def test_multiworker_fix_is_for_the_installed_keras():
+    # install_multiworker_fix patches Keras internals (keras issue 20585:
+    # no public hook). A Keras upgrade fails here until the patch is
+    # checked against the new trainer and WRITTEN_FOR_KERAS updated.
+    import inspect
+
+    from keras.src.backend.tensorflow import trainer
+
+    from kerasbig.distribute import _tensorflow
+
+    installed = ".".join(keras.version().split(".")[:2])
+    assert installed == _tensorflow.WRITTEN_FOR_KERAS, (
+        f"Keras {keras.version()}: re-check install_multiworker_fix "
+        f"(written for {_tensorflow.WRITTEN_FOR_KERAS})"
+    )
+    # Keras's own functions, also once the patch is installed.
+    reduce, build = getattr(
+        trainer,
+        "_kerasbig_patched",
+        (
+            trainer.reduce_per_replica,
+            trainer.TensorFlowTrainer._maybe_symbolic_build,
+        ),
+    )
+    assert list(inspect.signature(reduce).parameters) == [
+        "values",
+        "strategy",
+        "reduction",
+    ]
+    assert list(inspect.signature(build).parameters) == [
+        "self",
+        "iterator",
+        "data_batch",
+    ]

@@ -146,6 +146,61 @@ def test_stack_errors():
         decoder(x, cache=np.zeros((1, 2, 2, 4, 2, 3), "float32"), cache_index=0)
 
 
+@pytest.mark.backend_agnostic
+def test_block_options_are_defined_once_by_the_block():
+    import inspect
+
+    from kerasbig.layers import TransformerBlock
+    from kerasbig.layers._transformer_stack import BLOCK_OPTIONS
+
+    # Every block argument but the per-block ones is a stack option.
+    block = set(inspect.signature(TransformerBlock).parameters)
+    per_block = {"causal", "cross_attention", "stochastic_depth", "seed"}
+    per_block |= {"num_heads", "intermediate_dim", "kwargs"}
+    assert set(BLOCK_OPTIONS) == block - per_block
+    options = {
+        "key_dim": 4,
+        "num_key_value_heads": 1,
+        "normalize_first": True,
+        "normalization": "rms_norm",
+        "activation": "swiglu",
+        "dropout": 0.1,
+        "rotary": True,
+        "sliding_window": 3,
+        "use_bias": False,
+        "kernel_initializer": "zeros",
+    }
+    assert set(options) <= set(BLOCK_OPTIONS)
+    encoder = TransformerEncoder(2, 2, 8, seed=3, **options)
+    for index, block in enumerate(encoder.blocks):
+        config = block.get_config()
+        assert {k: config[k] for k in options} == {
+            **options,
+            "kernel_initializer": config["kernel_initializer"],
+        }
+        assert config["seed"] == 3 + 10 * index
+    assert encoder.blocks[0].get_config()["kernel_initializer"][
+        "class_name"
+    ] == ("Zeros")
+    config = encoder.get_config()
+    assert "cross_attention" not in config  # an encoder takes no context
+    again = TransformerEncoder.from_config(config)
+    assert again.get_config() == config
+    with pytest.raises(
+        ValueError, match="TransformerEncoder: `cross_attention`"
+    ):
+        TransformerEncoder(1, 2, 8, cross_attention=True)
+    with pytest.raises(TypeError):
+        TransformerEncoder(1, 2, 8, 4)  # options are keyword-only
+    decoder = TransformerDecoder(1, 2, 8, cross_attention=True)
+    decoder(_normal(1, 3, 8), _normal(1, 2, 8))
+    block = decoder.blocks[0]
+    # The attention layers are attributes of one kind; absent is None.
+    assert block.self_attention.name == "self_attention"
+    assert block.cross_attention.name == "cross_attention"
+    assert TransformerDecoder.from_config(decoder.get_config()).cross_attention
+
+
 def test_saving_round_trip(tmp_path):
     inputs = keras.Input((5, 8))
     outputs = TransformerDecoder(2, 2, 16, normalize_first=True, rotary=True)(
