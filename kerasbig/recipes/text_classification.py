@@ -43,6 +43,7 @@ from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import resolve_jit_compile
 from kerasbig.training import run_script
 from kerasbig.training import set_precision
 from kerasbig.training import start_run
@@ -202,7 +203,7 @@ def main(argv=None):
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
-            jit_compile=config.jit_compile,
+            jit_compile=resolve_jit_compile(config.jit_compile),
         )
     class_weight = None
     if config.class_weight == "balanced":

@@ -52,6 +52,7 @@ from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
 from kerasbig.training import option
 from kerasbig.training import parse_config
+from kerasbig.training import resolve_jit_compile
 from kerasbig.training import run_script
 from kerasbig.training import set_precision
 from kerasbig.training import start_run
@@ -260,7 +261,7 @@ def compile_model(model, config, learning_rate):
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        jit_compile=config.jit_compile,
+        jit_compile=resolve_jit_compile(config.jit_compile),
     )
 
 

@@ -18,6 +18,7 @@ from kerasbig.training.fit import export_litert
 from kerasbig.training.fit import fit_to_folder
 from kerasbig.training.fit import higher_is_better
 from kerasbig.training.fit import read_log
+from kerasbig.training.fit import resolve_jit_compile
 from kerasbig.training.fit import save_curves
 from kerasbig.training.fit import set_precision
 from kerasbig.training.generative import fit_generative
@@ -53,6 +54,7 @@ __all__ = [
     "parse_config",
     "parse_flags",
     "read_log",
+    "resolve_jit_compile",
     "progress_verbosity",
     "run_callbacks",
     "run_script",

@@ -344,6 +344,8 @@ class TrainingConfig(DistributeConfig):
         >>> config = parse_config(Config, ["--units", "8", "--jit-compile"])
         >>> config.epochs, config.units, config.jit_compile
         (3, 8, True)
+        >>> parse_config(Config, ["--no-jit-compile"]).jit_compile
+        False
     """
 
     epochs: int = option(10, "passes over the training data", minimum=1)
@@ -360,9 +362,10 @@ class TrainingConfig(DistributeConfig):
         "float32)",
     )
     jit_compile: bool = option(
-        False,
-        "compile train steps (XLA on TensorFlow and JAX, "
-        "torch.compile on PyTorch)",
+        None,
+        "compile train steps (XLA on TensorFlow and JAX, torch.compile on "
+        "PyTorch); left out: on JAX only, whose uncompiled steps run op "
+        "by op (see resolve_jit_compile)",
     )
     export_litert: bool = option(
         False,

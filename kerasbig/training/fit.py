@@ -37,6 +37,27 @@ def set_precision(mixed_precision):
     return policy
 
 
+def resolve_jit_compile(jit_compile):
+    """`compile`'s `jit_compile` for a run's `--jit-compile` flag: the
+    flag when given, else True on JAX only. JAX runs an uncompiled train
+    step op by op (each op compiled on its own, slow, and for loops such
+    as an LSTM's scan compiled again and again); TensorFlow's uncompiled
+    step is still a graph, and torch.compile costs minutes up front.
+
+    Example:
+
+        >>> import keras
+        >>> from kerasbig.training import resolve_jit_compile
+        >>> resolve_jit_compile(False), resolve_jit_compile(True)
+        (False, True)
+        >>> resolve_jit_compile(None) == (keras.backend.backend() == "jax")
+        True
+    """
+    if jit_compile is None:
+        return keras.backend.backend() == "jax"
+    return bool(jit_compile)
+
+
 def check_export_backend(export_litert):
     """Stops at once (before training) when a LiteRT export is asked for
     (`--export-litert`) on a backend that cannot convert.
