@@ -12,8 +12,14 @@ from kerasbig.layers.transformer_block import TransformerBlock
 
 # Arguments a stack sets per block; every other argument of
 # `TransformerBlock` is an option the stack passes to all its blocks.
-_PER_BLOCK = ("num_heads", "intermediate_dim", "causal", "cross_attention")
-_PER_BLOCK += ("stochastic_depth", "seed")
+_PER_BLOCK = (
+    "num_heads",
+    "intermediate_dim",
+    "causal",
+    "cross_attention",
+    "stochastic_depth",
+    "seed",
+)
 BLOCK_OPTIONS = tuple(
     name
     for name, parameter in inspect.signature(
