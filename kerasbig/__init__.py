@@ -6,29 +6,31 @@ Importing kerasbig imports Keras and nothing heavier: optional dependencies
 inside the functions that need them.
 """
 
-# Command-line programs (python -m kerasbig.recipes.<name>) start quiet;
-# a program that imports kerasbig is never affected (see _console).
-from kerasbig._console import quiet_import as _quiet_import
+from kerasbig import _console
+from kerasbig._version import __version__
 
-_quiet_import.start()
-try:
-    from kerasbig import callbacks
-    from kerasbig import data
-    from kerasbig import distribute
-    from kerasbig import export
-    from kerasbig import graph
-    from kerasbig import layers
-    from kerasbig import metrics
-    from kerasbig import models
-    from kerasbig import ops
-    from kerasbig import optimize
-    from kerasbig import testing
-    from kerasbig import training
-    from kerasbig._version import __version__
-except BaseException:
-    _quiet_import.finish(failed=True)
-    raise
-_quiet_import.finish()
+# A program's --help prints its flags and exits: nothing else loads (see
+# _console). Command-line programs (python -m kerasbig.recipes.<name>)
+# start quiet; a program that imports kerasbig is never affected.
+if not _console.HELP_ONLY:
+    _console.quiet_import.start()
+    try:
+        from kerasbig import callbacks
+        from kerasbig import data
+        from kerasbig import distribute
+        from kerasbig import export
+        from kerasbig import graph
+        from kerasbig import layers
+        from kerasbig import metrics
+        from kerasbig import models
+        from kerasbig import ops
+        from kerasbig import optimize
+        from kerasbig import testing
+        from kerasbig import training
+    except BaseException:
+        _console.quiet_import.finish(failed=True)
+        raise
+    _console.quiet_import.finish()
 
 __all__ = [
     "__version__",

@@ -9,6 +9,11 @@ process's stderr set aside (replayed if the import fails), and
 TensorFlow's later C++ and Python logging is limited to errors. A program
 that merely imports kerasbig is never affected.
 
+Asked only for `--help`, such a program prints its flags without loading
+Keras at all (`HELP_ONLY`): kerasbig's package imports then hold back
+everything that needs Keras, and each recipe reads its flags
+(`kerasbig.training.answer_help`) before it imports Keras.
+
 Standard library only: it runs before Keras is imported.
 """
 
@@ -36,6 +41,20 @@ def launched_as_program(orig_argv=None, environ=None):
         if flag == "-m" and module.startswith(_PROGRAMS):
             return True
     return False
+
+
+def help_requested(argv=None, orig_argv=None, environ=None):
+    """Whether this process is one of kerasbig's command-line programs
+    asked for its `--help` (or `-h`), which argparse answers and exits."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" in argv:
+        argv = argv[: argv.index("--")]
+    asked = "-h" in argv or "--help" in argv
+    return asked and launched_as_program(orig_argv, environ)
+
+
+HELP_ONLY = help_requested()
+"""True in a kerasbig program run with `--help`: nothing needs Keras."""
 
 
 class _QuietImport:

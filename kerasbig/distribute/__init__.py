@@ -2,14 +2,17 @@
 TensorFlow (one or many GPUs, TPUs, many machines), `keras.distribution`
 data parallelism on JAX (many devices, many processes)."""
 
-from kerasbig.distribute.strategy import STRATEGIES
-from kerasbig.distribute.strategy import LocalStrategy
-from kerasbig.distribute.strategy import describe
-from kerasbig.distribute.strategy import num_replicas
-from kerasbig.distribute.strategy import num_workers
-from kerasbig.distribute.strategy import per_replica_batch_size
-from kerasbig.distribute.strategy import strategy
-from kerasbig.distribute.strategy import worker_index
+from kerasbig import _console
+from kerasbig.distribute.choices import STRATEGIES
+
+if not _console.HELP_ONLY:  # a program's --help needs STRATEGIES only
+    from kerasbig.distribute.strategy import LocalStrategy
+    from kerasbig.distribute.strategy import describe
+    from kerasbig.distribute.strategy import num_replicas
+    from kerasbig.distribute.strategy import num_workers
+    from kerasbig.distribute.strategy import per_replica_batch_size
+    from kerasbig.distribute.strategy import strategy
+    from kerasbig.distribute.strategy import worker_index
 
 __all__ = [
     "STRATEGIES",

@@ -6,22 +6,8 @@ import os
 
 import keras
 
-STRATEGIES = (
-    "auto",
-    "none",
-    "mirrored",
-    "multiworker",
-    "tpu",
-    "data_parallel",
-)
-
-# The backends each strategy runs on, for the error message.
-_BACKENDS = {
-    "mirrored": "tensorflow",
-    "multiworker": "tensorflow",
-    "tpu": "tensorflow",
-    "data_parallel": "jax",
-}
+from kerasbig.distribute.choices import STRATEGIES
+from kerasbig.distribute.choices import STRATEGY_BACKENDS
 
 _ENVIRONMENT = {
     "job_addresses": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
@@ -119,7 +105,7 @@ def strategy(
             f"{list(STRATEGIES)}. Received: name={name!r}"
         )
     backend = keras.backend.backend()
-    needed = _BACKENDS.get(name)
+    needed = STRATEGY_BACKENDS.get(name)
     if needed is not None and needed != backend:
         hint = {
             "tensorflow": "use `data_parallel` on JAX (multi-process with "

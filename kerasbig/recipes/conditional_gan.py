@@ -22,23 +22,11 @@ Outputs in --output-dir: samples/ (one row per class), gan.keras
 
 import dataclasses
 
-import keras
-import numpy as np
-
-from kerasbig.data import load_image_data
-from kerasbig.models import ConditionalGAN
-from kerasbig.models import dcgan_discriminator
-from kerasbig.models import dcgan_generator
 from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
-from kerasbig.training import fit_generative
-from kerasbig.training import image_frechet_distance
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import run_script
-from kerasbig.training import start_run
-from kerasbig.training import train_feature_classifier
-from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -70,6 +58,22 @@ class Config(ImageDataConfig, DistributeConfig):
 
 
 SMOKE = {"epochs": 2, "classifier_epochs": 1}
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.data import load_image_data
+from kerasbig.models import ConditionalGAN
+from kerasbig.models import dcgan_discriminator
+from kerasbig.models import dcgan_generator
+from kerasbig.training import fit_generative
+from kerasbig.training import image_frechet_distance
+from kerasbig.training import run_script
+from kerasbig.training import start_run
+from kerasbig.training import train_feature_classifier
+from kerasbig.training import write_report
 
 
 def build_gan(config, image_shape, num_classes):

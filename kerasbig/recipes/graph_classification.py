@@ -24,22 +24,10 @@ import dataclasses
 import sys
 import time
 
-import keras
-import numpy as np
-
-from kerasbig.data import load_digits
-from kerasbig.graph import GINConv
-from kerasbig.graph import GlobalSumPool
-from kerasbig.graph import GraphBatch
-from kerasbig.graph import GraphDataset
-from kerasbig.graph import load_tu_dataset
 from kerasbig.training import DistributeConfig
-from kerasbig.training import fit_to_folder
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import run_script
-from kerasbig.training import start_run
-from kerasbig.training import write_report
 
 # 8-neighbourhood offsets of a pixel.
 NEIGHBOURS = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]
@@ -75,6 +63,22 @@ class Config(DistributeConfig):
 
 
 SMOKE = {"epochs": 2}
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.data import load_digits
+from kerasbig.graph import GINConv
+from kerasbig.graph import GlobalSumPool
+from kerasbig.graph import GraphBatch
+from kerasbig.graph import GraphDataset
+from kerasbig.graph import load_tu_dataset
+from kerasbig.training import fit_to_folder
+from kerasbig.training import run_script
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 def digit_graph(image):

@@ -26,22 +26,10 @@ import json
 import pathlib
 import time
 
-import keras
-import numpy as np
-
-from kerasbig.graph import GATConv
-from kerasbig.graph import GCNConv
-from kerasbig.graph import GraphBatch
-from kerasbig.graph import GraphDataset
-from kerasbig.graph import load_planetoid
 from kerasbig.training import DistributeConfig
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import run_callbacks
-from kerasbig.training import run_script
-from kerasbig.training import start_run
-from kerasbig.training import write_json
-from kerasbig.training import write_report
 
 # The papers' settings; a flag left out takes the model's value.
 MODEL_DEFAULTS = {
@@ -113,6 +101,22 @@ class Config(DistributeConfig):
 
 
 SMOKE = {"seeds": 1, "epochs": 5}
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.graph import GATConv
+from kerasbig.graph import GCNConv
+from kerasbig.graph import GraphBatch
+from kerasbig.graph import GraphDataset
+from kerasbig.graph import load_planetoid
+from kerasbig.training import run_callbacks
+from kerasbig.training import run_script
+from kerasbig.training import start_run
+from kerasbig.training import write_json
+from kerasbig.training import write_report
 
 
 def find_data(config):

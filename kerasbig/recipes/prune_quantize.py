@@ -28,27 +28,10 @@ import gzip
 import sys
 import time
 
-import keras
-import numpy as np
-
-from kerasbig.data import load_digits
-from kerasbig.export import to_litert
-from kerasbig.optimize import PolynomialDecay
-from kerasbig.optimize import UpdatePruningStep
-from kerasbig.optimize import prune_low_magnitude
-from kerasbig.optimize import quantize_aware
-from kerasbig.optimize import sparsity_report
-from kerasbig.optimize import sparsity_total
-from kerasbig.optimize import strip_pruning
-from kerasbig.recipes.quickstart import build_model
 from kerasbig.training import DistributeConfig
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import progress_verbosity
-from kerasbig.training import run_callbacks
-from kerasbig.training import run_script
-from kerasbig.training import start_run
-from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -115,6 +98,27 @@ SMOKE = {
     "calibration_examples": 50,
     "latency_runs": 10,
 }
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.data import load_digits
+from kerasbig.export import to_litert
+from kerasbig.optimize import PolynomialDecay
+from kerasbig.optimize import UpdatePruningStep
+from kerasbig.optimize import prune_low_magnitude
+from kerasbig.optimize import quantize_aware
+from kerasbig.optimize import sparsity_report
+from kerasbig.optimize import sparsity_total
+from kerasbig.optimize import strip_pruning
+from kerasbig.recipes.quickstart import build_model
+from kerasbig.training import progress_verbosity
+from kerasbig.training import run_callbacks
+from kerasbig.training import run_script
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 def compile_model(model, learning_rate):

@@ -22,22 +22,10 @@ import dataclasses
 import sys
 import time
 
-import keras
-import numpy as np
-
-from kerasbig.data import load_digits
-from kerasbig.data import stratified_split
 from kerasbig.training import TrainingConfig
-from kerasbig.training import check_export_backend
-from kerasbig.training import export_litert
-from kerasbig.training import fit_to_folder
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import resolve_jit_compile
-from kerasbig.training import run_script
-from kerasbig.training import set_precision
-from kerasbig.training import start_run
-from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -58,6 +46,22 @@ class Config(TrainingConfig):
 
 
 SMOKE = {"epochs": 1, "image_size": 8}
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.data import load_digits
+from kerasbig.data import stratified_split
+from kerasbig.training import check_export_backend
+from kerasbig.training import export_litert
+from kerasbig.training import fit_to_folder
+from kerasbig.training import resolve_jit_compile
+from kerasbig.training import run_script
+from kerasbig.training import set_precision
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 def build_model(

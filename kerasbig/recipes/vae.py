@@ -21,20 +21,11 @@ grid every --samples-every epochs), vae.keras, log.csv, metrics.json.
 
 import dataclasses
 
-import keras
-import numpy as np
-
-from kerasbig.callbacks import save_image_grid
-from kerasbig.data import load_image_data
-from kerasbig.models import VAE
 from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
-from kerasbig.training import fit_generative
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import run_script
-from kerasbig.training import start_run
-from kerasbig.training import write_report
 
 
 @dataclasses.dataclass
@@ -60,6 +51,19 @@ class Config(ImageDataConfig, DistributeConfig):
 
 
 SMOKE = {"epochs": 2, "kl_warmup_steps": 10}
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.callbacks import save_image_grid
+from kerasbig.data import load_image_data
+from kerasbig.models import VAE
+from kerasbig.training import fit_generative
+from kerasbig.training import run_script
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 def build_vae(config, image_shape):

@@ -40,23 +40,11 @@ import pathlib
 import sys
 import time
 
-import keras
-import numpy as np
-
-from kerasbig.data import load_image_data
-from kerasbig.data import stratified_split
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import TrainingConfig
-from kerasbig.training import check_export_backend
-from kerasbig.training import export_litert
-from kerasbig.training import fit_to_folder
+from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
-from kerasbig.training import resolve_jit_compile
-from kerasbig.training import run_script
-from kerasbig.training import set_precision
-from kerasbig.training import start_run
-from kerasbig.training import write_report
 
 IMAGENET_HINT = (
     "Download vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 where you "
@@ -126,6 +114,22 @@ SMOKE = {
     "train_per_class": 8,
     "image_size": 32,
 }
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.data import load_image_data
+from kerasbig.data import stratified_split
+from kerasbig.training import check_export_backend
+from kerasbig.training import export_litert
+from kerasbig.training import fit_to_folder
+from kerasbig.training import resolve_jit_compile
+from kerasbig.training import run_script
+from kerasbig.training import set_precision
+from kerasbig.training import start_run
+from kerasbig.training import write_report
 
 
 def select(data, config):

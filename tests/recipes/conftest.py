@@ -43,16 +43,16 @@ def recipe_help(load_recipe):
 
 @pytest.fixture
 def run_recipe_script():
-    """`run_recipe_script(name, *args)`: runs `python recipes/<name>.py
-    args...` in a new process, as a user does; returns the completed
-    process (check=True)."""
+    """`run_recipe_script(name, *args, check=True)`: runs `python
+    recipes/<name>.py args...` in a new process, as a user does; returns
+    the completed process."""
 
-    def run(name, *args):
+    def run(name, *args, check=True):
         return subprocess.run(
             [sys.executable, str(RECIPES / f"{name}.py"), *args],
             capture_output=True,
             text=True,
-            check=True,
+            check=check,
         )
 
     return run

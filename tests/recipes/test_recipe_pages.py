@@ -4,6 +4,8 @@ the recipe is written on the one toolkit, `kerasbig.training`."""
 import ast
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -28,11 +30,47 @@ def test_page_lists_every_flag(name, recipe_help):
     # Option lines of argparse's help start with the flag (a boolean's
     # --no-<flag> follows it on the same line).
     text = recipe_help(name)
-    flags = set(re.findall(r"^ {2}(--[a-z][a-z0-9-]*)", text, re.M))
+    flags = _flags(text)
     assert len(flags) > 3, text
     page = (ROOT / "docs" / "recipes" / f"{name}.md").read_text()
     missing = sorted(f for f in flags if f"`{f}`" not in page)
     assert not missing, f"docs/recipes/{name}.md lacks {missing}"
+
+
+def _flags(help_text):
+    return set(re.findall(r"^ {2}(--[a-z][a-z0-9-]*)", help_text, re.M))
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("command", ["python -m", "checkout launcher"])
+def test_help_answers_before_keras_loads(name, command, recipe_help):
+    # The commands users type; -X importtime lists every module imported.
+    if command == "python -m":
+        program = ["-m", f"kerasbig.recipes.{name}"]
+    else:
+        program = [str(ROOT / "recipes" / f"{name}.py")]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *program, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "kerasbig.training.config" in imported, done.stderr[-2000:]
+    heavy = ("keras", "tensorflow", "jax", "torch", "numpy")
+    loaded = sorted(m for m in imported if m.split(".")[0] in heavy)
+    assert not loaded, f"{name} --help imported {loaded[:10]}"
+    # The same flags as main() parses, and the recipe's own description.
+    assert _flags(done.stdout) == _flags(recipe_help(name))
+    first_line = ast.get_docstring(
+        ast.parse((ROOT / "kerasbig" / "recipes" / f"{name}.py").read_text())
+    ).splitlines()[0]
+    assert first_line in done.stdout
 
 
 @pytest.mark.backend_agnostic
