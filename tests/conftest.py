@@ -134,3 +134,33 @@ def http_server():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def program_help():
+    """`program_help(*command)`: runs `python -X importtime <command>
+    --help` in a new process, as a user types it; returns its stdout and
+    the sorted names of the Keras, TensorFlow, JAX, torch and NumPy
+    modules it imported (none, for kerasbig's programs)."""
+    import subprocess
+    import sys
+
+    heavy = ("keras", "tensorflow", "jax", "torch", "numpy")
+
+    def run(*command):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", *command, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported = {
+            line.rsplit("|", 1)[-1].strip()
+            for line in done.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        assert "kerasbig._console" in imported, done.stderr[-2000:]
+        loaded = sorted(m for m in imported if m.split(".")[0] in heavy)
+        return done.stdout, loaded
+
+    return run

@@ -5,7 +5,11 @@ int8) and checks the file against Keras before returning a `LiteRTModel`,
 which predicts, evaluates and measures latency with `ai_edge_litert`.
 """
 
-from kerasbig.export.litert_model import LiteRTModel
-from kerasbig.export.to_litert import to_litert
+from kerasbig import _console
+
+# `python -m kerasbig.export --help` needs none of them (see _console).
+if not _console.HELP_ONLY:
+    from kerasbig.export.litert_model import LiteRTModel
+    from kerasbig.export.to_litert import to_litert
 
 __all__ = ["LiteRTModel", "to_litert"]

@@ -17,10 +17,7 @@ import importlib
 import os
 import sys
 
-import keras
-import numpy as np
-
-from kerasbig.export.to_litert import to_litert
+from kerasbig import _console
 
 _QUANTIZATIONS = {
     "float32": None,
@@ -88,6 +85,15 @@ def _parser():
         "layers (repeatable)",
     )
     return parser
+
+
+if _console.HELP_ONLY:  # --help exits here: Keras not loaded
+    _parser().parse_args()
+
+import keras
+import numpy as np
+
+from kerasbig.export.to_litert import to_litert
 
 
 def _arrays(flag, path, model):

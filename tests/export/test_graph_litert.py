@@ -115,6 +115,13 @@ def test_graph_level_gin_converts_and_predicts_padded_batches(tmp_path):
     np.testing.assert_allclose(data.unpad(got), expected, atol=1e-5)
 
 
+@pytest.mark.backend_agnostic
+def test_export_command_answers_help_before_keras_loads(program_help):
+    text, loaded = program_help("-m", "kerasbig.export")
+    assert not loaded, loaded[:10]
+    assert "--quantization {float32,dynamic,float16,int8}" in text
+
+
 @pytest.mark.tensorflow_only
 @pytest.mark.backend_agnostic
 def test_export_command_converts_a_saved_model_from_another_backend(tmp_path):
