@@ -45,6 +45,8 @@ class TransformerStack(keras.layers.Layer):
 
     causal = False
     takes_context = False
+    block_options = BLOCK_OPTIONS
+    """The keywords the stack passes to every block."""
 
     def __init__(
         self,

@@ -6,6 +6,14 @@ from kerasbig._kernel_options import KernelOptions
 _GATED = {"swiglu": "silu", "geglu": "gelu"}
 
 
+def _gelu_tanh(x):
+    return keras.activations.gelu(x, approximate=True)
+
+
+# Activations known by a name Keras lacks, saved by that name.
+_NAMED = {"gelu_tanh": _gelu_tanh}
+
+
 @keras.saving.register_keras_serializable(package="kerasbig")
 class FeedForward(KernelOptions, keras.layers.Layer):
     """Position-wise feed-forward network of a transformer block.
@@ -13,13 +21,15 @@ class FeedForward(KernelOptions, keras.layers.Layer):
     Plain: `down(dropout(activation(up(x))))`. Gated (GLU variants of
     Shazeer 2020): `down(dropout(act(gate(x)) * up(x)))` with
     `act = silu` for `"swiglu"` and `gelu` (tanh approximation off) for
-    `"geglu"`. Dense projections act on the last axis, so any leading
+    `"geglu"`. `"gelu_tanh"` is GELU's tanh approximation, ungated (GPT-2's
+    `gelu_new`). Dense projections act on the last axis, so any leading
     shape works.
 
     Args:
         intermediate_dim: width of the hidden projection, a positive int.
-        activation: `"gelu"` (default), `"relu"`, `"swiglu"`, `"geglu"`, or
-            any Keras activation name or callable (plain, ungated).
+        activation: `"gelu"` (default), `"gelu_tanh"`, `"relu"`,
+            `"swiglu"`, `"geglu"`, or any Keras activation name or callable
+            (plain, ungated).
         output_dim: output width; defaults to the input width.
         dropout: dropout rate on the hidden activations, in [0, 1).
         use_bias: whether the projections have biases. Defaults to `True`.
@@ -73,10 +83,14 @@ class FeedForward(KernelOptions, keras.layers.Layer):
         checks.rate("FeedForward", "dropout", dropout)
         self.intermediate_dim = intermediate_dim
         self.gated = activation in _GATED
-        self.activation = keras.activations.get(
-            _GATED.get(activation, activation)
-        )
-        self._activation_name = activation if self.gated else None
+        if activation in _NAMED:
+            self.activation = _NAMED[activation]
+        else:
+            self.activation = keras.activations.get(
+                _GATED.get(activation, activation)
+            )
+        named = self.gated or activation in _NAMED
+        self._activation_name = activation if named else None
         self.output_dim = output_dim
         self.dropout = dropout
         self.use_bias = use_bias

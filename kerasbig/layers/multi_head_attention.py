@@ -6,6 +6,7 @@ from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
 from kerasbig.layers.rotary_embedding import RotaryEmbedding
 from kerasbig.ops import attention as attention_ops
+from kerasbig.ops import positions as position_ops
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -49,6 +50,8 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         output_dim: width of the output; defaults to the query width.
         dropout: dropout rate on the attention probabilities, in [0, 1).
         use_bias: whether the projections have biases. Defaults to `True`.
+        output_bias: whether the output projection has a bias; defaults to
+            `use_bias` (Qwen2 has query/key/value biases only).
         causal: whether each query only attends to keys at or before its
             position by default (see `use_causal_mask`). Defaults to
             `False`.
@@ -60,6 +63,8 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         rotary_max_wavelength: rotary base wavelength. Defaults to `10000`.
         rotary_scaling_factor: rotary linear position scaling. Defaults to
             `1.0`.
+        rotary_frequency_scaling: optional dict, Llama 3.1's rotary
+            frequency scaling (see `RotaryEmbedding`).
         flash_attention: passed to `keras.ops.dot_product_attention`:
             `None` lets the backend decide, `True` requires the fused kernel,
             `False` disables it.
@@ -137,6 +142,8 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         rotary=False,
         rotary_max_wavelength=10000,
         rotary_scaling_factor=1.0,
+        rotary_frequency_scaling=None,
+        output_bias=None,
         flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -163,6 +170,9 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         checks.positive_number(
             owner, "rotary_scaling_factor", rotary_scaling_factor
         )
+        position_ops.check_frequency_scaling(
+            owner, "rotary_frequency_scaling", rotary_frequency_scaling
+        )
         checks.divisor(
             owner,
             "num_key_value_heads",
@@ -188,6 +198,8 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         self.rotary = rotary
         self.rotary_max_wavelength = rotary_max_wavelength
         self.rotary_scaling_factor = rotary_scaling_factor
+        self.rotary_frequency_scaling = rotary_frequency_scaling
+        self.output_bias = output_bias
         self.flash_attention = flash_attention
         self.set_kernel_options(
             kernel_initializer,
@@ -203,6 +215,10 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
     @property
     def _kv_heads(self):
         return self.num_key_value_heads or self.num_heads
+
+    @property
+    def _output_bias(self):
+        return self.use_bias if self.output_bias is None else self.output_bias
 
     @property
     def _value_dim(self):
@@ -245,7 +261,7 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         self.output_dense = keras.layers.EinsumDense(
             "btnh,nhd->btd",
             output_shape=(None, self.output_dim or query_shape[-1]),
-            bias_axes="d" if self.use_bias else None,
+            bias_axes="d" if self._output_bias else None,
             dtype=self.dtype_policy,
             name="attention_output",
             **self.kernel_options(),
@@ -263,6 +279,7 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
             self.rotary_embedding = RotaryEmbedding(
                 self.rotary_max_wavelength,
                 self.rotary_scaling_factor,
+                frequency_scaling=self.rotary_frequency_scaling,
                 dtype=self.dtype_policy,
                 name="rotary_embedding",
             )
@@ -612,6 +629,8 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
                 "rotary": self.rotary,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
                 "rotary_scaling_factor": self.rotary_scaling_factor,
+                "rotary_frequency_scaling": self.rotary_frequency_scaling,
+                "output_bias": self.output_bias,
                 "flash_attention": self.flash_attention,
                 **self.kernel_options_config(),
                 "seed": self.seed,

@@ -21,6 +21,10 @@ class RotaryEmbedding(keras.layers.Layer):
             base), a positive number. Defaults to `10000`.
         scaling_factor: linear position interpolation: positions are divided
             by this positive number. Defaults to `1.0`.
+        frequency_scaling: optional dict, Llama 3.1's frequency-dependent
+            scaling (`factor`, `low_freq_factor`, `high_freq_factor`,
+            `original_max_position_embeddings`); see
+            `kerasbig.ops.rotary_inverse_frequencies`.
         sequence_axis: the sequence axis of the input. Defaults to `1`.
         feature_axis: the feature axis of the input; its size must be even.
             Defaults to `-1`.
@@ -57,6 +61,7 @@ class RotaryEmbedding(keras.layers.Layer):
         scaling_factor=1.0,
         sequence_axis=1,
         feature_axis=-1,
+        frequency_scaling=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,8 +71,12 @@ class RotaryEmbedding(keras.layers.Layer):
         checks.positive_number(
             "RotaryEmbedding", "scaling_factor", scaling_factor
         )
+        position_ops.check_frequency_scaling(
+            "RotaryEmbedding", "frequency_scaling", frequency_scaling
+        )
         self.max_wavelength = max_wavelength
         self.scaling_factor = scaling_factor
+        self.frequency_scaling = frequency_scaling
         self.sequence_axis = sequence_axis
         self.feature_axis = feature_axis
         self.supports_masking = True
@@ -103,6 +112,7 @@ class RotaryEmbedding(keras.layers.Layer):
             moved.shape[-1],
             self.max_wavelength,
             self.scaling_factor,
+            self.frequency_scaling,
         )
         for _ in range(rank - 3):
             cos = keras.ops.expand_dims(cos, -2)
@@ -142,6 +152,7 @@ class RotaryEmbedding(keras.layers.Layer):
                 "scaling_factor": self.scaling_factor,
                 "sequence_axis": self.sequence_axis,
                 "feature_axis": self.feature_axis,
+                "frequency_scaling": self.frequency_scaling,
             }
         )
         return config

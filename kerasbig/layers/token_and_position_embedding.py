@@ -36,10 +36,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         inputs: int tensor of token ids, shape `(batch, seq)`.
         start_index: int or scalar int tensor, the position of the first
             token (for cached decoding). Defaults to `0`.
+        reverse: when True, `inputs` are hidden states `(..., embedding_dim)`
+            and the result is their logits against the token table,
+            `inputs @ token_embeddings.T` (tied input and output
+            embeddings, as GPT-2). Defaults to `False`.
 
     Returns:
         Float tensor of shape `(batch, seq, embedding_dim)`, with a mask
-        when `mask_zero=True`.
+        when `mask_zero=True`; `(..., vocabulary_size)` logits with
+        `reverse=True`.
 
     Example:
 
@@ -123,7 +128,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.built = True
 
-    def call(self, inputs, start_index=0):
+    def call(self, inputs, start_index=0, reverse=False):
+        if reverse:
+            table = keras.ops.cast(
+                self.token_embedding.embeddings, self.compute_dtype
+            )
+            return keras.ops.matmul(inputs, keras.ops.transpose(table))
         embedded = self.token_embedding(inputs)
         if self.position_embedding is None:
             return embedded
@@ -132,10 +142,20 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         )
 
     def compute_mask(self, inputs, mask=None):
+        if not keras.backend.is_int_dtype(inputs.dtype):
+            return None  # reverse=True: logits of hidden states
         return self.token_embedding.compute_mask(inputs, mask)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return tuple(input_shape[:-1]) + (self.vocabulary_size,)
         return tuple(input_shape) + (self.embedding_dim,)
+
+    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape, reverse),
+            dtype=self.compute_dtype,
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -7,6 +7,7 @@ from kerasbig.layers._normalization import make_normalization
 from kerasbig.layers.feed_forward import FeedForward
 from kerasbig.layers.multi_head_attention import MultiHeadAttention
 from kerasbig.layers.stochastic_depth import StochasticDepth
+from kerasbig.ops import positions as position_ops
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -52,8 +53,19 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             a sample during training.
         rotary: rotary position embeddings in the attention layers.
         rotary_max_wavelength: rotary base wavelength.
+        rotary_scaling_factor: rotary linear position scaling. Defaults to
+            `1.0`.
+        rotary_frequency_scaling: optional dict, Llama 3.1's rotary
+            frequency scaling (see `RotaryEmbedding`).
         sliding_window: optional local self-attention window.
-        use_bias: whether dense projections have biases.
+        use_bias: whether dense projections have biases; the three options
+            below override it per projection group.
+        attention_bias: biases on the query, key and value projections;
+            defaults to `use_bias`.
+        attention_output_bias: a bias on the attention output projection;
+            defaults to `use_bias`.
+        feed_forward_bias: biases in the feed-forward network; defaults to
+            `use_bias`.
         flash_attention: see `MultiHeadAttention`.
         kernel_initializer: initializer of every kernel.
         bias_initializer: initializer of every bias.
@@ -117,8 +129,13 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         stochastic_depth=0.0,
         rotary=False,
         rotary_max_wavelength=10000,
+        rotary_scaling_factor=1.0,
+        rotary_frequency_scaling=None,
         sliding_window=None,
         use_bias=True,
+        attention_bias=None,
+        attention_output_bias=None,
+        feed_forward_bias=None,
         flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -136,6 +153,12 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         checks.positive_int(owner, "key_dim", key_dim, allow_none=True)
         checks.one_of(owner, "normalization", normalization, NORMALIZATIONS)
         checks.positive_number(owner, "layer_norm_epsilon", layer_norm_epsilon)
+        checks.positive_number(
+            owner, "rotary_scaling_factor", rotary_scaling_factor
+        )
+        position_ops.check_frequency_scaling(
+            owner, "rotary_frequency_scaling", rotary_frequency_scaling
+        )
         for name, value in (
             ("dropout", dropout),
             ("attention_dropout", attention_dropout),
@@ -157,8 +180,13 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         self.stochastic_depth = stochastic_depth
         self.rotary = rotary
         self.rotary_max_wavelength = rotary_max_wavelength
+        self.rotary_scaling_factor = rotary_scaling_factor
+        self.rotary_frequency_scaling = rotary_frequency_scaling
         self.sliding_window = sliding_window
         self.use_bias = use_bias
+        self.attention_bias = attention_bias
+        self.attention_output_bias = attention_output_bias
+        self.feed_forward_bias = feed_forward_bias
         self.flash_attention = flash_attention
         self.set_kernel_options(
             kernel_initializer,
@@ -182,11 +210,14 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         self.feed_forward = FeedForward(
             intermediate_dim,
             activation=activation,
-            use_bias=use_bias,
+            use_bias=self._bias(feed_forward_bias),
             dtype=self.dtype_policy,
             name="feed_forward",
             **self.kernel_options(),
         )
+
+    def _bias(self, override):
+        return self.use_bias if override is None else override
 
     def _seed(self, offset):
         return None if self.seed is None else self.seed + offset
@@ -198,11 +229,14 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             key_dim=key_dim,
             num_key_value_heads=self.num_key_value_heads,
             dropout=self.attention_dropout,
-            use_bias=self.use_bias,
+            use_bias=self._bias(self.attention_bias),
+            output_bias=self._bias(self.attention_output_bias),
             causal=self.causal and self_attention,
             sliding_window=self.sliding_window if self_attention else None,
             rotary=self.rotary and self_attention,
             rotary_max_wavelength=self.rotary_max_wavelength,
+            rotary_scaling_factor=self.rotary_scaling_factor,
+            rotary_frequency_scaling=self.rotary_frequency_scaling,
             flash_attention=self.flash_attention,
             seed=self._seed(offset),
             dtype=self.dtype_policy,
@@ -396,8 +430,13 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
                 "stochastic_depth": self.stochastic_depth,
                 "rotary": self.rotary,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
+                "rotary_scaling_factor": self.rotary_scaling_factor,
+                "rotary_frequency_scaling": self.rotary_frequency_scaling,
                 "sliding_window": self.sliding_window,
                 "use_bias": self.use_bias,
+                "attention_bias": self.attention_bias,
+                "attention_output_bias": self.attention_output_bias,
+                "feed_forward_bias": self.feed_forward_bias,
                 "flash_attention": self.flash_attention,
                 **self.kernel_options_config(),
                 "seed": self.seed,

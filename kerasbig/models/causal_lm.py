@@ -1,3 +1,6 @@
+import json
+import pathlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -6,6 +9,7 @@ from kerasbig import _backend
 from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerDecoder
+from kerasbig.models import _hugging_face as hugging_face
 from kerasbig.models._functional import FunctionalModel
 from kerasbig.ops import sample_logits
 
@@ -45,8 +49,16 @@ class CausalLM(FunctionalModel):
         dropout: residual dropout rate. Defaults to `0.0`.
         sliding_window: optional local attention window.
         use_bias: whether projections have biases. Defaults to `False`.
+        tie_embeddings: the output head multiplies by the transposed token
+            table instead of having its own kernel (GPT-2, small Qwen2).
+            Defaults to `False`.
         dtype: dtype policy of every layer (e.g. `"mixed_bfloat16"`).
-        **kwargs: `keras.Model` arguments such as `name`.
+        **kwargs: any other `TransformerBlock` option, passed to every
+            block (`key_dim`, `layer_norm_epsilon`, `rotary_max_wavelength`,
+            `rotary_scaling_factor`, `rotary_frequency_scaling`,
+            `attention_bias`, `attention_output_bias`, `feed_forward_bias`,
+            `flash_attention`, initializers...), and `keras.Model`
+            arguments such as `name`.
 
     Example:
 
@@ -78,6 +90,7 @@ class CausalLM(FunctionalModel):
         "dropout",
         "sliding_window",
         "use_bias",
+        "tie_embeddings",
     )
 
     def __init__(
@@ -96,10 +109,22 @@ class CausalLM(FunctionalModel):
         dropout=0.0,
         sliding_window=None,
         use_bias=False,
+        tie_embeddings=False,
         dtype=None,
         **kwargs,
     ):
         checks.one_of("CausalLM", "position", position, ("rotary", "learned"))
+        if "rotary" in kwargs:
+            raise ValueError(
+                'CausalLM: rotary attention follows `position` ("rotary" or '
+                f'"learned"); pass that instead. Received: rotary='
+                f"{kwargs['rotary']!r}"
+            )
+        block_options = {
+            name: kwargs.pop(name)
+            for name in TransformerDecoder.block_options
+            if name in kwargs
+        }
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         embedding = TokenAndPositionEmbedding(
             vocabulary_size,
@@ -123,15 +148,23 @@ class CausalLM(FunctionalModel):
             use_bias=use_bias,
             name="decoder",
             dtype=dtype,
+            **block_options,
         )
-        head = keras.layers.Dense(
-            vocabulary_size, use_bias=use_bias, name="lm_head", dtype=dtype
-        )
-        logits = head(decoder(embedding(token_ids)))
+        head = None
+        if not tie_embeddings:
+            head = keras.layers.Dense(
+                vocabulary_size, use_bias=use_bias, name="lm_head", dtype=dtype
+            )
+        hidden = decoder(embedding(token_ids))
+        if head is None:
+            logits = embedding(hidden, reverse=True)
+        else:
+            logits = head(hidden)
         super().__init__(token_ids, logits, dtype=dtype, **kwargs)
         self.embedding = embedding
         self.decoder = decoder
         self.lm_head = head
+        self.block_options = block_options
         self.vocabulary_size = vocabulary_size
         self.max_sequence_length = max_sequence_length
         self.num_layers = num_layers
@@ -146,7 +179,72 @@ class CausalLM(FunctionalModel):
         self.dropout = dropout
         self.sliding_window = sliding_window
         self.use_bias = use_bias
+        self.tie_embeddings = tie_embeddings
         self._generate_functions = {}
+
+    @classmethod
+    def from_pretrained(cls, directory, dtype=None):
+        """Builds the model of a Hugging Face folder and loads its weights.
+
+        Reads `config.json` and `model.safetensors` (or the shards of
+        `model.safetensors.index.json`) for `model_type` `"gpt2"`,
+        `"llama"`, `"mistral"` or `"qwen2"`: learned or rotary positions
+        (with the config's theta and linear or Llama 3.1 scaling),
+        LayerNorm or RMSNorm, GELU or SwiGLU, grouped-query attention,
+        sliding windows, biases where the architecture has them, tied or
+        untied embeddings. Needs `safetensors` (`pip install
+        'kerasbig[hf]'`), not PyTorch or `transformers`.
+
+        Args:
+            directory: the model folder (e.g. from
+                `huggingface_hub.snapshot_download` or `save_pretrained`).
+            dtype: dtype policy of every layer; float32 when None,
+                whatever the checkpoint stores.
+
+        Returns:
+            A `CausalLM` whose logits equal the Hugging Face model's.
+
+        Raises:
+            ValueError: an unsupported `model_type` or setting, or a
+                missing, unexpected or mis-shaped tensor (named, with the
+                expected and the received shape).
+        """
+        config = hugging_face.read_config(directory)
+        model = cls(**hugging_face.causal_lm_arguments(config), dtype=dtype)
+        hugging_face.load_weights(model, directory, config["model_type"])
+        return model
+
+    def save_pretrained(
+        self,
+        directory,
+        model_type=None,
+        max_shard_bytes=hugging_face.DEFAULT_SHARD_BYTES,
+    ):
+        """Writes the model as a Hugging Face folder (`config.json` and
+        safetensors) that `transformers` and `from_pretrained` load.
+
+        Args:
+            directory: the folder to write (created if needed).
+            model_type: `"gpt2"`, `"llama"`, `"mistral"` or `"qwen2"`;
+                by default the one the model's settings describe (learned
+                positions: gpt2; a sliding window: mistral; query, key and
+                value biases alone: qwen2; else llama).
+            max_shard_bytes: above this many bytes the weights go in
+                several files with an index, as Hugging Face writes them.
+                Defaults to 5 GiB.
+
+        Raises:
+            ValueError: the model has a setting `model_type` cannot
+                express (each named with both values).
+        """
+        model_type = model_type or hugging_face.infer_model_type(self)
+        config = hugging_face.hugging_face_config(self, model_type)
+        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        hugging_face.save_weights(self, directory, model_type, max_shard_bytes)
+        (directory / "config.json").write_text(
+            json.dumps(config, indent=2) + "\n"
+        )
 
     def call_with_cache(self, token_ids, cache, cache_index):
         """Runs `token_ids` at positions `cache_index, ...` against the
@@ -154,7 +252,16 @@ class CausalLM(FunctionalModel):
         `(logits, cache)`."""
         x = self.embedding(token_ids, start_index=cache_index)
         x, cache = self.decoder(x, cache=cache, cache_index=cache_index)
-        return self.lm_head(x), cache
+        return self.logits(x), cache
+
+    def logits(self, hidden):
+        """The output head: `(..., hidden_dim)` → `(..., vocabulary_size)`."""
+        if self.lm_head is None:
+            return self.embedding(hidden, reverse=True)
+        return self.lm_head(hidden)
+
+    def get_config(self):
+        return {**super().get_config(), **self.block_options}
 
     def generate(
         self,

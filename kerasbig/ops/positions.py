@@ -4,6 +4,8 @@ Pure functions on `keras.ops`; the layers in `kerasbig.layers` are thin
 wrappers around them.
 """
 
+import math
+
 from keras import ops
 
 
@@ -23,7 +25,48 @@ def sequence_positions(length, start_index=0):
     return positions + ops.cast(start_index, "float32")
 
 
-def rotary_inverse_frequencies(dim, max_wavelength=10000, scaling_factor=1.0):
+FREQUENCY_SCALING_KEYS = (
+    "factor",
+    "low_freq_factor",
+    "high_freq_factor",
+    "original_max_position_embeddings",
+)
+"""The keys of Llama 3.1's frequency-dependent rotary scaling."""
+
+
+def check_frequency_scaling(owner, name, frequency_scaling):
+    """Raises a one-line error naming `owner` and the argument `name`
+    unless `frequency_scaling` is None or a dict of
+    `FREQUENCY_SCALING_KEYS` to positive numbers with `high_freq_factor >
+    low_freq_factor`."""
+    if frequency_scaling is None:
+        return
+    if not isinstance(frequency_scaling, dict) or sorted(
+        frequency_scaling
+    ) != sorted(FREQUENCY_SCALING_KEYS):
+        raise ValueError(
+            f"{owner}: `{name}` must be None or a dict with the "
+            f"keys {list(FREQUENCY_SCALING_KEYS)} (Llama 3.1 rotary scaling)."
+            f" Received: {frequency_scaling!r}"
+        )
+    values = frequency_scaling.values()
+    if not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+        for v in values
+    ) or (
+        frequency_scaling["high_freq_factor"]
+        <= frequency_scaling["low_freq_factor"]
+    ):
+        raise ValueError(
+            f"{owner}: `{name}` values must be positive numbers "
+            "with high_freq_factor > low_freq_factor. Received: "
+            f"{frequency_scaling!r}"
+        )
+
+
+def rotary_inverse_frequencies(
+    dim, max_wavelength=10000, scaling_factor=1.0, frequency_scaling=None
+):
     """Inverse frequencies `max_wavelength ** (-2i / dim) / scaling_factor`.
 
     Args:
@@ -31,6 +74,12 @@ def rotary_inverse_frequencies(dim, max_wavelength=10000, scaling_factor=1.0):
         max_wavelength: the longest wavelength (RoFormer's base, 10000).
         scaling_factor: linear position interpolation; positions are
             divided by it (1.0 = none).
+        frequency_scaling: optional dict, Llama 3.1's frequency-dependent
+            scaling (Hugging Face's `rope_type: "llama3"`): frequencies
+            whose wavelength exceeds `original_max_position_embeddings /
+            low_freq_factor` are divided by `factor`, those shorter than
+            `original_max_position_embeddings / high_freq_factor` are
+            kept, and those between are interpolated smoothly.
 
     Returns:
         A float32 tensor of shape `(dim // 2,)`.
@@ -45,10 +94,42 @@ def rotary_inverse_frequencies(dim, max_wavelength=10000, scaling_factor=1.0):
     """
     exponents = ops.arange(0, dim, 2, dtype="float32") / float(dim)
     inverse = ops.power(float(max_wavelength), -exponents)
+    if frequency_scaling is not None:
+        inverse = _llama3_scaled(inverse, **frequency_scaling)
     return inverse / float(scaling_factor)
 
 
-def rotary_cos_sin(positions, dim, max_wavelength=10000, scaling_factor=1.0):
+def _llama3_scaled(
+    inverse,
+    factor,
+    low_freq_factor,
+    high_freq_factor,
+    original_max_position_embeddings,
+):
+    # As Hugging Face's _compute_llama3_parameters, in float32.
+    original = float(original_max_position_embeddings)
+    wavelength = (2 * math.pi) / inverse
+    scaled = ops.where(
+        wavelength > original / low_freq_factor, inverse / factor, inverse
+    )
+    smooth = (original / wavelength - low_freq_factor) / (
+        high_freq_factor - low_freq_factor
+    )
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ops.logical_and(
+        wavelength >= original / high_freq_factor,
+        wavelength <= original / low_freq_factor,
+    )
+    return ops.where(medium, smoothed, scaled)
+
+
+def rotary_cos_sin(
+    positions,
+    dim,
+    max_wavelength=10000,
+    scaling_factor=1.0,
+    frequency_scaling=None,
+):
     """Cosine and sine tables of rotary position embeddings.
 
     Args:
@@ -56,6 +137,7 @@ def rotary_cos_sin(positions, dim, max_wavelength=10000, scaling_factor=1.0):
         dim: the even number of rotated features.
         max_wavelength: see `rotary_inverse_frequencies`.
         scaling_factor: see `rotary_inverse_frequencies`.
+        frequency_scaling: see `rotary_inverse_frequencies`.
 
     Returns:
         `(cos, sin)`, float32 tensors of shape `positions.shape + (dim,)`,
@@ -69,7 +151,9 @@ def rotary_cos_sin(positions, dim, max_wavelength=10000, scaling_factor=1.0):
         >>> tuple(cos.shape), tuple(sin.shape)
         ((5, 8), (5, 8))
     """
-    inverse = rotary_inverse_frequencies(dim, max_wavelength, scaling_factor)
+    inverse = rotary_inverse_frequencies(
+        dim, max_wavelength, scaling_factor, frequency_scaling
+    )
     # "...s,f->...sf": positions times frequencies
     angles = ops.expand_dims(ops.cast(positions, "float32"), -1) * inverse
     angles = ops.concatenate([angles, angles], axis=-1)

@@ -14,6 +14,7 @@ from kerasbig.layers import FeedForward
         pytest.param("relu", marks=pytest.mark.tensorflow_per_push),
         "swiglu",
         pytest.param("geglu", marks=pytest.mark.tensorflow_per_push),
+        pytest.param("gelu_tanh", marks=pytest.mark.tensorflow_per_push),
     ],
 )
 def test_conformance(activation, check_layer):
@@ -31,6 +32,11 @@ def _gelu(x):
     return 0.5 * x * (1 + erf(x / np.sqrt(2)))
 
 
+def _gelu_tanh(x):
+    # GPT-2's gelu_new, as written in its paper.
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+
 def _silu(x):
     return x / (1 + np.exp(-x))
 
@@ -40,6 +46,7 @@ def _silu(x):
     [
         ("relu", lambda h: np.maximum(h["up"], 0)),
         ("gelu", lambda h: _gelu(h["up"])),
+        ("gelu_tanh", lambda h: _gelu_tanh(h["up"])),
         ("swiglu", lambda h: _silu(h["gate"]) * h["up"]),
         ("geglu", lambda h: _gelu(h["gate"]) * h["up"]),
     ],
