@@ -22,6 +22,8 @@ _EXTRAS = {
     "scipy": ("datasets", "scipy"),
     "networkx": ("datasets", "networkx"),
     "torch_geometric": ("test", "torch-geometric"),
+    "safetensors": ("hf", "safetensors"),
+    "tokenizers": ("hf", "tokenizers"),
 }
 
 

@@ -10,6 +10,7 @@ from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerDecoder
 from kerasbig.models import _hugging_face as hugging_face
+from kerasbig.models import _lora as lora
 from kerasbig.models._functional import FunctionalModel
 from kerasbig.ops import sample_logits
 
@@ -180,6 +181,7 @@ class CausalLM(FunctionalModel):
         self.sliding_window = sliding_window
         self.use_bias = use_bias
         self.tie_embeddings = tie_embeddings
+        self.lora_config = None  # set by enable_lora
         self._generate_functions = {}
 
     @classmethod
@@ -245,6 +247,74 @@ class CausalLM(FunctionalModel):
         (directory / "config.json").write_text(
             json.dumps(config, indent=2) + "\n"
         )
+
+    def enable_lora(self, rank, alpha=None, targets=("query", "value")):
+        """Adds LoRA adapters to the decoder's projections and freezes
+        everything else, so `fit()` trains only the adapters.
+
+        Keras's own `enable_lora` on each targeted `Dense`/`EinsumDense`:
+        the kernel becomes `kernel + alpha / rank * A @ B` with `A`
+        random and `B` zero, so the model starts exactly as it was. Every
+        other variable (embeddings, norms, biases, other projections,
+        the head) is frozen. Compile after this call.
+
+        Args:
+            rank: the adapters' rank, a positive int.
+            alpha: the scale numerator; defaults to `rank` (scale 1).
+            targets: which projections of every block, among
+                `"query"`, `"key"`, `"value"`, `"attention_output"`,
+                `"gate"`, `"up"` and `"down"`. Defaults to query and value
+                (Hu et al., 2021).
+
+        Example:
+
+            >>> import numpy as np
+            >>> from kerasbig.models import CausalLM
+            >>> model = CausalLM(
+            ...     vocabulary_size=50, max_sequence_length=16,
+            ...     hidden_dim=32, intermediate_dim=64)
+            >>> _ = model(np.zeros((1, 4), "int32"))
+            >>> model.enable_lora(rank=4)
+            >>> sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+            1152
+        """
+        targets = lora.enable(self, rank, alpha, targets)
+        self.lora_config = {
+            "rank": rank,
+            "alpha": rank if alpha is None else alpha,
+            "targets": list(targets),
+        }
+
+    def merge_lora(self):
+        """A new `CausalLM`, without adapters, whose kernels are the
+        adapted ones merged (`kernel + alpha / rank * A @ B`): the same
+        outputs, every variable trainable, and exportable with
+        `save_pretrained` or `to_litert` like any model."""
+        if not lora.adapted_layers(self):
+            raise ValueError(
+                "CausalLM.merge_lora: LoRA is not enabled on this model; "
+                "call enable_lora() first"
+            )
+        merged = type(self).from_config(self.get_config())
+        merged.build((None, None))
+        values = lora.merged_weights(self)
+        for variable in merged.weights:
+            variable.assign(values[variable.path])
+        return merged
+
+    def save_lora_weights(self, filepath):
+        """Writes only the adapters (and the LoRA settings) to `filepath`,
+        an `.npz` file a few hundred times smaller than the model."""
+        lora.save_adapters(self, filepath, self.lora_config)
+
+    def load_lora_weights(self, filepath):
+        """Loads adapters written by `save_lora_weights`, enabling LoRA
+        with the file's settings first when it is not enabled; raises
+        when the adapters do not fit this model."""
+        config, arrays = lora.read_adapters(filepath)
+        if not lora.adapted_layers(self):
+            self.enable_lora(config["rank"], config["alpha"], config["targets"])
+        lora.assign_adapters(self, arrays, filepath)
 
     def call_with_cache(self, token_ids, cache, cache_index):
         """Runs `token_ids` at positions `cache_index, ...` against the

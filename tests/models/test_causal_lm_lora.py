@@ -1,0 +1,149 @@
+"""LoRA on CausalLM: only adapters train with fit(), merging keeps the
+outputs, adapter-only files round-trip; on every backend."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from kerasbig.models import CausalLM
+
+CONFIG = {
+    "vocabulary_size": 40,
+    "max_sequence_length": 24,
+    "num_layers": 2,
+    "hidden_dim": 32,
+    "num_heads": 4,
+    "intermediate_dim": 64,
+    "num_key_value_heads": 2,
+}
+
+
+def _model(seed=0, **options):
+    keras.utils.set_random_seed(seed)
+    model = CausalLM(**{**CONFIG, **options})
+    model.build((None, None))
+    return model
+
+
+def _data(rows=32, length=16):
+    # A learnable pattern: each row counts up from a random start.
+    starts = np.random.default_rng(0).integers(0, 40, (rows, 1))
+    ids = (starts + np.arange(length + 1)) % 40
+    return ids[:, :-1].astype("int32"), ids[:, 1:].astype("int32")
+
+
+def _compile(model, learning_rate=1e-2):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
+def _adapter_size(kernel_shape, rank):
+    # Keras's LoRA on a kernel of shape (..., out): A (..., rank), B
+    # (rank, out).
+    return int(np.prod(kernel_shape[:-1])) * rank + rank * kernel_shape[-1]
+
+
+@pytest.mark.parametrize(
+    "targets", [("query", "value"), ("query", "key", "value", "gate", "down")]
+)
+def test_only_adapters_are_trainable(targets):
+    model = _model()
+    model.enable_lora(rank=4, targets=targets)
+    expected = 0
+    for block in model.decoder.blocks:
+        attention, feed_forward = block.self_attention, block.feed_forward
+        layers = {
+            "query": attention.query_dense,
+            "key": attention.key_dense,
+            "value": attention.value_dense,
+            "gate": feed_forward.gate_proj,
+            "down": feed_forward.down_proj,
+        }
+        for target in targets:
+            expected += _adapter_size(tuple(layers[target].kernel.shape), 4)
+    trainable = model.trainable_weights
+    assert sum(int(np.prod(w.shape)) for w in trainable) == expected
+    assert {w.name for w in trainable} == {"lora_kernel_a", "lora_kernel_b"}
+
+
+def test_fit_trains_adapters_only_and_merging_keeps_the_outputs(tmp_path):
+    model = _model()
+    frozen = {
+        w.path: ops.convert_to_numpy(w) for w in model.weights
+    }  # before LoRA
+    model.enable_lora(rank=8, alpha=16, targets=("query", "value", "up"))
+    _compile(model)
+    x, y = _data()
+    history = model.fit(x, y, epochs=8, batch_size=8, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.8 * losses[0], losses
+    for variable in model.weights:
+        if variable.name.startswith("lora_kernel"):
+            continue
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(variable), frozen[variable.path]
+        )
+    merged = model.merge_lora()
+    assert merged.lora_config is None
+    assert len(merged.trainable_weights) == len(frozen)
+    # Compiled outputs: the adapted model and the merged one agree.
+    np.testing.assert_allclose(
+        merged.predict(x, verbose=0),
+        model.predict(x, verbose=0),
+        atol=2e-5,
+        rtol=1e-5,
+    )
+    # The merged model saves and reloads as a plain CausalLM.
+    merged.save(tmp_path / "merged.keras")
+    reloaded = keras.saving.load_model(tmp_path / "merged.keras")
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), merged.predict(x, verbose=0), atol=1e-6
+    )
+
+
+def test_adapter_file_round_trip(tmp_path):
+    tuned = _model()
+    tuned.enable_lora(rank=4)
+    _compile(tuned)
+    x, y = _data()
+    tuned.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    path = tmp_path / "adapters.npz"
+    tuned.save_lora_weights(path)
+    # Only the adapters: far smaller than the model's weights.
+    model_bytes = sum(int(np.prod(w.shape)) * 4 for w in tuned.weights)
+    assert path.stat().st_size < model_bytes / 5
+    base = _model()  # the same base weights (same seed)
+    base.load_lora_weights(path)
+    assert base.lora_config == tuned.lora_config
+    np.testing.assert_allclose(
+        base.predict(x, verbose=0), tuned.predict(x, verbose=0), atol=1e-6
+    )
+
+
+def test_bad_lora_arguments_are_named(tmp_path):
+    model = _model()
+    with pytest.raises(
+        ValueError,
+        match=r"`targets` must be .* Received: targets=\['queries'\]",
+    ):
+        model.enable_lora(4, targets=["queries"])
+    with pytest.raises(ValueError, match="`rank` must be a positive int"):
+        model.enable_lora(0)
+    with pytest.raises(ValueError, match="LoRA is not enabled"):
+        model.save_lora_weights(tmp_path / "a.npz")
+    with pytest.raises(ValueError, match="LoRA is not enabled"):
+        model.merge_lora()
+    plain = _model(activation="gelu")
+    with pytest.raises(ValueError, match="target 'gate' needs a gated"):
+        plain.enable_lora(4, targets=["gate"])
+    model.enable_lora(4)
+    with pytest.raises(ValueError, match="already enabled"):
+        model.enable_lora(4)
+    model.save_lora_weights(tmp_path / "rank4.npz")
+    other = _model()
+    other.enable_lora(2)
+    with pytest.raises(ValueError, match=r"has shape .*; the model's has"):
+        other.load_lora_weights(tmp_path / "rank4.npz")
