@@ -53,16 +53,7 @@ def convert_model(
         ValueError: when builtins-only conversion meets ops without a
             builtin kernel; the message names them.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "LiteRT conversion needs the TensorFlow backend. Save the "
-            "model (`model.save('model.keras')`) and convert it with "
-            "`python -m kerasbig.export model.keras model.tflite` (add "
-            "`--quantization int8 --representative-data data.npz` for int8), "
-            "which runs under TensorFlow whatever backend is configured. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
-    tf = import_optional("tensorflow", "LiteRT conversion")
+    tf = _tensorflow()
     specs = [
         tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name)
         for tensor in model.inputs
@@ -75,12 +66,61 @@ def convert_model(
         inputs = keras.tree.pack_sequence_as(structure, list(flat_inputs))
         return model(inputs, training=False)
 
+    return convert_endpoints(
+        model,
+        {"serve": (serve, specs)},
+        builtins_only,
+        quantization,
+        representative_data,
+        sparse,
+    )
+
+
+def tensor_spec(shape, dtype, name):
+    """A `tf.TensorSpec` (TensorFlow imported here only)."""
+    return _tensorflow().TensorSpec(shape, dtype, name=name)
+
+
+def _tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "LiteRT conversion needs the TensorFlow backend. Save the "
+            "model (`model.save('model.keras')`) and convert it with "
+            "`python -m kerasbig.export model.keras model.tflite` (add "
+            "`--quantization int8 --representative-data data.npz` for int8), "
+            "which runs under TensorFlow whatever backend is configured. "
+            f"Received: backend={keras.backend.backend()!r}"
+        )
+    return import_optional("tensorflow", "LiteRT conversion")
+
+
+def convert_endpoints(
+    model,
+    endpoints,
+    builtins_only=True,
+    quantization=None,
+    representative_data=None,
+    sparse=False,
+):
+    """Converts functions of a model to one LiteRT file, one signature per
+    endpoint (see `convert_model` for the other arguments).
+
+    Args:
+        model: the Keras model whose variables the functions use.
+        endpoints: dict of signature name -> `(function, input_specs)`,
+            the specs from `tensor_spec`; a function returns a dict of
+            named outputs or a tensor.
+    """
+    tf = _tensorflow()
     with tempfile.TemporaryDirectory() as saved_model_dir:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serve", serve, input_signature=specs)
+        for name, (function, specs) in endpoints.items():
+            archive.add_endpoint(name, function, input_signature=specs)
         archive.write_out(saved_model_dir, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            saved_model_dir, signature_keys=list(endpoints)
+        )
         supported = [tf.lite.OpsSet.TFLITE_BUILTINS]
         optimizations = []
         if quantization is not None:

@@ -182,7 +182,9 @@ class CausalLM(FunctionalModel):
         self.use_bias = use_bias
         self.tie_embeddings = tie_embeddings
         self.lora_config = None  # set by enable_lora
-        self._generate_functions = {}
+        # A plain object, not a dict: TensorFlow would track a dict
+        # attribute and fail to export the model (tuple keys).
+        self._generate_functions = _CompiledFunctions()
 
     @classmethod
     def from_pretrained(cls, directory, dtype=None):
@@ -458,15 +460,14 @@ class CausalLM(FunctionalModel):
 
     def _generate_function(self, start, total, temperature, top_k, top_p):
         key = (start, total, temperature, top_k, top_p)
-        if key not in self._generate_functions:
+        functions = self._generate_functions.by_key
+        if key not in functions:
 
             def decode(inputs):
                 return self._decode(inputs, start, total, *key[2:])
 
-            self._generate_functions[key] = _backend.compile_inference(
-                self, decode
-            )
-        return self._generate_functions[key]
+            functions[key] = _backend.compile_inference(self, decode)
+        return functions[key]
 
     def _decode(self, inputs, start, total, temperature, top_k, top_p):
         tokens = ops.convert_to_tensor(inputs["tokens"], "int32")
@@ -499,3 +500,10 @@ class CausalLM(FunctionalModel):
         state = (tokens, cache, logits[:, -1])
         tokens, _, _ = ops.fori_loop(start, total, step, state)
         return tokens
+
+
+class _CompiledFunctions:
+    """The compiled decode loops of a model, by generation settings."""
+
+    def __init__(self):
+        self.by_key = {}

@@ -1,0 +1,187 @@
+"""to_litert_lm and LiteRTGenerator: prefill/decode signatures with an
+explicit key/value cache, run in ai_edge_litert and compared with
+CausalLM.generate token for token."""
+
+import keras
+import numpy as np
+import pytest
+from references import reference
+from references import requires
+
+from kerasbig.export import LiteRTGenerator
+from kerasbig.export import to_litert_lm
+from kerasbig.models import CausalLM
+
+torch = reference("torch")
+transformers = reference("transformers")
+
+VOCABULARY = 40
+LLAMA_STYLE = {"num_key_value_heads": 2}
+GPT2_STYLE = {
+    "position": "learned",
+    "normalization": "layer_norm",
+    "activation": "gelu_tanh",
+    "use_bias": True,
+    "tie_embeddings": True,
+}
+
+
+def _model(options, hidden_dim=64):
+    keras.utils.set_random_seed(0)
+    return CausalLM(
+        vocabulary_size=VOCABULARY,
+        max_sequence_length=40,
+        num_layers=2,
+        hidden_dim=hidden_dim,
+        num_heads=4,
+        intermediate_dim=2 * hidden_dim,
+        **options,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_lm():
+    """A CausalLM trained to count (each token the previous plus one), so
+    its greedy choices are clear and quantization should keep them."""
+    model = _model(LLAMA_STYLE, hidden_dim=128)
+    starts = np.random.default_rng(0).integers(0, VOCABULARY, (256, 1))
+    ids = ((starts + np.arange(25)) % VOCABULARY).astype("int32")
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(ids[:, :-1], ids[:, 1:], epochs=6, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize(
+    "options", [LLAMA_STYLE, GPT2_STYLE], ids=["llama_style", "gpt2_style"]
+)
+def test_float_file_generates_keras_tokens(options, tmp_path):
+    model = _model(options)
+    generator = to_litert_lm(
+        model, tmp_path / "lm.tflite", prefill_lengths=(4, 12), cache_length=32
+    )
+    assert generator.agreement == 1.0
+    assert generator.prefill_lengths == [4, 12]
+    assert generator.cache_length == 32
+    # The shortest prompt (no prefill), one per prefill length, the
+    # longest (12 prefilled + 1).
+    for length in (1, 3, 5, 13):
+        prompt = np.arange(1, length + 1, dtype="int32")
+        expected = model.generate(prompt, max_new_tokens=10, temperature=0)
+        got = generator.generate(prompt, max_new_tokens=10)
+        np.testing.assert_array_equal(got, expected)
+    # A file opened afresh finds its signatures and cache.
+    reopened = LiteRTGenerator(tmp_path / "lm.tflite")
+    assert reopened.prefill_lengths == [4, 12]
+    assert reopened.agreement is None
+
+
+@pytest.fixture(scope="module")
+def counting_file(trained_lm, tmp_path_factory):
+    """The trained model's float32 file: prefill 8, cache of 24."""
+    folder = tmp_path_factory.mktemp("litert_lm")
+    return to_litert_lm(
+        trained_lm, folder / "float.tflite", (8,), cache_length=24
+    )
+
+
+@pytest.mark.full
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("quantization", ["float16", "dynamic"])
+def test_quantized_files_keep_the_greedy_tokens(
+    quantization, trained_lm, counting_file, tmp_path
+):
+    float_file = counting_file
+    quantized = to_litert_lm(
+        trained_lm,
+        tmp_path / f"{quantization}.tflite",
+        prefill_lengths=(8,),
+        cache_length=24,
+        quantization=quantization,
+    )
+    # to_litert_lm raises below 95 %; the agreement is reported.
+    assert quantized.agreement >= 0.95
+    assert quantized.quantization == quantization
+    ratio = quantized.size / float_file.size
+    assert ratio < (0.55 if quantization == "float16" else 0.35), ratio
+
+
+@pytest.mark.tensorflow_only
+def test_sampling_is_seeded_and_top_k_1_is_greedy(counting_file):
+    generator = counting_file
+    prompt = [5, 6, 7]
+    first = generator.generate(prompt, 12, temperature=1.0, seed=3)
+    again = generator.generate(prompt, 12, temperature=1.0, seed=3)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(
+        generator.generate(prompt, 12, temperature=0.7, top_k=1, seed=1),
+        generator.generate(prompt, 12),
+    )
+    ended = generator.generate(prompt, 12, end_token_id=9)
+    np.testing.assert_array_equal(ended, [5, 6, 7, 8, 9])
+
+
+@pytest.mark.tensorflow_only
+def test_prompts_and_lengths_the_file_cannot_take_are_named(
+    trained_lm, counting_file, tmp_path
+):
+    generator = counting_file
+    with pytest.raises(
+        ValueError, match=r"has 10 tokens; this file takes 1 to 9"
+    ):
+        generator.generate(np.arange(10), 2)
+    with pytest.raises(ValueError, match=r"exceeds the file's cache of 24"):
+        generator.generate(np.arange(5), 20)
+    with pytest.raises(ValueError, match=r"`quantization` must be one of"):
+        to_litert_lm(trained_lm, tmp_path / "x.tflite", quantization="int4")
+    with pytest.raises(ValueError, match=r"`prefill_lengths` must be"):
+        to_litert_lm(
+            trained_lm,
+            tmp_path / "x.tflite",
+            prefill_lengths=(16,),
+            cache_length=16,
+        )
+    with pytest.raises(ValueError, match=r"expected a kerasbig CausalLM"):
+        to_litert_lm(keras.Sequential([keras.Input((3,))]), tmp_path / "x")
+
+
+def test_other_backends_are_told_how_to_convert(tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("the message is for JAX and PyTorch")
+    with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
+        to_litert_lm(_model(LLAMA_STYLE), tmp_path / "lm.tflite")
+
+
+@pytest.mark.tensorflow_only
+@requires(transformers, "transformers torch")
+def test_hugging_face_checkpoint_to_a_litert_file(tmp_path):
+    # The whole path: a transformers Llama, loaded by kerasbig, exported;
+    # the file's greedy tokens equal transformers' own generate().
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=VOCABULARY,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+        initializer_range=0.2,
+    )
+    reference_model = transformers.LlamaForCausalLM(config).eval()
+    reference_model.generation_config.eos_token_id = None
+    reference_model.save_pretrained(tmp_path / "llama")
+    model = CausalLM.from_pretrained(tmp_path / "llama")
+    generator = to_litert_lm(model, tmp_path / "llama.tflite", (8,))
+    prompt = np.array([3, 14, 15, 9, 2], "int32")
+    with torch.no_grad():
+        expected = reference_model.generate(
+            torch.tensor(prompt[None]),
+            max_new_tokens=12,
+            do_sample=False,
+            pad_token_id=0,
+        )[0].numpy()
+    np.testing.assert_array_equal(generator.generate(prompt, 12), expected)
