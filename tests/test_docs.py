@@ -9,6 +9,7 @@ DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 # Guides whose code blocks are complete programs (not shell commands).
 PAGES = [
     "layers.md",
+    "llm.md",
     "graph.md",
     "generative.md",
     "optimize.md",

@@ -278,7 +278,7 @@ class CausalLM(FunctionalModel):
             >>> _ = model(np.zeros((1, 4), "int32"))
             >>> model.enable_lora(rank=4)
             >>> sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-            1152
+            2176
         """
         targets = lora.enable(self, rank, alpha, targets)
         self.lora_config = {
