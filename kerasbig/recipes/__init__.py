@@ -17,4 +17,5 @@ NAMES = (
     "dcgan",
     "conditional_gan",
     "vae",
+    "causal_lm_finetune",
 )

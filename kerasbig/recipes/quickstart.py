@@ -31,7 +31,7 @@ from kerasbig.training import parse_config
 @dataclasses.dataclass
 class Config(TrainingConfig):
     epochs: int = option(15, "passes over the training digits", minimum=1)
-    batch_size: int = option(64, "global batch size", minimum=1)
+    batch_size: int = option(32, "global batch size", minimum=1)
     learning_rate: float = option(2e-3, "Adam learning rate", greater_than=0)
     output_dir: str = option("runs/quickstart", "where outputs go")
     image_size: int = option(
@@ -118,6 +118,7 @@ def main(argv=None):
         (x_train[validation], y_train[validation]),
         epochs=config.epochs,
         output_dir=output_dir,
+        batch_size=config.batch_size,
     )
     train_seconds = time.perf_counter() - start
     if stopped:

@@ -96,6 +96,7 @@ def fit_to_folder(
     *,
     epochs,
     output_dir,
+    batch_size=None,
     monitor="val_accuracy",
     class_weight=None,
     callbacks=(),
@@ -117,6 +118,8 @@ def fit_to_folder(
         validation_data: data for `validation_data`.
         epochs: epochs in all (a resumed run trains the rest).
         output_dir: the run folder (created if needed).
+        batch_size: examples per step when the data are arrays (Keras's
+            default, 32, when None); datasets bring their own batches.
         monitor: logged value that picks the best epoch; maximised when
             `higher_is_better(monitor)`, minimised otherwise.
         class_weight: optional dict of per-class loss weights.
@@ -179,6 +182,7 @@ def fit_to_folder(
             x,
             y,
             validation_data=validation_data,
+            batch_size=batch_size if isinstance(train_data, tuple) else None,
             # A tf.data pipeline shuffles itself (Keras warns otherwise).
             shuffle=not hasattr(x, "element_spec"),
             epochs=epochs,

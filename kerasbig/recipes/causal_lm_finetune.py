@@ -1,0 +1,404 @@
+"""Causal LM fine-tuning: a Hugging Face checkpoint with LoRA, or from scratch.
+
+Loads a Hugging Face model folder (`--model`: gpt2, llama, mistral or
+qwen2, with `CausalLM.from_pretrained`) and fine-tunes LoRA adapters on
+its attention projections with plain `model.fit()` (`--lora-rank 0`
+trains every weight), or trains a small model from scratch
+(`--from-scratch`). Text is tokenised with the folder's `tokenizer.json`
+(the `tokenizers` library), or as UTF-8 bytes when there is none.
+
+Data (`--data`): a `.txt` file (trained on all of it, in windows of
+`--sequence-length` tokens) or a `.jsonl` file of `{"prompt": ...,
+"completion": ...}` lines (trained on the completions only). Without
+`--data` it trains on the Zen of Python, which ships with Python, so a
+run needs no network.
+
+    python -m kerasbig.recipes.causal_lm_finetune --smoke
+    python -m kerasbig.recipes.causal_lm_finetune --model Qwen2.5-0.5B \\
+        --data train.jsonl --epochs 2 --export-litert
+    python -m kerasbig.recipes.causal_lm_finetune --from-scratch \\
+        --data book.txt --epochs 20
+
+Outputs in --output-dir: model.keras (adapters merged), adapters.npz
+(LoRA), hugging_face/ (with --model: the merged model as a Hugging Face
+folder), best.keras, log.csv, tensorboard/, curves.png, metrics.json
+(test perplexity, a sample continuation) and, with
+--export-litert, lm_float32.tflite, lm_float16.tflite and
+lm_dynamic.tflite (`to_litert_lm`, with size, agreement with Keras and
+tokens/s in the report). A killed run resumes from its last finished
+epoch when the same command runs again.
+"""
+
+import codecs
+import dataclasses
+import json
+import math
+import pathlib
+import sys
+import time
+
+from kerasbig.training import TrainingConfig
+from kerasbig.training import answer_help
+from kerasbig.training import option
+from kerasbig.training import parse_config
+
+
+@dataclasses.dataclass
+class Config(TrainingConfig):
+    model: str = option(
+        "",
+        "a Hugging Face model folder (config.json, safetensors, and "
+        "tokenizer.json for its tokens)",
+    )
+    from_scratch: bool = option(
+        False, "train a small model from scratch instead of --model"
+    )
+    data: str = option(
+        "",
+        "a .txt file or a .jsonl file of prompt/completion lines; "
+        "default: the Zen of Python",
+    )
+    epochs: int = option(3, "passes over the training windows", minimum=1)
+    batch_size: int = option(8, "sequences per step", minimum=1)
+    learning_rate: float = option(1e-3, "Adam learning rate", greater_than=0)
+    output_dir: str = option("runs/causal_lm_finetune", "where outputs go")
+    sequence_length: int = option(
+        128, "tokens per training sequence", minimum=8
+    )
+    validation_fraction: float = option(
+        0.1,
+        "share of the sequences held out for validation, and again for the "
+        "test perplexity",
+        greater_than=0,
+        less_than=1,
+    )
+    lora_rank: int = option(
+        8, "LoRA rank with --model; 0 trains every weight", minimum=0
+    )
+    lora_alpha: float = option(16.0, "LoRA scale numerator", greater_than=0)
+    lora_targets: str = option(
+        "query,value",
+        "comma-separated projections that get adapters (query, key, value, "
+        "attention_output, gate, up, down)",
+    )
+    num_layers: int = option(2, "blocks, --from-scratch", minimum=1)
+    hidden_dim: int = option(128, "model width, --from-scratch", minimum=8)
+    num_heads: int = option(4, "attention heads, --from-scratch", minimum=1)
+    intermediate_dim: int = option(
+        256, "feed-forward width, --from-scratch", minimum=8
+    )
+    prompt: str = option(
+        "Beautiful is", "text the report continues, as a sample"
+    )
+    max_new_tokens: int = option(
+        32, "tokens the sample continues the prompt by", minimum=1
+    )
+
+
+SMOKE = {
+    "from_scratch": True,
+    "epochs": 1,
+    "sequence_length": 32,
+    "num_layers": 1,
+    "hidden_dim": 32,
+    "intermediate_dim": 64,
+    "max_new_tokens": 8,
+}
+
+answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
+
+import keras
+import numpy as np
+
+from kerasbig.models import CausalLM
+from kerasbig.training import check_export_backend
+from kerasbig.training import fit_to_folder
+from kerasbig.training import resolve_jit_compile
+from kerasbig.training import run_script
+from kerasbig.training import start_run
+from kerasbig.training import write_report
+
+IGNORED = -1
+"""The label of positions the loss skips (prompts, padding)."""
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as token ids 0-255, for folders without a tokenizer."""
+
+    vocabulary_size = 256
+    name = "bytes"
+
+    def encode(self, text):
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids):
+        return bytes(int(i) for i in ids if 0 <= i < 256).decode(
+            "utf-8", errors="replace"
+        )
+
+
+class FolderTokenizer:
+    """A Hugging Face `tokenizer.json`, through `tokenizers`."""
+
+    name = "tokenizer.json"
+
+    def __init__(self, path):
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self.vocabulary_size = self._tokenizer.get_vocab_size()
+
+    def encode(self, text):
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids):
+        return self._tokenizer.decode([int(i) for i in ids])
+
+
+def load_tokenizer(config):
+    if (
+        config.model
+        and (pathlib.Path(config.model) / "tokenizer.json").is_file()
+    ):
+        return FolderTokenizer(pathlib.Path(config.model) / "tokenizer.json")
+    return ByteTokenizer()
+
+
+def zen_of_python():
+    """The Zen of Python, from the standard library's `this` module
+    (which prints it when imported, so it is read without importing)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("this")
+    source = pathlib.Path(spec.origin).read_text()
+    scrambled = source.split('"""')[1]
+    return codecs.decode(scrambled, "rot13")
+
+
+def read_examples(path):
+    """`(text, pairs)`: a `.txt` file's text, or a `.jsonl` file's
+    `(prompt, completion)` pairs; bad lines name the file and line."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"--data: no file at {path}")
+    if path.suffix != ".jsonl":
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            raise ValueError(f"--data: {path} holds no text")
+        return text, None
+    pairs = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{path} line {number}: not JSON ({error})"
+            ) from None
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("prompt"), str)
+            and isinstance(row.get("completion"), str)
+        ):
+            raise ValueError(
+                f"{path} line {number}: expected an object with string "
+                f"'prompt' and 'completion'. Received: {line[:80]}"
+            )
+        pairs.append((row["prompt"], row["completion"]))
+    if not pairs:
+        raise ValueError(f"--data: {path} holds no prompt/completion lines")
+    return None, pairs
+
+
+def text_windows(tokens, length):
+    """Overlapping windows of `length + 1` tokens (half a window apart):
+    inputs and next-token labels."""
+    if len(tokens) < length + 1:
+        raise ValueError(
+            f"--data: the text has {len(tokens)} tokens; one training "
+            f"sequence needs {length + 1}. Lower --sequence-length"
+        )
+    step = max(1, length // 2)
+    starts = range(0, len(tokens) - length, step)
+    windows = np.array([tokens[s : s + length + 1] for s in starts], "int32")
+    return windows[:, :-1], windows[:, 1:]
+
+
+def completion_sequences(pairs, tokenizer, length):
+    """Prompt + completion token rows, right-padded or cut to `length + 1`;
+    labels skip the prompt and the padding."""
+    x = np.zeros((len(pairs), length), "int32")
+    y = np.full((len(pairs), length), IGNORED, "int32")
+    for row, (prompt, completion) in enumerate(pairs):
+        prompt_ids = tokenizer.encode(prompt)
+        ids = (prompt_ids + tokenizer.encode(completion))[: length + 1]
+        x[row, : len(ids) - 1] = ids[:-1]
+        labels = np.array(ids[1:], "int32")
+        labels[: max(len(prompt_ids) - 1, 0)] = IGNORED
+        y[row, : len(labels)] = labels
+    return x, y
+
+
+def build_model(config, tokenizer):
+    if config.model:
+        model = CausalLM.from_pretrained(config.model)
+        if tokenizer.vocabulary_size > model.vocabulary_size:
+            raise ValueError(
+                f"--model: the tokenizer has {tokenizer.vocabulary_size} "
+                f"ids but the model's vocabulary has {model.vocabulary_size}"
+            )
+        if config.lora_rank:
+            model.enable_lora(
+                config.lora_rank,
+                config.lora_alpha,
+                [t.strip() for t in config.lora_targets.split(",")],
+            )
+        return model
+    return CausalLM(
+        vocabulary_size=tokenizer.vocabulary_size,
+        max_sequence_length=config.sequence_length + config.max_new_tokens,
+        num_layers=config.num_layers,
+        hidden_dim=config.hidden_dim,
+        num_heads=config.num_heads,
+        intermediate_dim=config.intermediate_dim,
+    )
+
+
+def export_files(model, output_dir, config):
+    """The on-device files (`to_litert_lm`), one per quantization, with
+    what each weighs, agrees and runs at."""
+    from kerasbig.export import to_litert_lm
+
+    length = min(32, config.sequence_length)
+    rows = {}
+    for quantization in (None, "float16", "dynamic"):
+        name = quantization or "float32"
+        generator = to_litert_lm(
+            model,
+            output_dir / f"lm_{name}.tflite",
+            prefill_lengths=(length,),
+            cache_length=length + config.max_new_tokens + 1,
+            quantization=quantization,
+            verify_new_tokens=min(16, config.max_new_tokens),
+            # float32 must generate Keras's tokens; a quantized file's
+            # agreement is reported (an undertrained model's near-ties
+            # flip under quantization).
+            min_agreement=None if quantization is None else 0.0,
+        )
+        speed = generator.speed(length + 1, config.max_new_tokens)
+        rows[name] = {
+            "bytes": generator.size,
+            "agreement": generator.agreement,
+            "prefill_tokens_per_second": round(speed["prefill"], 1),
+            "decode_tokens_per_second": round(speed["decode"], 1),
+        }
+    return rows
+
+
+def main(argv=None):
+    config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    if bool(config.model) == config.from_scratch:
+        raise ValueError(
+            "pass either --model DIR (a Hugging Face folder) or "
+            f"--from-scratch. Received: --model {config.model!r}, "
+            f"--from-scratch {config.from_scratch}"
+        )
+    check_export_backend(config.export_litert)
+    run = start_run(config)
+    output_dir = run.output_dir
+    keras.utils.set_random_seed(config.seed)
+    tokenizer = load_tokenizer(config)
+    text, pairs = (
+        read_examples(config.data) if config.data else (zen_of_python(), None)
+    )
+    if pairs is None:
+        x, y = text_windows(tokenizer.encode(text), config.sequence_length)
+    else:
+        x, y = completion_sequences(pairs, tokenizer, config.sequence_length)
+    if len(x) < 3:
+        raise ValueError(
+            f"--data: {len(x)} sequences; at least 3 are needed (training, "
+            "validation and test). Lower --sequence-length or add data"
+        )
+    # Validation picks the best epoch; the test split scores it.
+    order = np.random.default_rng(config.seed).permutation(len(x))
+    held = max(1, round(config.validation_fraction * len(x)))
+    test, validation = order[:held], order[held : 2 * held]
+    train = order[2 * held :]
+    with run.strategy.scope():
+        model = build_model(config, tokenizer)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=IGNORED
+            ),
+            jit_compile=resolve_jit_compile(config.jit_compile),
+        )
+    start = time.perf_counter()
+    history, stopped = fit_to_folder(
+        model,
+        (x[train], y[train]),
+        (x[validation], y[validation]),
+        epochs=config.epochs,
+        output_dir=output_dir,
+        batch_size=config.batch_size,
+        monitor="val_loss",
+    )
+    train_seconds = time.perf_counter() - start
+    if stopped:
+        sys.exit(stopped)
+    test_loss = float(
+        model.evaluate(
+            x[test], y[test], batch_size=config.batch_size, verbose=0
+        )
+    )
+    results = {
+        "epochs": len(history.get("epoch", [])),
+        "train_seconds": round(train_seconds, 2),
+        "examples": {
+            "train": len(train),
+            "validation": len(validation),
+            "test": len(test),
+        },
+        "tokenizer": tokenizer.name,
+        "best_val_loss": min(history.get("val_loss", [math.inf])),
+        "test_loss": test_loss,
+        "test_perplexity": math.exp(min(test_loss, 50.0)),
+        "trainable_parameters": int(
+            sum(np.prod(w.shape) for w in model.trainable_weights)
+        ),
+    }
+    if model.lora_config is not None:
+        model.save_lora_weights(output_dir / "adapters.npz")
+        results["lora"] = model.lora_config
+        model = model.merge_lora()
+        model.save(output_dir / "model.keras")
+    if config.model:
+        model.save_pretrained(output_dir / "hugging_face")
+    prompt_ids = np.array(tokenizer.encode(config.prompt) or [0], "int32")
+    room = model.max_sequence_length - len(prompt_ids)
+    continuation = model.generate(
+        prompt_ids, min(config.max_new_tokens, room), temperature=0
+    )
+    results["sample"] = {
+        "prompt": config.prompt,
+        "greedy_continuation": tokenizer.decode(
+            continuation[len(prompt_ids) :]
+        ),
+    }
+    if config.export_litert:
+        results["litert"] = export_files(model, output_dir, config)
+    return write_report(
+        output_dir,
+        recipe="causal_lm_finetune",
+        config=config,
+        headline=("test_perplexity", results["test_perplexity"]),
+        results=results,
+        distribution=run.distribution,
+        summary=f"{len(test)} held-out sequences",
+    )
+
+
+if __name__ == "__main__":
+    run_script(main)
