@@ -29,3 +29,27 @@ def requires(module, package):
         module is None,
         reason=f"the reference library is missing: pip install {package}",
     )
+
+
+def save_tiny_llama(folder, vocabulary_size, **overrides):
+    """Saves a tiny random `transformers` Llama (2 blocks, width 32, 4
+    heads sharing 2 key/value heads; seeded) in `folder`, offline, and
+    returns it. Needs transformers and torch."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    settings = {
+        "vocab_size": vocabulary_size,
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 64,
+        **overrides,
+    }
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**settings))
+    model.generation_config.eos_token_id = None  # generate to the length
+    model.save_pretrained(folder)
+    return model.eval()

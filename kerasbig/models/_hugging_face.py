@@ -12,6 +12,7 @@ import pathlib
 import keras
 import numpy as np
 
+from kerasbig._kernel_options import KERNEL_OPTION_NAMES
 from kerasbig._optional import import_optional
 from kerasbig.layers import TransformerBlock
 
@@ -231,12 +232,7 @@ _IRRELEVANT = {
     "dropout",
     "attention_dropout",
     "flash_attention",
-    "kernel_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "bias_constraint",
+    *KERNEL_OPTION_NAMES,
 }
 
 

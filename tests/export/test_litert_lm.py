@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from references import reference
 from references import requires
+from references import save_tiny_llama
 
 from kerasbig.export import LiteRTGenerator
 from kerasbig.export import to_litert_lm
@@ -160,20 +161,9 @@ def test_other_backends_are_told_how_to_convert(tmp_path):
 def test_hugging_face_checkpoint_to_a_litert_file(tmp_path):
     # The whole path: a transformers Llama, loaded by kerasbig, exported;
     # the file's greedy tokens equal transformers' own generate().
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=VOCABULARY,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=32,
-        initializer_range=0.2,
+    reference_model = save_tiny_llama(
+        tmp_path / "llama", VOCABULARY, initializer_range=0.2
     )
-    reference_model = transformers.LlamaForCausalLM(config).eval()
-    reference_model.generation_config.eos_token_id = None
-    reference_model.save_pretrained(tmp_path / "llama")
     model = CausalLM.from_pretrained(tmp_path / "llama")
     generator = to_litert_lm(model, tmp_path / "llama.tflite", (8,))
     prompt = np.array([3, 14, 15, 9, 2], "int32")

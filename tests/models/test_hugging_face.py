@@ -237,51 +237,60 @@ def test_unsupported_setting_is_named(tmp_path):
         CausalLM.from_pretrained(tmp_path)
 
 
-@needs_transformers
-def test_missing_tensor_is_named_with_its_shape(checkpoint, tmp_path):
-    from safetensors.numpy import load_file
-    from safetensors.numpy import save_file
+def _drop(name):
+    def edit(tensors):
+        del tensors[name]
 
-    folder, _ = checkpoint("llama")
-    tensors = load_file(folder / "model.safetensors")
-    del tensors["model.layers.1.self_attn.k_proj.weight"]
-    save_file(tensors, folder / "model.safetensors")
-    with pytest.raises(
-        ValueError,
-        match=r"'model.layers.1.self_attn.k_proj.weight' is missing .*"
-        r"\(expected shape \(32, 32\)\)",
-    ):
-        CausalLM.from_pretrained(folder)
+    return edit
 
 
-@needs_transformers
-def test_misshaped_tensor_names_both_shapes(checkpoint):
-    from safetensors.numpy import load_file
-    from safetensors.numpy import save_file
+def _cut(name):
+    def edit(tensors):
+        tensors[name] = tensors[name][:, :48]
 
-    folder, _ = checkpoint("gpt2")
-    tensors = load_file(folder / "model.safetensors")
-    name = "transformer.h.0.attn.c_attn.weight"
-    tensors[name] = tensors[name][:, :48]
-    save_file(tensors, folder / "model.safetensors")
-    with pytest.raises(
-        ValueError,
-        match=r"'transformer.h.0.attn.c_attn.weight' has the wrong shape .*"
-        r"Expected: \(32, 96\). Received: \(32, 48\)",
-    ):
-        CausalLM.from_pretrained(folder)
+    return edit
+
+
+def _add(name):
+    def edit(tensors):
+        tensors[name] = np.zeros(32, "float32")
+
+    return edit
 
 
 @needs_transformers
-def test_unexpected_tensor_is_named(checkpoint):
+@pytest.mark.parametrize(
+    "kind, edit, message",
+    [
+        (
+            "llama",
+            _drop("model.layers.1.self_attn.k_proj.weight"),
+            r"'model.layers.1.self_attn.k_proj.weight' is missing .*"
+            r"\(expected shape \(32, 32\)\)",
+        ),
+        (
+            "gpt2",
+            _cut("transformer.h.0.attn.c_attn.weight"),
+            r"'transformer.h.0.attn.c_attn.weight' has the wrong shape .*"
+            r"Expected: \(32, 96\). Received: \(32, 48\)",
+        ),
+        (
+            "qwen2",
+            _add("model.layers.0.self_attn.o_proj.bias"),
+            r"does not use: \['model.layers.0.self_attn.o_proj.bias'\]",
+        ),
+    ],
+    ids=["missing", "misshaped", "unexpected"],
+)
+def test_bad_tensors_are_named(kind, edit, message, checkpoint):
     from safetensors.numpy import load_file
     from safetensors.numpy import save_file
 
-    folder, _ = checkpoint("qwen2")
+    folder, _ = checkpoint(kind)
     tensors = load_file(folder / "model.safetensors")
-    tensors["model.layers.0.self_attn.o_proj.bias"] = np.zeros(32, "float32")
+    edit(tensors)
     save_file(tensors, folder / "model.safetensors")
-    with pytest.raises(ValueError, match=r"o_proj.bias'\]"):
+    with pytest.raises(ValueError, match=message):
         CausalLM.from_pretrained(folder)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from references import reference
 from references import requires
+from references import save_tiny_llama
 
 transformers = reference("transformers")
 tokenizers = reference("tokenizers")
@@ -23,22 +24,6 @@ def test_smoke_run_needs_no_network(
     assert report["sample"]["prompt"] == "Beautiful is"
     assert (tmp_path / "model.keras").is_file()
     assert "lora" not in report  # from scratch trains every weight
-
-
-def _tiny_llama(folder, vocabulary_size):
-    import torch
-
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=vocabulary_size,
-        hidden_size=32,
-        intermediate_size=48,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-    )
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
 
 
 def _jsonl(path, rows):
@@ -65,7 +50,7 @@ def test_hugging_face_model_with_its_tokenizer_and_lora(
     from tokenizers import trainers
 
     folder = tmp_path / "llama"
-    _tiny_llama(folder, vocabulary_size=64)
+    save_tiny_llama(folder, 64, max_position_embeddings=128)
     tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.train_from_iterator(
@@ -109,22 +94,28 @@ def test_hugging_face_model_with_its_tokenizer_and_lora(
     )
 
 
-def test_bad_data_lines_name_the_file_and_line(load_recipe, tmp_path):
-    data = _jsonl(tmp_path / "bad.jsonl", PAIRS[:3])
-    with open(data, "a") as file:
-        file.write('{"prompt": "only a prompt"}\n')
+BAD_JSONL = "".join(json.dumps(row) + "\n" for row in PAIRS[:3])
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "bad.jsonl",
+            BAD_JSONL + '{"prompt": "only a prompt"}\n',
+            r"bad.jsonl line 4: expected an object with string",
+        ),
+        ("broken.jsonl", BAD_JSONL + "{not json\n", r"broken.jsonl line 4:"),
+        ("short.txt", "too short", r"has 9 tokens; one training sequence"),
+    ],
+)
+def test_bad_data_is_named(name, content, message, load_recipe, tmp_path):
+    data = tmp_path / name
+    data.write_text(content)
     recipe = load_recipe("causal_lm_finetune")
-    with pytest.raises(
-        ValueError, match=r"bad.jsonl line 4: expected an object with string"
-    ):
+    with pytest.raises(ValueError, match=message):
         recipe.main(
-            [
-                "--smoke",
-                "--data",
-                str(data),
-                "--output-dir",
-                str(tmp_path / "o"),
-            ]
+            ["--smoke", "--data", str(data), "--output-dir", str(tmp_path)]
         )
 
 
@@ -132,22 +123,6 @@ def test_model_or_from_scratch_is_required(load_recipe, tmp_path):
     recipe = load_recipe("causal_lm_finetune")
     with pytest.raises(ValueError, match="pass either --model DIR"):
         recipe.main(["--output-dir", str(tmp_path)])
-
-
-def test_text_shorter_than_a_sequence_is_named(load_recipe, tmp_path):
-    data = tmp_path / "short.txt"
-    data.write_text("too short")
-    recipe = load_recipe("causal_lm_finetune")
-    with pytest.raises(ValueError, match=r"has 9 tokens; one training"):
-        recipe.main(
-            [
-                "--smoke",
-                "--data",
-                str(data),
-                "--output-dir",
-                str(tmp_path / "o"),
-            ]
-        )
 
 
 @pytest.mark.full
