@@ -9,7 +9,8 @@ DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 # Guides whose code blocks are complete programs (not shell commands).
 PAGES = [
     "layers.md",
-    "llm.md",
+    # Trains LoRA and (on TensorFlow) exports: per push on TensorFlow.
+    pytest.param("llm.md", marks=pytest.mark.tensorflow_per_push),
     "graph.md",
     "generative.md",
     "optimize.md",

@@ -55,15 +55,16 @@ def trained_lm():
     return model
 
 
-@pytest.mark.tensorflow_only
-@pytest.mark.parametrize(
-    "options", [LLAMA_STYLE, GPT2_STYLE], ids=["llama_style", "gpt2_style"]
-)
-def test_float_file_generates_keras_tokens(options, tmp_path):
-    model = _model(options)
-    generator = to_litert_lm(
-        model, tmp_path / "lm.tflite", prefill_lengths=(4, 12), cache_length=32
-    )
+@pytest.fixture(scope="module")
+def llama_file(tmp_path_factory):
+    """An untrained llama-style model and its float32 file: prefill 4 and
+    12, cache of 32."""
+    model = _model(LLAMA_STYLE)
+    folder = tmp_path_factory.mktemp("llama_file")
+    return model, to_litert_lm(model, folder / "lm.tflite", (4, 12), 32)
+
+
+def _check_float_file(model, generator, path):
     assert generator.agreement == 1.0
     assert generator.prefill_lengths == [4, 12]
     assert generator.cache_length == 32
@@ -75,9 +76,23 @@ def test_float_file_generates_keras_tokens(options, tmp_path):
         got = generator.generate(prompt, max_new_tokens=10)
         np.testing.assert_array_equal(got, expected)
     # A file opened afresh finds its signatures and cache.
-    reopened = LiteRTGenerator(tmp_path / "lm.tflite")
+    reopened = LiteRTGenerator(path)
     assert reopened.prefill_lengths == [4, 12]
     assert reopened.agreement is None
+
+
+@pytest.mark.tensorflow_only
+def test_float_file_generates_keras_tokens(llama_file):
+    model, generator = llama_file
+    _check_float_file(model, generator, generator.path)
+
+
+@pytest.mark.full
+@pytest.mark.tensorflow_only
+def test_float_gpt2_style_file_generates_keras_tokens(tmp_path):
+    model = _model(GPT2_STYLE)
+    path = tmp_path / "lm.tflite"
+    _check_float_file(model, to_litert_lm(model, path, (4, 12), 32), path)
 
 
 @pytest.fixture(scope="module")
@@ -111,36 +126,36 @@ def test_quantized_files_keep_the_greedy_tokens(
 
 
 @pytest.mark.tensorflow_only
-def test_sampling_is_seeded_and_top_k_1_is_greedy(counting_file):
-    generator = counting_file
+def test_sampling_is_seeded_and_top_k_1_is_greedy(llama_file):
+    _, generator = llama_file
     prompt = [5, 6, 7]
     first = generator.generate(prompt, 12, temperature=1.0, seed=3)
     again = generator.generate(prompt, 12, temperature=1.0, seed=3)
     np.testing.assert_array_equal(first, again)
+    greedy = generator.generate(prompt, 12)
     np.testing.assert_array_equal(
         generator.generate(prompt, 12, temperature=0.7, top_k=1, seed=1),
-        generator.generate(prompt, 12),
+        greedy,
     )
-    ended = generator.generate(prompt, 12, end_token_id=9)
-    np.testing.assert_array_equal(ended, [5, 6, 7, 8, 9])
+    # Generation stops at the end token (here the first greedy one).
+    ended = generator.generate(prompt, 12, end_token_id=int(greedy[3]))
+    np.testing.assert_array_equal(ended, greedy[:4])
 
 
 @pytest.mark.tensorflow_only
 def test_prompts_and_lengths_the_file_cannot_take_are_named(
-    trained_lm, counting_file, tmp_path
+    llama_file, tmp_path
 ):
-    generator = counting_file
-    with pytest.raises(
-        ValueError, match=r"has 10 tokens; this file takes 1 to 9"
-    ):
-        generator.generate(np.arange(10), 2)
-    with pytest.raises(ValueError, match=r"exceeds the file's cache of 24"):
-        generator.generate(np.arange(5), 20)
+    model, generator = llama_file
+    with pytest.raises(ValueError, match=r"has 14 tokens; this file takes 1"):
+        generator.generate(np.arange(14), 2)
+    with pytest.raises(ValueError, match=r"exceeds the file's cache of 32"):
+        generator.generate(np.arange(5), 28)
     with pytest.raises(ValueError, match=r"`quantization` must be one of"):
-        to_litert_lm(trained_lm, tmp_path / "x.tflite", quantization="int4")
+        to_litert_lm(model, tmp_path / "x.tflite", quantization="int4")
     with pytest.raises(ValueError, match=r"`prefill_lengths` must be"):
         to_litert_lm(
-            trained_lm,
+            model,
             tmp_path / "x.tflite",
             prefill_lengths=(16,),
             cache_length=16,

@@ -46,6 +46,9 @@ def _adapter_size(kernel_shape, rank):
     return int(np.prod(kernel_shape[:-1])) * rank + rank * kernel_shape[-1]
 
 
+# Per push on every backend: the fit test; the others per push on
+# TensorFlow (full tier elsewhere).
+@pytest.mark.tensorflow_per_push
 @pytest.mark.parametrize(
     "targets", [("query", "value"), ("query", "key", "value", "gate", "down")]
 )
@@ -104,6 +107,7 @@ def test_fit_trains_adapters_only_and_merging_keeps_the_outputs(tmp_path):
     )
 
 
+@pytest.mark.tensorflow_per_push
 def test_adapter_file_round_trip(tmp_path):
     tuned = _model()
     tuned.enable_lora(rank=4)
@@ -123,6 +127,7 @@ def test_adapter_file_round_trip(tmp_path):
     )
 
 
+@pytest.mark.tensorflow_per_push
 def test_bad_lora_arguments_are_named(tmp_path):
     model = _model()
     with pytest.raises(

@@ -102,7 +102,16 @@ def _ids(shape, seed=0):
     return np.random.default_rng(seed).integers(0, VOCABULARY, shape)
 
 
-KINDS = ["llama", "gpt2", "mistral", "qwen2", "llama_linear_rope"]
+# Per push on every backend: llama and gpt2; the other configurations
+# per push on TensorFlow (full tier elsewhere).
+def _kinds(every_backend, others):
+    return list(every_backend) + [
+        pytest.param(kind, marks=pytest.mark.tensorflow_per_push)
+        for kind in others
+    ]
+
+
+KINDS = _kinds(["llama", "gpt2"], ["mistral", "qwen2", "llama_linear_rope"])
 
 
 @needs_transformers
@@ -123,7 +132,9 @@ def test_logits_equal_transformers(kind, checkpoint):
 
 
 @needs_transformers
-@pytest.mark.parametrize("kind", ["llama", "gpt2", "mistral", "qwen2"])
+@pytest.mark.parametrize(
+    "kind", _kinds(["llama"], ["gpt2", "mistral", "qwen2"])
+)
 def test_greedy_generation_equals_transformers_for_a_padded_batch(
     kind, checkpoint
 ):
@@ -158,7 +169,7 @@ def test_greedy_generation_equals_transformers_for_a_padded_batch(
 
 
 @needs_transformers
-@pytest.mark.parametrize("kind", ["llama", "gpt2", "qwen2"])
+@pytest.mark.parametrize("kind", _kinds(["llama"], ["gpt2", "qwen2"]))
 def test_save_pretrained_loads_in_transformers_with_the_same_logits(
     kind, checkpoint, tmp_path
 ):
@@ -183,6 +194,7 @@ def test_save_pretrained_loads_in_transformers_with_the_same_logits(
 
 
 @needs_transformers
+@pytest.mark.tensorflow_per_push
 def test_bfloat16_checkpoint_loads_as_float32(checkpoint):
     # safetensors' NumPy API cannot read bfloat16; kerasbig reads the raw
     # bytes (ml_dtypes) and keeps the model's float32 variables.
@@ -259,6 +271,7 @@ def _add(name):
 
 
 @needs_transformers
+@pytest.mark.tensorflow_per_push
 @pytest.mark.parametrize(
     "kind, edit, message",
     [

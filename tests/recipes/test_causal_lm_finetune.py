@@ -10,6 +10,7 @@ transformers = reference("transformers")
 tokenizers = reference("tokenizers")
 
 
+@pytest.mark.tensorflow_per_push
 def test_smoke_run_needs_no_network(
     load_recipe, check_report, tmp_path, capsys
 ):
