@@ -57,3 +57,20 @@ def divisor(owner, name, value, of_name, of):
     positive_int(owner, name, value, allow_none=True)
     if value is not None and of % value:
         _fail(owner, name, f"None or a divisor of `{of_name}` ({of})", value)
+
+
+def sampling_options(owner, temperature, top_k, top_p):
+    """The token-sampling arguments of `generate` methods."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, numbers.Real)
+        or not temperature >= 0
+    ):
+        _fail(owner, "temperature", "a number >= 0 (0 is greedy)", temperature)
+    positive_int(owner, "top_k", top_k, allow_none=True)
+    if top_p is not None and (
+        isinstance(top_p, bool)
+        or not isinstance(top_p, numbers.Real)
+        or not 0 < top_p <= 1
+    ):
+        _fail(owner, "top_p", "None or a number in (0, 1]", top_p)

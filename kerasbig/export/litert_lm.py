@@ -9,8 +9,10 @@ import time
 import keras
 import numpy as np
 
+from kerasbig import _validation as checks
 from kerasbig._optional import import_optional
 from kerasbig.export import _litert
+from kerasbig.ops import sample_logits
 
 LM_QUANTIZATIONS = (None, "float16", "dynamic")
 """`to_litert_lm` quantizations: float32, float16 weights, or int8
@@ -298,24 +300,27 @@ class LiteRTGenerator:
         single = prompt.ndim == 1
         prompt = prompt[None] if single else prompt
         self._check(prompt, max_new_tokens)
+        checks.sampling_options(
+            "LiteRTGenerator.generate", temperature, top_k, top_p
+        )
         rng = np.random.default_rng(seed)
-        cache = self._prefill(prompt[:, :-1])
-        tokens = [prompt]
-        token = prompt[:, -1:]
         done = np.zeros(len(prompt), bool)
-        for step in range(max_new_tokens):
-            position = prompt.shape[1] - 1 + step
-            outputs = self._runners["decode"](
-                token=token, position=np.int32(position), kv_cache=cache
-            )
-            cache = outputs["kv_cache"]
-            token = _sample(outputs["logits"], temperature, top_k, top_p, rng)
-            if end_token_id is not None:
-                token = np.where(done[:, None], end_token_id, token)
-                done |= token[:, 0] == end_token_id
-            tokens.append(token)
-            if end_token_id is not None and done.all():
-                break
+
+        def choose(logits):
+            # The same sampling rule as CausalLM.generate.
+            token = keras.ops.convert_to_numpy(
+                sample_logits(
+                    logits, rng.random(len(prompt)), temperature, top_k, top_p
+                )
+            )[:, None]
+            if end_token_id is None:
+                return token, False
+            token = np.where(done[:, None], end_token_id, token)
+            done[:] |= token[:, 0] == end_token_id
+            return token, done.all()
+
+        cache = self._prefill(prompt[:, :-1])
+        tokens = [prompt, *self._decode(prompt, cache, max_new_tokens, choose)]
         output = np.concatenate(tokens, axis=1).astype("int32")
         return output[0] if single else output
 
@@ -358,49 +363,45 @@ class LiteRTGenerator:
             tokens=padded, kv_cache=cache
         )["kv_cache"]
 
+    def _decode(self, prompt, cache, steps, choose):
+        """Decodes up to `steps` tokens after `prompt` (whose last token is
+        not in `cache` yet); `choose(logits)` returns `(token, stop)`."""
+        token = prompt[:, -1:]
+        for step in range(steps):
+            outputs = self._runners["decode"](
+                token=token,
+                position=np.int32(prompt.shape[1] - 1 + step),
+                kv_cache=cache,
+            )
+            cache = outputs["kv_cache"]
+            token, stop = choose(outputs["logits"])
+            yield token
+            if stop:
+                return
+
     def speed(self, prompt_length, new_tokens=32, runs=3):
         """Measured tokens per second: `{"prefill": ..., "decode": ...}`
         for a random prompt of `prompt_length` tokens (best of `runs`)."""
         prompt = np.random.default_rng(0).integers(
             0, 2, (self.batch_size, prompt_length)
         )
+        prompt = prompt.astype("int32")
+
+        def greedy(logits):
+            return np.argmax(logits, axis=-1).astype("int32")[:, None], False
+
         prefill_seconds = decode_seconds = float("inf")
         for _ in range(runs):
             start = time.perf_counter()
-            self._prefill(prompt[:, :-1].astype("int32"))
+            cache = self._prefill(prompt[:, :-1])
             middle = time.perf_counter()
-            self.generate(prompt, new_tokens)
+            for _ in self._decode(prompt, cache, new_tokens, greedy):
+                pass
             end = time.perf_counter()
             prefill_seconds = min(prefill_seconds, middle - start)
-            # generate() prefills again: its decode time is the rest.
-            decoding = end - middle - (middle - start)
-            decode_seconds = min(decode_seconds, decoding)
+            decode_seconds = min(decode_seconds, end - middle)
         rows = self.batch_size
         return {
             "prefill": rows * (prompt_length - 1) / prefill_seconds,
             "decode": rows * new_tokens / max(decode_seconds, 1e-9),
         }
-
-
-def _sample(logits, temperature, top_k, top_p, rng):
-    logits = np.asarray(logits, "float64")
-    if temperature == 0:
-        return np.argmax(logits, axis=-1).astype("int32")[:, None]
-    logits = logits / temperature
-    if top_k is not None:
-        kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
-        logits = np.where(logits < kth, -np.inf, logits)
-    probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probabilities /= probabilities.sum(axis=-1, keepdims=True)
-    if top_p is not None:
-        order = np.argsort(-probabilities, axis=-1)
-        ranked = np.take_along_axis(probabilities, order, axis=-1)
-        # Keep the most likely tokens whose mass before them is < top_p.
-        keep = np.cumsum(ranked, axis=-1) - ranked < top_p
-        mask = np.zeros_like(keep)
-        np.put_along_axis(mask, order, keep, axis=-1)
-        probabilities = np.where(mask, probabilities, 0.0)
-        probabilities /= probabilities.sum(axis=-1, keepdims=True)
-    return np.array(
-        [[rng.choice(len(row), p=row)] for row in probabilities], "int32"
-    )

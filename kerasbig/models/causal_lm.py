@@ -424,23 +424,7 @@ class CausalLM(FunctionalModel):
                 f"{self.max_sequence_length}). Received: prompt_length="
                 f"{prompt.shape[1]}, max_new_tokens={max_new_tokens}"
             )
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or temperature < 0
-        ):
-            raise ValueError(
-                f"{owner}: `temperature` must be a number >= 0 (0 is greedy). "
-                f"Received: temperature={temperature!r}"
-            )
-        checks.positive_int(owner, "top_k", top_k, allow_none=True)
-        if top_p is not None and not (
-            isinstance(top_p, (int, float)) and 0 < top_p <= 1
-        ):
-            raise ValueError(
-                f"{owner}: `top_p` must be None or a number in (0, 1]. "
-                f"Received: top_p={top_p!r}"
-            )
+        checks.sampling_options(owner, temperature, top_k, top_p)
         if padding_mask is None:
             return np.ones(prompt.shape, bool)
         mask = np.asarray(ops.convert_to_numpy(padding_mask)).astype(bool)

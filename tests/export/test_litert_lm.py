@@ -140,6 +140,9 @@ def test_sampling_is_seeded_and_top_k_1_is_greedy(llama_file):
     # Generation stops at the end token (here the first greedy one).
     ended = generator.generate(prompt, 12, end_token_id=int(greedy[3]))
     np.testing.assert_array_equal(ended, greedy[:4])
+    speed = generator.speed(prompt_length=5, new_tokens=3, runs=1)
+    assert set(speed) == {"prefill", "decode"}
+    assert min(speed.values()) > 0
 
 
 @pytest.mark.tensorflow_only
@@ -151,6 +154,10 @@ def test_prompts_and_lengths_the_file_cannot_take_are_named(
         generator.generate(np.arange(14), 2)
     with pytest.raises(ValueError, match=r"exceeds the file's cache of 32"):
         generator.generate(np.arange(5), 28)
+    with pytest.raises(ValueError, match=r"generate: `top_p` must be None"):
+        generator.generate(np.arange(5), 2, temperature=1.0, top_p=1.5)
+    with pytest.raises(ValueError, match=r"`temperature` must be a number"):
+        generator.generate(np.arange(5), 2, temperature=-1)
     with pytest.raises(ValueError, match=r"`quantization` must be one of"):
         to_litert_lm(model, tmp_path / "x.tflite", quantization="int4")
     with pytest.raises(ValueError, match=r"`prefill_lengths` must be"):
