@@ -539,19 +539,27 @@ class SafetensorsFolder:
     def names(self):
         return set(self.files)
 
-    def read(self, name):
-        """The tensor as NumPy (bfloat16 through ml_dtypes, which
-        safetensors' NumPy API does not read)."""
-        with self._open(self.files[name]) as file:
-            tensor = file.get_slice(name)
-            dtype = tensor.get_dtype()
-            if dtype != "BF16":
-                return file.get_tensor(name)
-            shape = tuple(tensor.get_shape())
-        return _read_raw(self.directory / self.files[name], name, shape)
+    def arrays(self, names):
+        """Yields `(name, NumPy array)` for `names`, opening each file once
+        (bfloat16 through ml_dtypes: safetensors' NumPy API cannot)."""
+        by_file = {}
+        for name in names:
+            by_file.setdefault(self.files[name], []).append(name)
+        for file_name, group in by_file.items():
+            with self._open(file_name) as file:
+                bfloat16 = [
+                    name
+                    for name in group
+                    if file.get_slice(name).get_dtype() == "BF16"
+                ]
+                for name in group:
+                    if name not in bfloat16:
+                        yield name, file.get_tensor(name)
+            if bfloat16:
+                yield from _read_bfloat16(self.directory / file_name, bfloat16)
 
 
-def _read_raw(path, name, shape):
+def _read_bfloat16(path, names):
     # The safetensors layout: an 8-byte little-endian header length, a
     # JSON header of {name: {dtype, shape, data_offsets}}, then the data.
     import ml_dtypes
@@ -559,10 +567,16 @@ def _read_raw(path, name, shape):
     with open(path, "rb") as file:
         header_length = int.from_bytes(file.read(8), "little")
         header = json.loads(file.read(header_length))
-        start, end = header[name]["data_offsets"]
-        file.seek(8 + header_length + start)
-        data = file.read(end - start)
-    return np.frombuffer(data, dtype=ml_dtypes.bfloat16).reshape(shape)
+        for name in names:
+            start, end = header[name]["data_offsets"]
+            file.seek(8 + header_length + start)
+            data = file.read(end - start)
+            yield (
+                name,
+                np.frombuffer(data, ml_dtypes.bfloat16).reshape(
+                    header[name]["shape"]
+                ),
+            )
 
 
 def load_weights(model, directory, model_type):
@@ -598,8 +612,9 @@ def load_weights(model, directory, model_type):
             f"tensors this {model_type} config does not use: "
             f"{unexpected[:5]}{more}"
         )
-    for tensor in expected:
-        array = folder.read(stored[tensor.name])
+    by_stored_name = {stored[tensor.name]: tensor for tensor in expected}
+    for name, array in folder.arrays(by_stored_name):
+        tensor = by_stored_name[name]
         if tuple(array.shape) != tensor.shape:
             raise ValueError(
                 f"CausalLM.from_pretrained: tensor {tensor.name!r} has the "
