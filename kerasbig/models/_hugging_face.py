@@ -185,14 +185,12 @@ def _rope_arguments(config):
 def infer_model_type(model):
     """The Hugging Face `model_type` a `CausalLM` is written as by
     default."""
-    if model.position == "learned":
+    settings = _resolved(model, model.get_config())
+    if settings["position"] == "learned":
         return "gpt2"
-    options = model.block_options
-    if model.sliding_window:
+    if settings["sliding_window"]:
         return "mistral"
-    if options.get("attention_bias") and not options.get(
-        "attention_output_bias", model.use_bias
-    ):
+    if settings["attention_bias"] and not settings["attention_output_bias"]:
         return "qwen2"
     return "llama"
 
