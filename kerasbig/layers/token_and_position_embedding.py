@@ -130,15 +130,30 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0, reverse=False):
         if reverse:
-            table = keras.ops.cast(
-                self.token_embedding.embeddings, self.compute_dtype
-            )
-            return keras.ops.matmul(inputs, keras.ops.transpose(table))
+            return self._reverse(inputs)
         embedded = self.token_embedding(inputs)
         if self.position_embedding is None:
             return embedded
         return embedded + self.position_embedding(
             embedded, start_index=start_index
+        )
+
+    def _reverse(self, hidden):
+        embedding = self.token_embedding
+        if embedding.quantization_mode is None:
+            table = keras.ops.cast(embedding.embeddings, self.compute_dtype)
+            return keras.ops.matmul(hidden, keras.ops.transpose(table))
+        # A quantized Embedding's `embeddings` are its integers. With one
+        # scale per row (`row = integers / scale`) the scale divides the
+        # logits; otherwise the layer itself dequantizes every row.
+        scale = getattr(embedding, "embeddings_scale", None)
+        if scale is not None and len(scale.shape) == 1:
+            table = keras.ops.cast(embedding.embeddings, self.compute_dtype)
+            logits = keras.ops.matmul(hidden, keras.ops.transpose(table))
+            return logits / keras.ops.cast(scale, self.compute_dtype)
+        table = embedding(keras.ops.arange(self.vocabulary_size))
+        return keras.ops.matmul(
+            hidden, keras.ops.transpose(keras.ops.cast(table, hidden.dtype))
         )
 
     def compute_mask(self, inputs, mask=None):

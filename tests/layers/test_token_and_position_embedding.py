@@ -86,3 +86,30 @@ def test_bad_arguments(kwargs, match):
 def test_sequence_longer_than_table_raises():
     with pytest.raises(ValueError, match="longer than the position table"):
         TokenAndPositionEmbedding(5, 3, 2)(np.zeros((1, 4), "int32"))
+
+
+@pytest.mark.parametrize(
+    "mode",
+    ["int8", pytest.param("int4", marks=pytest.mark.tensorflow_per_push)],
+)
+def test_tied_logits_after_keras_quantize(mode):
+    # Keras's quantized Embedding returns its integers as `embeddings`;
+    # reverse=True must use the dequantized rows (it once used integers).
+    layer = TokenAndPositionEmbedding(40, 8, 16, position="none")
+    layer(np.zeros((1, 8), "int32"))
+    hidden_states = keras.Input((8, 16))
+    model = keras.Model(hidden_states, layer(hidden_states, reverse=True))
+    hidden = np.random.default_rng(0).normal(size=(3, 8, 16)).astype("float32")
+    table = keras.ops.convert_to_numpy(layer.token_embedding.embeddings)
+    np.testing.assert_allclose(
+        model.predict(hidden, verbose=0), hidden @ table.T, atol=1e-5
+    )
+    model.quantize(mode)
+    assert layer.token_embedding.quantization_mode == mode
+    rows = keras.ops.convert_to_numpy(layer.token_embedding(np.arange(40)))
+    assert not np.array_equal(rows, table)
+    logits = model.predict(hidden, verbose=0)  # compiled
+    np.testing.assert_allclose(logits, hidden @ rows.T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        logits, hidden @ table.T, atol=0.1 * np.abs(hidden @ table.T).max()
+    )
