@@ -5,7 +5,8 @@ weights, untied head):
 
 1. Keras `CausalLM.generate` (greedy, compiled decode loop): prefill and
    decode tokens/s for one prompt.
-2. `to_litert_lm` files, float32, float16 and dynamic (int8 weights): file
+2. `to_litert_lm` files, float32, float16, dynamic (int8 weights and
+   int8 kernels) and int8_weights (int8 weights, float32 arithmetic): file
    size and its ratio to float32 (goal for int8 weights: <= 0.3x),
    greedy-token agreement with Keras, prefill and decode tokens/s through
    `LiteRTGenerator`, and their ratios to Keras.
@@ -59,6 +60,7 @@ def main():
     import numpy as np
 
     from kerasbig.export import to_litert_lm
+    from kerasbig.export.litert_lm import LM_QUANTIZATIONS
     from kerasbig.models import CausalLM
 
     hidden, layers, heads, kv_heads, intermediate, vocabulary = SIZES[args.size]
@@ -94,7 +96,7 @@ def main():
     )
     folder = tempfile.mkdtemp()
     rows = []
-    for quantization in (None, "float16", "dynamic"):
+    for quantization in LM_QUANTIZATIONS:
         before = peak_rss_mb()
         start = time.perf_counter()
         generator = to_litert_lm(

@@ -8,6 +8,7 @@ _EXTRAS = {
     "jax": ("jax", "jax"),
     "torch": ("torch", "torch"),
     "ai_edge_litert": ("litert", "ai-edge-litert"),
+    "ai_edge_quantizer": ("litert", "ai-edge-quantizer"),
     "tensorflow_datasets": ("datasets", "tensorflow-datasets"),
     "keras_hub": ("hub", "keras-hub"),
     "tensorflow_model_optimization": (

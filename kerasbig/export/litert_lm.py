@@ -14,12 +14,14 @@ from kerasbig._optional import import_optional
 from kerasbig.export import _litert
 from kerasbig.ops import sample_logits
 
-LM_QUANTIZATIONS = (None, "float16", "dynamic")
-"""`to_litert_lm` quantizations: float32, float16 weights, or int8
-weights with dynamic-range int8 activations (LiteRT's hybrid kernels)."""
+LM_QUANTIZATIONS = (None, "float16", "dynamic", "int8_weights")
+"""`to_litert_lm` quantizations: float32, float16 weights, int8 weights
+with dynamic-range int8 activations (LiteRT's hybrid kernels), or int8
+weights with float32 arithmetic."""
 
 # Greedy-token agreement with Keras a file must reach, per quantization.
 MIN_AGREEMENT = {None: 1.0, "float16": 0.95, "dynamic": 0.95}
+MIN_AGREEMENT["int8_weights"] = 0.95
 
 
 def to_litert_lm(
@@ -61,8 +63,13 @@ def to_litert_lm(
             prompt the file takes is the largest plus one.
         cache_length: positions the cache holds (prompt plus generated
             tokens); defaults to `model.max_sequence_length`.
-        quantization: `None` (float32), `"float16"` (float16 weights) or
-            `"dynamic"` (int8 weights, activations quantized on the fly).
+        quantization: `None` (float32), `"float16"` (float16 weights),
+            `"dynamic"` (int8 weights, activations quantized to int8 on
+            the fly: the fastest on CPU) or `"int8_weights"` (int8
+            weights, the token table included, dequantized when the file
+            loads: float32 arithmetic, the file a quarter of float32's;
+            needs ai-edge-quantizer, in the `litert` extra, and makes a
+            copy of the model while converting).
         batch_size: sequences per call. Defaults to `1`.
         verify_prompts: prompts (lists or 1-D arrays of token ids) to
             verify on; defaults to 8 random prompts of random lengths.
@@ -115,11 +122,19 @@ def to_litert_lm(
             f"`cache_length` ({cache_length}). Received: "
             f"prefill_lengths={list(prefill_lengths)}"
         )
-    content = _litert.convert_endpoints(
-        model,
-        _endpoints(model, lengths, cache_length, batch_size),
-        quantization=quantization,
-    )
+    if quantization == "int8_weights":
+        source = _with_int8_token_table(model)
+        content = _litert.weight_only_int8(
+            _litert.convert_endpoints(
+                source, _endpoints(source, lengths, cache_length, batch_size)
+            )
+        )
+    else:
+        content = _litert.convert_endpoints(
+            model,
+            _endpoints(model, lengths, cache_length, batch_size),
+            quantization=quantization,
+        )
     path = pathlib.Path(path)
     path.write_bytes(content)
     generator = LiteRTGenerator(path)
@@ -144,6 +159,20 @@ def to_litert_lm(
             f"(quantization={quantization!r}). The file is at {path}"
         )
     return generator
+
+
+def _with_int8_token_table(model):
+    """A copy of `model` (adapters merged) whose token table is Keras's
+    int8 Embedding: int8 rows with a scale each. ai-edge-quantizer makes
+    every matmul weight int8 but leaves a lookup's (GATHER's) table
+    float; this way the lookup reads int8 rows too."""
+    source = model.merge_lora() if model.lora_config else model
+    copy = type(source).from_config(source.get_config())
+    copy.build((None, None))
+    copy.set_weights(source.get_weights())
+    table = copy.embedding.token_embedding
+    copy.quantize("int8", filters=lambda layer: layer is table)
+    return copy
 
 
 def _endpoints(model, lengths, cache_length, batch_size):

@@ -23,8 +23,8 @@ Outputs in --output-dir: model.keras (adapters merged), adapters.npz
 (LoRA), hugging_face/ (with --model: the merged model as a Hugging Face
 folder), best.keras, log.csv, tensorboard/, curves.png, metrics.json
 (test perplexity, a sample continuation) and, with
---export-litert, lm_float32.tflite, lm_float16.tflite and
-lm_dynamic.tflite (`to_litert_lm`, with size, agreement with Keras and
+--export-litert, lm_float32.tflite, lm_float16.tflite, lm_dynamic.tflite
+and lm_int8_weights.tflite (`to_litert_lm`, with size, agreement with Keras and
 tokens/s in the report). A killed run resumes from its last finished
 epoch when the same command runs again.
 """
@@ -269,10 +269,11 @@ def export_files(model, output_dir, config):
     """The on-device files (`to_litert_lm`), one per quantization, with
     what each weighs, agrees and runs at."""
     from kerasbig.export import to_litert_lm
+    from kerasbig.export.litert_lm import LM_QUANTIZATIONS
 
     length = min(32, config.sequence_length)
     rows = {}
-    for quantization in (None, "float16", "dynamic"):
+    for quantization in LM_QUANTIZATIONS:
         name = quantization or "float32"
         generator = to_litert_lm(
             model,

@@ -13,6 +13,7 @@ from kerasbig.export import LiteRTGenerator
 from kerasbig.export import to_litert_lm
 from kerasbig.models import CausalLM
 
+ai_edge_litert = reference("ai_edge_litert.interpreter")
 torch = reference("torch")
 transformers = reference("transformers")
 
@@ -106,7 +107,7 @@ def counting_file(trained_lm, tmp_path_factory):
 
 @pytest.mark.full
 @pytest.mark.tensorflow_only
-@pytest.mark.parametrize("quantization", ["float16", "dynamic"])
+@pytest.mark.parametrize("quantization", ["float16", "dynamic", "int8_weights"])
 def test_quantized_files_keep_the_greedy_tokens(
     quantization, trained_lm, counting_file, tmp_path
 ):
@@ -123,6 +124,47 @@ def test_quantized_files_keep_the_greedy_tokens(
     assert quantized.quantization == quantization
     ratio = quantized.size / float_file.size
     assert ratio < (0.55 if quantization == "float16" else 0.35), ratio
+
+
+@pytest.mark.tensorflow_only
+def test_int8_weights_file_stores_int8_and_computes_float(tmp_path):
+    # Tied embeddings: the lookup and the output head share the table.
+    model = _model(GPT2_STYLE)
+    generator = to_litert_lm(
+        model,
+        tmp_path / "lm.tflite",
+        prefill_lengths=(4,),
+        cache_length=16,
+        quantization="int8_weights",
+        min_agreement=0.0,  # an untrained model's logits are near-ties
+    )
+    interpreter = ai_edge_litert.Interpreter(model_path=str(generator.path))
+    # Every weight matrix, the token table included, is stored as int8
+    # (the small learned position table stays float32).
+    matrices = sorted(
+        int(np.prod(w.shape))
+        for w in model.weights
+        if w.name in ("kernel", "embeddings") and "position" not in w.path
+    )
+    int8 = sorted(
+        int(np.prod(detail["shape"]))
+        for detail in interpreter.get_tensor_details()
+        if detail["dtype"] == np.int8
+    )
+    assert [size for size in int8 if size in matrices] == matrices
+    # One decode step from an empty cache: the file's logits are Keras's
+    # up to the int8 rounding of the weights.
+    decode = interpreter.get_signature_runner("decode")
+    cache_shape = decode.get_input_details()["kv_cache"]["shape"]
+    token = np.array([[7]], "int32")
+    logits = decode(
+        token=token,
+        position=np.int32(0),
+        kv_cache=np.zeros(cache_shape, "float32"),
+    )["logits"]
+    expected = model.predict(token, verbose=0)[:, -1]
+    error = np.abs(logits - expected).max()
+    assert 0 < error < 0.05 * np.abs(expected).max(), error
 
 
 @pytest.mark.tensorflow_only

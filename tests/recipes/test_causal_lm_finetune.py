@@ -134,7 +134,7 @@ def test_export_litert_reports_every_file(load_recipe, tmp_path):
         ["--smoke", "--export-litert", "--output-dir", str(tmp_path)]
     )
     rows = report["litert"]
-    assert set(rows) == {"float32", "float16", "dynamic"}
+    assert set(rows) == {"float32", "float16", "dynamic", "int8_weights"}
     assert rows["float32"]["agreement"] == 1.0
     for name, row in rows.items():
         assert (tmp_path / f"lm_{name}.tflite").stat().st_size == row["bytes"]
