@@ -12,6 +12,9 @@ TARGETS = ("query", "key", "value", "attention_output", "gate", "up", "down")
 
 _ADAPTER_NAMES = ("lora_kernel_a", "lora_kernel_b")
 _CONFIG_KEY = "__kerasbig_lora__"
+# Entries of the model's own part of a Keras weights file; flat names,
+# since HDF5 reads "/" as a group.
+_STATE_PREFIX = "kerasbig_lora_"
 
 
 def _projection(block, target):
@@ -156,3 +159,65 @@ def assign_adapters(model, arrays, path):
                 f"{tuple(variable.shape)}"
             )
         variable.assign(arrays[name])
+
+
+def _state_variables(model):
+    """Each adapted layer's unmerged kernel and adapters, in one order."""
+    return [
+        variable
+        for layer in adapted_layers(model)
+        for variable in layer.weights
+        if variable.name in ("kernel", *_ADAPTER_NAMES)
+    ]
+
+
+def save_state(model, store):
+    """Writes each adapted layer's unmerged kernel and adapters into the
+    model's own entry of a Keras weights file (`.keras`, `.weights.h5`).
+
+    Keras writes an adapted layer's merged kernel and, loading it, zeroes
+    the adapters: both zero, they get no gradient and a resumed LoRA run
+    stops learning; adapters saved after such a load are zeros.
+    """
+    for index, variable in enumerate(_state_variables(model)):
+        store[f"{_STATE_PREFIX}{index}"] = keras.ops.convert_to_numpy(variable)
+
+
+def split_state(store):
+    """`(arrays, rest)`: what `save_state` wrote, in order, and a dict of
+    the store's other entries."""
+    names = list(store.keys())
+    state = sorted(
+        (name for name in names if name.startswith(_STATE_PREFIX)),
+        key=lambda name: int(name[len(_STATE_PREFIX) :]),
+    )
+    rest = {name: store[name] for name in names if name not in state}
+    return [np.asarray(store[name]) for name in state], rest
+
+
+def restore_state(model, arrays, path):
+    """Runs after Keras loaded a weights file into a LoRA model: puts back
+    the unmerged kernels and adapters `save_state` wrote. A file without
+    them (saved before LoRA was enabled) gets fresh adapters, as
+    `enable_lora` makes them, on the kernels it loaded."""
+    variables = _state_variables(model)
+    if not arrays:
+        for layer in adapted_layers(model):
+            layer.lora_kernel_a.assign(
+                keras.initializers.HeUniform()(layer.lora_kernel_a.shape)
+            )
+            layer.lora_kernel_b.assign(
+                keras.ops.zeros_like(layer.lora_kernel_b)
+            )
+        return
+    shapes = [tuple(variable.shape) for variable in variables]
+    if [tuple(array.shape) for array in arrays] != shapes:
+        raise ValueError(
+            f"CausalLM.load_weights: {path} was saved with other LoRA "
+            f"settings ({len(arrays) // 3} adapted layers) than this model "
+            f"has ({len(variables) // 3}: {model.lora_config}). Enable LoRA "
+            "with the settings it was saved with, or load it into a model "
+            "without LoRA (its kernels are the merged ones)"
+        )
+    for variable, array in zip(variables, arrays, strict=True):
+        variable.assign(array)

@@ -182,6 +182,7 @@ class CausalLM(FunctionalModel):
         self.use_bias = use_bias
         self.tie_embeddings = tie_embeddings
         self.lora_config = None  # set by enable_lora
+        self._loaded_lora = _LoadedLoRA()
         # A plain object, not a dict: TensorFlow would track a dict
         # attribute and fail to export the model (tuple keys).
         self._generate_functions = _CompiledFunctions()
@@ -317,6 +318,28 @@ class CausalLM(FunctionalModel):
         if not lora.adapted_layers(self):
             self.enable_lora(config["rank"], config["alpha"], config["targets"])
         lora.assign_adapters(self, arrays, filepath)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        lora.save_state(self, store)
+
+    def load_own_variables(self, store):
+        arrays, rest = lora.split_state(store)
+        super().load_own_variables(rest)
+        # Keras loads this model's entry before its layers' (which zero
+        # the adapters); load_weights puts the LoRA state back after.
+        self._loaded_lora.arrays = arrays if lora.adapted_layers(self) else []
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Keras's `load_weights`; on a model with LoRA enabled it also
+        restores the unmerged kernels and the adapters (Keras alone
+        would load merged kernels and zero the adapters, after which
+        they no longer train)."""
+        self._loaded_lora.arrays = []
+        super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+        if lora.adapted_layers(self):
+            lora.restore_state(self, self._loaded_lora.arrays, filepath)
+        self._loaded_lora.arrays = []
 
     def call_with_cache(self, token_ids, cache, cache_index):
         """Runs `token_ids` at positions `cache_index, ...` against the
@@ -484,6 +507,13 @@ class CausalLM(FunctionalModel):
         state = (tokens, cache, logits[:, -1])
         tokens, _, _ = ops.fori_loop(start, total, step, state)
         return tokens
+
+
+class _LoadedLoRA:
+    """The LoRA state read from a weights file, until `load_weights`
+    restores it (a plain object: Keras would track a list attribute)."""
+
+    arrays = ()
 
 
 class _CompiledFunctions:

@@ -102,3 +102,50 @@ def check_report():
         assert report["examples"]["test"] > 0
 
     return check
+
+
+@pytest.fixture
+def kill_and_resume(tmp_path):
+    """`kill_and_resume(name, args, epochs)`: runs `recipes/<name>.py`
+    as a user does, SIGKILLs it when epoch 2 starts, runs the same
+    command again and checks that it resumed (epoch 1 not redone), then
+    runs it uninterrupted in another folder. Returns both metrics.json
+    reports, `(resumed, uninterrupted)`, for the test to compare."""
+    import os
+    import signal
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def launch(name, args, folder):
+        return subprocess.Popen(
+            [sys.executable, "-u", str(RECIPES / f"{name}.py"), *args]
+            + ["--output-dir", str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+
+    def run(name, args, epochs):
+        killed = tmp_path / "killed"
+        process = launch(name, args, killed)
+        for line in process.stdout:
+            if line.startswith(f"Epoch 2/{epochs}"):
+                process.send_signal(signal.SIGKILL)
+                break
+        process.wait()
+        assert process.returncode == -signal.SIGKILL
+        resumed = launch(name, args, killed)
+        output = resumed.communicate()[0]
+        assert resumed.returncode == 0, output
+        assert f"Epoch 1/{epochs}" not in output, output
+        assert f"Epoch 2/{epochs}" in output, output
+        fresh = launch(name, args, tmp_path / "fresh")
+        output = fresh.communicate()[0]
+        assert fresh.returncode == 0, output
+        return tuple(
+            json.loads((folder / "metrics.json").read_text())
+            for folder in (killed, tmp_path / "fresh")
+        )
+
+    return run

@@ -78,7 +78,11 @@ def test_hugging_face_model_with_its_tokenizer_and_lora(
     # Query (32 -> 4 heads x 8) and value (32 -> 2 x 8) adapters, 2 blocks.
     adapters = 2 * ((32 * 4 * 4 + 4 * 8) + (32 * 2 * 4 + 4 * 8))
     assert report["trainable_parameters"] == adapters
-    assert (out / "adapters.npz").is_file()
+    # The trained adapters (B starts at zero, so zeros mean untrained).
+    with np.load(out / "adapters.npz") as adapters:
+        for name in adapters.files:
+            if name.endswith("lora_kernel_b"):
+                assert np.abs(adapters[name]).max() > 0, name
     # The merged model, as a Hugging Face folder transformers loads.
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(
         out / "hugging_face"
@@ -139,3 +143,25 @@ def test_export_litert_reports_every_file(load_recipe, tmp_path):
     for name, row in rows.items():
         assert (tmp_path / f"lm_{name}.tflite").stat().st_size == row["bytes"]
         assert row["decode_tokens_per_second"] > 0
+
+
+@pytest.mark.full
+@pytest.mark.tensorflow_only
+@requires(transformers, "transformers torch")
+def test_a_killed_lora_run_resumes_and_matches(kill_and_resume, tmp_path):
+    # Bytes as tokens (no tokenizer.json): the vocabulary covers 256.
+    folder = tmp_path / "llama"
+    save_tiny_llama(folder, 260, max_position_embeddings=64)
+    data = _jsonl(tmp_path / "sums.jsonl", PAIRS)
+    # One batch per epoch: the shuffled order (which a resumed process
+    # draws afresh) cannot change the steps, so the runs must agree.
+    args = ["--model", str(folder), "--data", str(data), "--epochs", "3"]
+    args += ["--sequence-length", "24", "--lora-rank", "4"]
+    args += ["--batch-size", "64", "--learning-rate", "0.01"]
+    args += ["--max-new-tokens", "3"]
+    resumed, uninterrupted = kill_and_resume("causal_lm_finetune", args, 3)
+    assert resumed["epochs"] == uninterrupted["epochs"] == 3
+    assert resumed["lora"] == uninterrupted["lora"]
+    np.testing.assert_allclose(
+        resumed["test_loss"], uninterrupted["test_loss"], rtol=1e-4
+    )

@@ -3,11 +3,7 @@ data sources, resume after SIGKILL, NaN handling, and (large) the quality
 bars of their default runs on digits."""
 
 import json
-import os
 import pathlib
-import signal
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -138,22 +134,11 @@ def test_nan_loss_stops_the_recipe_with_a_message(load_recipe, tmp_path):
     assert "training stopped" in str(info.value)
 
 
-def _run(args, env):
-    return subprocess.Popen(
-        [sys.executable, "-u", str(RECIPES / "dcgan.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-
-
 @pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_sigkill_in_epoch_2_resumes_and_matches_an_uninterrupted_run(
-    tmp_path,
+    kill_and_resume,
 ):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     common = [
         "--epochs",
         "4",
@@ -166,23 +151,7 @@ def test_sigkill_in_epoch_2_resumes_and_matches_an_uninterrupted_run(
         "--ema-decay",
         "0",
     ]
-    killed_dir = tmp_path / "killed"
-    process = _run([*common, "--output-dir", str(killed_dir)], env)
-    for line in process.stdout:
-        if line.startswith("Epoch 2/4"):
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    assert (killed_dir / "backup").is_dir()
-    resumed = _run([*common, "--output-dir", str(killed_dir)], env)
-    output = resumed.communicate()[0]
-    assert resumed.returncode == 0, output
-    assert "Epoch 1/4" not in output and "Epoch 2/4" in output
-    fresh = _run([*common, "--output-dir", str(tmp_path / "fresh")], env)
-    assert fresh.wait() == 0
-    a = json.loads((killed_dir / "metrics.json").read_text())
-    b = json.loads((tmp_path / "fresh" / "metrics.json").read_text())
+    a, b = kill_and_resume("dcgan", common, epochs=4)
     assert a["epochs"] == b["epochs"] == 4
     for key in ("d_loss", "g_loss"):
         np.testing.assert_allclose(a["final"][key], b["final"][key], rtol=1e-3)

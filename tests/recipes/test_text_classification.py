@@ -1,9 +1,4 @@
-import json
-import os
 import pathlib
-import signal
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -227,19 +222,9 @@ def test_export_litert(recipe, shared_data, tmp_path):
     ]
 
 
-def _launch(args):
-    return subprocess.Popen(
-        [sys.executable, "-u", str(RECIPES / "text_classification.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-
-
 @pytest.mark.full
 @pytest.mark.tensorflow_only
-def test_sigkill_in_epoch_2_resumes_and_matches(shared_data, tmp_path):
+def test_sigkill_in_epoch_2_resumes_and_matches(shared_data, kill_and_resume):
     common = [
         "--data",
         str(shared_data / "sst2"),
@@ -252,22 +237,7 @@ def test_sigkill_in_epoch_2_resumes_and_matches(shared_data, tmp_path):
         "--sequence-length",
         "32",
     ]
-    killed = tmp_path / "killed"
-    process = _launch([*common, "--output-dir", str(killed)])
-    for line in process.stdout:
-        if line.startswith("Epoch 2/4"):
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    resumed = _launch([*common, "--output-dir", str(killed)])
-    output = resumed.communicate()[0]
-    assert resumed.returncode == 0, output
-    assert "Epoch 1/4" not in output and "Epoch 2/4" in output
-    fresh = _launch([*common, "--output-dir", str(tmp_path / "fresh")])
-    assert fresh.wait() == 0
-    a = json.loads((killed / "metrics.json").read_text())
-    b = json.loads((tmp_path / "fresh" / "metrics.json").read_text())
+    a, b = kill_and_resume("text_classification", common, epochs=4)
     assert a["epochs"] == b["epochs"] == 4  # from log.csv, all four epochs
     np.testing.assert_allclose(
         a["validation"]["accuracy"], b["validation"]["accuracy"], atol=0.02
