@@ -32,6 +32,17 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_configure(config):
+    # Property tests draw 15 examples in the full tier, 5 per push.
+    import hypothesis
+
+    hypothesis.settings.register_profile("full", max_examples=15)
+    hypothesis.settings.register_profile("per_push", max_examples=5)
+    hypothesis.settings.load_profile(
+        "full" if config.getoption("--full") else "per_push"
+    )
+
+
 def pytest_collection_modifyitems(config, items):
     backend = keras.backend.backend()
     skip_full = pytest.mark.skip(reason="full tier only: pass --full")
@@ -84,11 +95,15 @@ def shared_data():
 def check_layer(request):
     """`kerasbig.testing.check_layer` as this tier runs it: the
     `jit_compile` property (an XLA fit on TensorFlow, a torch.compile fit
-    and predict on PyTorch: seconds to a minute a layer) runs per push
-    only in tests marked `jit_representative`, everywhere in the full
-    tier. Every other property always runs."""
+    and predict on PyTorch: seconds to minutes a layer) runs per push
+    only in tests marked `jit_representative` (on the marker's
+    `backends`, default all), everywhere in the full tier. Every other
+    property always runs."""
+    marker = request.node.get_closest_marker("jit_representative")
     sweep = request.config.getoption("--full") or (
-        request.node.get_closest_marker("jit_representative") is not None
+        marker is not None
+        and keras.backend.backend()
+        in marker.kwargs.get("backends", (keras.backend.backend(),))
     )
 
     def check(*args, skip=(), **kwargs):

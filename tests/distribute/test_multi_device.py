@@ -26,6 +26,7 @@ def _last_row(path):
         return list(csv.DictReader(file))[-1]
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_mirrored_over_two_cpus_matches_one_device(text_data, tmp_path):
     code, output = finish(

@@ -122,6 +122,7 @@ def test_export_command_answers_help_before_keras_loads(program_help):
     assert "--quantization {float32,dynamic,float16,int8}" in text
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 @pytest.mark.backend_agnostic
 def test_export_command_converts_a_saved_model_from_another_backend(tmp_path):

@@ -15,7 +15,7 @@ torch = reference("torch")
 pyg_nn = reference("torch_geometric.nn")
 
 
-@pytest.mark.jit_representative
+@pytest.mark.jit_representative(backends=("tensorflow", "jax"))
 def test_conformance(graph, check_layer):
     x, edge_index, weight = graph
     check_layer(

@@ -268,6 +268,7 @@ def test_layers_argument_prunes_only_the_named_layers():
     assert wrapped == ["logits"]
 
 
+@pytest.mark.tensorflow_per_push
 def test_functional_transformer_with_padding_masks_prunes_and_strips():
     from kerasbig.layers import TransformerBlock
 

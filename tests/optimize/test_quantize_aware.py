@@ -80,6 +80,7 @@ def test_activation_range_follows_the_batches():
     assert float(ops.convert_to_numpy(layer.maximum)) == 4.0
 
 
+@pytest.mark.tensorflow_per_push
 def test_qat_trains_saves_and_reloads(digits, tmp_path):
     (x_train, y_train), (x_test, _) = digits
     qat = _compile(quantize_aware(_cnn()))
@@ -101,6 +102,7 @@ def test_qat_trains_saves_and_reloads(digits, tmp_path):
     )
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_qat_converts_to_a_fully_int8_file_at_least_as_good_as_ptq(
     digits, tmp_path
@@ -141,6 +143,7 @@ def test_unsupported_layers_raise():
         QuantizeAware(keras.layers.LSTM(2))
 
 
+@pytest.mark.tensorflow_per_push
 def test_preserve_sparsity_keeps_a_pruned_models_zeros(digits):
     (x_train, y_train), _ = digits
     model = _cnn()

@@ -51,6 +51,7 @@ def test_smoke_run_on_digits_writes_model_and_metrics(
     assert (tmp_path / "model.keras").is_file()
 
 
+@pytest.mark.full
 def test_tu_folder_trains(recipe, tmp_path):
     # Two classes a GIN separates: triangles vs paths of three nodes.
     folder = tmp_path / "SHAPES"

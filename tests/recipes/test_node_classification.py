@@ -43,6 +43,7 @@ def test_smoke_run_writes_metrics_and_a_reloadable_model(
     assert accuracy == pytest.approx(metrics["runs"][0]["test_accuracy"])
 
 
+@pytest.mark.full
 def test_gat_stops_early_and_restores_the_best_weights(recipe, cora, tmp_path):
     metrics = _run(
         recipe,

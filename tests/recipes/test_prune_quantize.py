@@ -45,6 +45,7 @@ def test_smoke_run_writes_every_file_and_the_report(
         keras.saving.load_model(tmp_path / name)
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_qat_adds_a_fully_int8_file_that_keeps_the_zeros(recipe, tmp_path):
     report = recipe.main(["--smoke", "--qat", "--output-dir", str(tmp_path)])

@@ -62,6 +62,7 @@ def test_smoke_without_weights_trains_everything_and_writes_outputs(
     assert model.output_shape == (None, 10)
 
 
+@pytest.mark.full
 def test_weights_file_loads_the_base_and_fine_tunes_only_block5(
     recipe, tmp_path
 ):
@@ -182,6 +183,7 @@ def test_bad_flags_stop_with_a_message(recipe, tmp_path, argv, expected):
 
 
 # The folder loader is NumPy and PIL, the same on every backend.
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_image_folder_with_colour_images(recipe, tmp_path):
     rng = np.random.default_rng(0)
@@ -233,6 +235,7 @@ def test_tfds_tf_flowers_with_mock_data(recipe, tmp_path):
     assert metrics["config"]["data"] == "tfds:tf_flowers"
 
 
+@pytest.mark.full
 @pytest.mark.tensorflow_only
 def test_export_litert_verifies_the_file(recipe, tmp_path):
     pytest.importorskip("ai_edge_litert")
