@@ -26,6 +26,7 @@ from kerasbig.graph.ops import degree
 from kerasbig.graph.ops import gcn_norm
 from kerasbig.graph.ops import replace_self_loops
 from kerasbig.graph.planetoid import load_planetoid
+from kerasbig.graph.rgcn_conv import RGCNConv
 from kerasbig.graph.sage_conv import SAGEConv
 from kerasbig.graph.tu_dataset import load_tu_dataset
 
@@ -41,6 +42,7 @@ __all__ = [
     "GlobalSumPool",
     "GraphBatch",
     "GraphDataset",
+    "RGCNConv",
     "SAGEConv",
     "add_remaining_self_loops",
     "add_self_loops",

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-_EDGE_FIELDS = ("edge_weight", "edge_attr")
+_EDGE_FIELDS = ("edge_weight", "edge_attr", "edge_type")
 
 
 class GraphBatch:
@@ -26,6 +26,8 @@ class GraphBatch:
         edge_index: int `(2, E)`, row 0 source, row 1 target.
         edge_weight: optional `(E,)` edge weights.
         edge_attr: optional `(E, D)` edge features.
+        edge_type: optional int `(E,)` relation types (`RGCNConv`);
+            padding edges get type 0.
         graph_index: optional int `(N,)`; all zeros (one graph) if omitted.
         num_graphs: number of graphs; `max(graph_index) + 1` if omitted.
 
@@ -50,6 +52,7 @@ class GraphBatch:
         edge_attr=None,
         graph_index=None,
         num_graphs=None,
+        edge_type=None,
     ):
         self.x = np.asarray(x, dtype="float32")
         self.edge_index = np.asarray(edge_index)
@@ -78,6 +81,15 @@ class GraphBatch:
             )
         self.edge_weight = _edge_array("edge_weight", edge_weight, num_edges)
         self.edge_attr = _edge_array("edge_attr", edge_attr, num_edges)
+        self.edge_type = _edge_array("edge_type", edge_type, num_edges, "int32")
+        if self.edge_type is not None and (
+            self.edge_type.ndim != 1 or (num_edges and self.edge_type.min() < 0)
+        ):
+            raise ValueError(
+                "GraphBatch: `edge_type` must be non-negative ints, one per "
+                f"edge, shape ({num_edges},). Received: shape="
+                f"{self.edge_type.shape}"
+            )
         if graph_index is None:
             graph_index = np.zeros(num_nodes, "int32")
         self.graph_index = np.asarray(graph_index).astype("int32")
@@ -151,7 +163,8 @@ class GraphBatch:
 
     def inputs(self):
         """The arrays as a dict for a model: `x`, `edge_index`,
-        `graph_index`, and `edge_weight` / `edge_attr` when present."""
+        `graph_index`, and `edge_weight` / `edge_attr` / `edge_type` when
+        present."""
         out = {
             "x": self.x,
             "edge_index": self.edge_index,
@@ -163,10 +176,15 @@ class GraphBatch:
         return out
 
 
-def _edge_array(name, value, num_edges):
+def _edge_array(name, value, num_edges, dtype="float32"):
     if value is None:
         return None
-    value = np.asarray(value, dtype="float32")
+    value = np.asarray(value)
+    if dtype == "int32" and not np.issubdtype(value.dtype, np.integer):
+        raise ValueError(
+            f"GraphBatch: `{name}` must be ints. Received: dtype={value.dtype}"
+        )
+    value = value.astype(dtype)
     if len(value) != num_edges:
         raise ValueError(
             f"GraphBatch: `{name}` must have one row per edge ({num_edges}). "

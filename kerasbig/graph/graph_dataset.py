@@ -13,8 +13,8 @@ class GraphDataset(keras.utils.PyDataset):
 
     Each item is `(inputs, targets, sample_weight)`: `inputs` is
     `GraphBatch.inputs()` (`x`, `edge_index`, `graph_index`, and
-    `edge_weight` / `edge_attr` if the graphs have them, or only the
-    `input_names` given), padded to
+    `edge_weight` / `edge_attr` / `edge_type` if the graphs have them, or
+    only the `input_names` given), padded to
     `num_nodes`, `num_edges` and `batch_size + 1` graphs, so the model
     compiles once. With `level="graph"` the targets are one row per graph
     slot and the weights are 1 for real graphs, 0 for padding; with
