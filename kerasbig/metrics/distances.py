@@ -9,9 +9,6 @@ from keras import ops
 
 from kerasbig import _backend
 
-__all__ = ["FrechetDistance", "KernelDistance", "frechet_distance"]
-
-
 # The two array namespaces the Fréchet maths runs in: keras.ops (any
 # backend, traceable) and NumPy (float64 on the host, for the metric).
 _NUMPY = types.SimpleNamespace(

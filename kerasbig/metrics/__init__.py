@@ -1,0 +1,19 @@
+"""Metrics: Fréchet and kernel distances between real and generated
+samples (over features from any Keras feature extractor), and filtered
+ranking metrics for link prediction (MRR, Hits@k)."""
+
+from kerasbig.metrics.distances import FrechetDistance
+from kerasbig.metrics.distances import KernelDistance
+from kerasbig.metrics.distances import frechet_distance
+from kerasbig.metrics.ranking import RANK_TYPES
+from kerasbig.metrics.ranking import rank_metrics
+from kerasbig.metrics.ranking import ranks
+
+__all__ = [
+    "RANK_TYPES",
+    "FrechetDistance",
+    "KernelDistance",
+    "frechet_distance",
+    "rank_metrics",
+    "ranks",
+]
