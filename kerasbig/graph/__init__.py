@@ -19,6 +19,8 @@ from kerasbig.graph.global_sum_pool import GlobalSumPool
 from kerasbig.graph.graph_batch import GraphBatch
 from kerasbig.graph.graph_batch import batch_graphs
 from kerasbig.graph.graph_dataset import GraphDataset
+from kerasbig.graph.knowledge_graph import KnowledgeGraph
+from kerasbig.graph.knowledge_graph import load_triples
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import add_self_loops
 from kerasbig.graph.ops import check_edge_index
@@ -42,6 +44,7 @@ __all__ = [
     "GlobalSumPool",
     "GraphBatch",
     "GraphDataset",
+    "KnowledgeGraph",
     "RGCNConv",
     "SAGEConv",
     "add_remaining_self_loops",
@@ -53,6 +56,7 @@ __all__ = [
     "from_scipy_sparse",
     "gcn_norm",
     "load_planetoid",
+    "load_triples",
     "load_tu_dataset",
     "replace_self_loops",
 ]
