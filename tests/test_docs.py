@@ -12,6 +12,7 @@ PAGES = [
     # Trains LoRA and (on TensorFlow) exports: per push on TensorFlow.
     pytest.param("llm.md", marks=pytest.mark.tensorflow_per_push),
     "graph.md",
+    "knowledge_graphs.md",
     "generative.md",
     "optimize.md",
     "distributed.md",

@@ -74,6 +74,30 @@ class KnowledgeGraph:
             mask[row, answers[key]] = True
         return mask
 
+    def one_to_n_data(self, split="train", inverse_relations=True):
+        """`(queries, labels)` for one-to-N training: each distinct `(h,
+        r)` of the split as a query triple `(h, r, 0)` (the tail column
+        is not read) and its multi-hot known tails `(queries,
+        num_entities)` float32. With `inverse_relations`, each `(?, r,
+        t)` is also the query `(t, r + num_relations)` with the heads as
+        labels (train the model with `inverse_relations=True`). Dense
+        labels: for graphs whose queries times entities fit in memory.
+        """
+        triples = getattr(self, split)
+        answers = {}
+        relations = self.num_relations
+        for head, relation, tail in triples.tolist():
+            answers.setdefault((head, relation), []).append(tail)
+            if inverse_relations:
+                answers.setdefault((tail, relation + relations), []).append(
+                    head
+                )
+        queries = np.array([(h, r, 0) for h, r in answers], "int32")
+        labels = np.zeros((len(answers), self.num_entities), "float32")
+        for row, found in enumerate(answers.values()):
+            labels[row, found] = 1.0
+        return queries.reshape(-1, 3), labels
+
 
 def _index_answers(triples):
     heads, tails = {}, {}

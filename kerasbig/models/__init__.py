@@ -1,5 +1,6 @@
 """Models: GAN family, VAE, Distiller, TransformerClassifier, CausalLM,
-and DCGAN builders."""
+DCGAN builders, and knowledge-graph embeddings (TransE, DistMult,
+ComplEx, RotatE)."""
 
 from kerasbig.models.causal_lm import CausalLM
 from kerasbig.models.conditional_gan import ConditionalGAN
@@ -7,15 +8,25 @@ from kerasbig.models.dcgan import dcgan_discriminator
 from kerasbig.models.dcgan import dcgan_generator
 from kerasbig.models.distiller import Distiller
 from kerasbig.models.gan import GAN
+from kerasbig.models.knowledge_graph_embedding import ComplEx
+from kerasbig.models.knowledge_graph_embedding import DistMult
+from kerasbig.models.knowledge_graph_embedding import KnowledgeGraphEmbedding
+from kerasbig.models.knowledge_graph_embedding import RotatE
+from kerasbig.models.knowledge_graph_embedding import TransE
 from kerasbig.models.transformer_classifier import TransformerClassifier
 from kerasbig.models.vae import VAE
 from kerasbig.models.wgan_gp import WGANGP
 
 __all__ = [
     "CausalLM",
+    "ComplEx",
     "ConditionalGAN",
+    "DistMult",
     "Distiller",
     "GAN",
+    "KnowledgeGraphEmbedding",
+    "RotatE",
+    "TransE",
     "TransformerClassifier",
     "VAE",
     "WGANGP",

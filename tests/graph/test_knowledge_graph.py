@@ -106,3 +106,27 @@ def test_bad_files_are_named(tmp_path, splits, message):
     folder = _write(tmp_path / "kg", **splits)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         load_triples(folder)
+
+
+@pytest.mark.backend_agnostic
+def test_one_to_n_data_has_every_known_tail_and_inverse_heads(tmp_path):
+    folder = _write(
+        tmp_path / "kg", train="a\tr\tb\na\tr\tc\nb\ts\tc\n", test="a\tr\tb\n"
+    )
+    graph = load_triples(folder)
+    a, b, c = (graph.entities.index(n) for n in "abc")
+    r, s = (graph.relations.index(n) for n in "rs")
+    queries, labels = graph.one_to_n_data(inverse_relations=False)
+    found = {
+        (h, rel): set(np.flatnonzero(row).tolist())
+        for (h, rel, _), row in zip(queries.tolist(), labels, strict=True)
+    }
+    assert found == {(a, r): {b, c}, (b, s): {c}}
+    queries, labels = graph.one_to_n_data()
+    found = {
+        (h, rel): set(np.flatnonzero(row).tolist())
+        for (h, rel, _), row in zip(queries.tolist(), labels, strict=True)
+    }
+    inverse = graph.num_relations
+    assert found[(c, r + inverse)] == {a} and found[(c, s + inverse)] == {b}
+    assert len(found) == 5 and labels.dtype == np.float32

@@ -1,0 +1,427 @@
+"""Knowledge-graph embeddings: TransE, DistMult, ComplEx and RotatE on one
+scoring interface, trained with `fit()` by 1-to-N scoring or negative
+sampling."""
+
+import math
+
+import keras
+from keras import ops
+
+from kerasbig import _validation as checks
+from kerasbig.models._seed_state import SavesSeedState
+
+OBJECTIVES = ("negative_sampling", "one_to_n")
+"""How `fit()` trains: corrupted triples per positive, or every entity
+scored against multi-hot labels."""
+
+LOSSES = ("softplus", "margin")
+"""Negative-sampling losses: logistic (`softplus(-s)` for positives,
+`softplus(s)` for negatives) or margin ranking."""
+
+REGULARIZATIONS = (None, "l2", "n3")
+"""Penalties on the batch's embeddings: squared L2, or the nuclear 3-norm
+of Lacroix et al. 2018 (moduli cubed for complex embeddings)."""
+
+TARGETS = ("head", "tail")
+
+
+class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
+    """Base of the knowledge-graph embedding models: an entity table, a
+    relation table and a score `s(h, r, t)` (higher is more plausible).
+
+    Inputs are int triples `(batch, 3)` of `(head, relation, tail)` ids;
+    `call` (and `predict`) returns their scores `(batch,)`.
+    `score_candidates(triples, target)` scores every entity as the head
+    or the tail of each triple, `(batch, num_entities)`, the input of
+    `kerasbig.metrics.ranks`.
+
+    Training (`compile(optimizer)`, then `fit()`; no Keras loss is
+    given, the model computes its own):
+
+    - `objective="negative_sampling"`: `fit(x=triples)` with training
+      triples. Each positive gets `num_negatives` corruptions, its head
+      or its tail (even odds) replaced by a uniformly drawn entity. The
+      `"softplus"` loss is the logistic loss of `score + margin`
+      (`margin` defaults to 0); with `adversarial_temperature` the
+      negatives are weighted by `softmax(temperature * score)` (no
+      gradient through the weights: self-adversarial sampling of Sun et
+      al. 2019). The `"margin"` loss is `max(0, margin - s_pos + s_neg)`.
+    - `objective="one_to_n"`: `fit(x=queries, y=labels)` with `queries`
+      `(batch, 3)` triples whose tail column is ignored and `labels`
+      `(batch, num_entities)` multi-hot known tails
+      (`KnowledgeGraph.one_to_n_data`); binary cross-entropy over every
+      entity, with `label_smoothing`. With `inverse_relations=True` the
+      relation table has `2 * num_relations` rows and head queries are
+      tail queries of the inverse relation `r + num_relations`.
+
+    `regularization` (`"l2"` or `"n3"`) adds `regularization_weight`
+    times the penalty of the batch's embeddings, divided by the batch.
+
+    Args:
+        num_entities: entities, a positive int.
+        num_relations: relations, a positive int.
+        embedding_dim: embedding size (complex models: complex entries).
+        objective: one of `OBJECTIVES`. Defaults to
+            `"negative_sampling"`.
+        num_negatives: corruptions per positive. Defaults to `16`.
+        loss: one of `LOSSES`. Defaults to `"softplus"`.
+        margin: the loss margin; defaults to `0` (softplus) or `1`
+            (margin).
+        adversarial_temperature: optional, self-adversarial weighting.
+        label_smoothing: one-to-N label smoothing in [0, 1).
+        regularization: one of `REGULARIZATIONS`.
+        regularization_weight: its weight. Defaults to `0.0`.
+        inverse_relations: add inverse relations (see above).
+        entity_constraint: optional Keras constraint on the entity table
+            (e.g. `keras.constraints.UnitNorm(axis=1)` for TransE).
+        seed: optional int seed of the negative sampling.
+        **kwargs: base `keras.Model` arguments.
+    """
+
+    entity_width = 1  # entity table columns per embedding dimension
+    relation_width = 1
+
+    def __init__(
+        self,
+        num_entities,
+        num_relations,
+        embedding_dim=64,
+        objective="negative_sampling",
+        num_negatives=16,
+        loss="softplus",
+        margin=None,
+        adversarial_temperature=None,
+        label_smoothing=0.0,
+        regularization=None,
+        regularization_weight=0.0,
+        inverse_relations=False,
+        entity_constraint=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        checks.positive_int(owner, "num_entities", num_entities)
+        checks.positive_int(owner, "num_relations", num_relations)
+        checks.positive_int(owner, "embedding_dim", embedding_dim)
+        checks.positive_int(owner, "num_negatives", num_negatives)
+        checks.one_of(owner, "objective", objective, OBJECTIVES)
+        checks.one_of(owner, "loss", loss, LOSSES)
+        checks.one_of(owner, "regularization", regularization, REGULARIZATIONS)
+        checks.rate(owner, "label_smoothing", label_smoothing)
+        if adversarial_temperature is not None:
+            checks.positive_number(
+                owner, "adversarial_temperature", adversarial_temperature
+            )
+        self.num_entities = num_entities
+        self.num_relations = num_relations
+        self.embedding_dim = embedding_dim
+        self.objective = objective
+        self.num_negatives = num_negatives
+        self.loss_name = loss
+        self.margin = margin
+        self.adversarial_temperature = adversarial_temperature
+        self.label_smoothing = label_smoothing
+        self.regularization = regularization
+        self.regularization_weight = regularization_weight
+        self.inverse_relations = inverse_relations
+        self.entity_constraint = keras.constraints.get(entity_constraint)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        table_rows = num_relations * (2 if inverse_relations else 1)
+        self.entity_embeddings = self.add_weight(
+            name="entity_embeddings",
+            shape=(num_entities, self.entity_width * embedding_dim),
+            initializer=self.entity_initializer(),
+            constraint=self.entity_constraint,
+        )
+        self.relation_embeddings = self.add_weight(
+            name="relation_embeddings",
+            shape=(table_rows, self.relation_width * embedding_dim),
+            initializer=self.relation_initializer(),
+        )
+        self.built = True
+
+    # What a subclass defines.
+
+    def entity_initializer(self):
+        return keras.initializers.GlorotUniform(self.seed)
+
+    def relation_initializer(self):
+        return keras.initializers.GlorotUniform(self.seed)
+
+    def score(self, h, r, t):
+        """`s(h, r, t)` of embeddings that broadcast, reduced over the
+        last axis."""
+        raise NotImplementedError
+
+    # The scoring interface.
+
+    def _embed(self, triples):
+        triples = ops.cast(triples, "int32")
+        return (
+            ops.take(self.entity_embeddings, triples[..., 0], axis=0),
+            ops.take(self.relation_embeddings, triples[..., 1], axis=0),
+            ops.take(self.entity_embeddings, triples[..., 2], axis=0),
+        )
+
+    def call(self, triples):
+        return self.score(*self._embed(triples))
+
+    def score_candidates(self, triples, target="tail"):
+        """Scores of every entity as the `target` (`"head"` or `"tail"`)
+        of each triple: `(batch, num_entities)`."""
+        checks.one_of(
+            f"{type(self).__name__}.score_candidates", "target", target, TARGETS
+        )
+        triples = ops.cast(triples, "int32")
+        table = ops.expand_dims(self.entity_embeddings, 0)
+        if target == "head" and self.inverse_relations:
+            # (?, r, t) is (t, r^-1, ?).
+            triples = ops.stack(
+                [
+                    triples[:, 2],
+                    triples[:, 1] + self.num_relations,
+                    triples[:, 0],
+                ],
+                axis=1,
+            )
+            target = "tail"
+        h, r, t = (ops.expand_dims(e, 1) for e in self._embed(triples))
+        if target == "tail":
+            return self.score(h, r, table)
+        return self.score(table, r, t)
+
+    # Training.
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        x = ops.cast(x, "int32")
+        if self.objective == "one_to_n":
+            loss = self._one_to_n_loss(x, y)
+        else:
+            loss = self._negative_sampling_loss(x, y_pred)
+        if self.regularization is not None and self.regularization_weight:
+            loss = loss + self.regularization_weight * self._penalty(x)
+        return loss
+
+    def _one_to_n_loss(self, queries, labels):
+        if labels is None:
+            raise ValueError(
+                f"{type(self).__name__}: objective='one_to_n' trains on "
+                "fit(x=queries, y=multi-hot labels) (see "
+                "KnowledgeGraph.one_to_n_data). Received: y=None"
+            )
+        logits = self.score_candidates(queries, "tail")
+        labels = ops.cast(labels, logits.dtype)
+        if self.label_smoothing:
+            labels = labels * (1.0 - self.label_smoothing) + (
+                self.label_smoothing / self.num_entities
+            )
+        return ops.mean(
+            ops.binary_crossentropy(labels, logits, from_logits=True)
+        )
+
+    def _negative_sampling_loss(self, positives, positive_scores):
+        batch = ops.shape(positives)[0]
+        shape = (batch, self.num_negatives)
+        entities = keras.random.randint(
+            shape, 0, self.num_entities, seed=self.seed_generator
+        )
+        draws = keras.random.uniform(shape, seed=self.seed_generator)
+        corrupt_head = draws < 0.5
+        repeated = ops.repeat(ops.expand_dims(positives, 1), shape[1], axis=1)
+        negatives = ops.stack(
+            [
+                ops.where(corrupt_head, entities, repeated[..., 0]),
+                repeated[..., 1],
+                ops.where(corrupt_head, repeated[..., 2], entities),
+            ],
+            axis=-1,
+        )
+        negative_scores = self.score(*self._embed(negatives))
+        if positive_scores is None:
+            positive_scores = self(positives)
+        positive_scores = ops.expand_dims(positive_scores, 1)
+        if self.loss_name == "margin":
+            margin = 1.0 if self.margin is None else self.margin
+            return ops.mean(
+                ops.relu(margin - positive_scores + negative_scores)
+            )
+        margin = 0.0 if self.margin is None else self.margin
+        positive_loss = ops.softplus(-(positive_scores + margin))[:, 0]
+        negative_loss = ops.softplus(negative_scores + margin)
+        if self.adversarial_temperature is None:
+            negative_loss = ops.mean(negative_loss, axis=1)
+        else:
+            weights = ops.stop_gradient(
+                ops.softmax(self.adversarial_temperature * negative_scores)
+            )
+            negative_loss = ops.sum(weights * negative_loss, axis=1)
+        return ops.mean(positive_loss + negative_loss) / 2.0
+
+    def _penalty(self, triples):
+        h, r, t = self._embed(triples)
+        batch = ops.cast(ops.shape(triples)[0], h.dtype)
+        if self.regularization == "l2":
+            total = sum(ops.sum(ops.square(e)) for e in (h, r, t))
+        else:
+            total = sum(ops.sum(self._modulus(e) ** 3) for e in (h, r, t))
+        return total / batch
+
+    def _modulus(self, embeddings):
+        return ops.abs(embeddings)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_entities": self.num_entities,
+            "num_relations": self.num_relations,
+            "embedding_dim": self.embedding_dim,
+            "objective": self.objective,
+            "num_negatives": self.num_negatives,
+            "loss": self.loss_name,
+            "margin": self.margin,
+            "adversarial_temperature": self.adversarial_temperature,
+            "label_smoothing": self.label_smoothing,
+            "regularization": self.regularization,
+            "regularization_weight": self.regularization_weight,
+            "inverse_relations": self.inverse_relations,
+            "entity_constraint": keras.constraints.serialize(
+                self.entity_constraint
+            ),
+            "seed": self.seed,
+        }
+
+
+def _halves(embeddings):
+    """`(real, imaginary)` of a complex embedding stored as `[real |
+    imaginary]`."""
+    real, imaginary = ops.split(embeddings, 2, axis=-1)
+    return real, imaginary
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class TransE(KnowledgeGraphEmbedding):
+    """TransE (Bordes et al. 2013): `s = -||h + r - t||_p`, PyKEEN's
+    `TransEInteraction`.
+
+    Args:
+        p_norm: the norm, `1` (default) or `2`.
+        **kwargs: `KnowledgeGraphEmbedding` arguments.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.models import TransE
+        >>> model = TransE(num_entities=10, num_relations=3, embedding_dim=8)
+        >>> tuple(model(np.array([[0, 1, 2], [3, 2, 1]])).shape)
+        (2,)
+        >>> tuple(model.score_candidates(np.array([[0, 1, 2]])).shape)
+        (1, 10)
+    """
+
+    def __init__(self, num_entities, num_relations, p_norm=1, **kwargs):
+        checks.one_of("TransE", "p_norm", p_norm, (1, 2))
+        super().__init__(num_entities, num_relations, **kwargs)
+        self.p_norm = p_norm
+
+    def score(self, h, r, t):
+        difference = h + r - t
+        if self.p_norm == 1:
+            return -ops.sum(ops.abs(difference), axis=-1)
+        squared = ops.sum(ops.square(difference), axis=-1)
+        return -ops.sqrt(ops.maximum(squared, 1e-24))
+
+    def get_config(self):
+        return {**super().get_config(), "p_norm": self.p_norm}
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class DistMult(KnowledgeGraphEmbedding):
+    """DistMult (Yang et al. 2015): `s = sum(h * r * t)`, PyKEEN's
+    `DistMultInteraction`.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.models import DistMult
+        >>> model = DistMult(num_entities=10, num_relations=3)
+        >>> tuple(model.score_candidates(np.array([[0, 1, 2]]), "head").shape)
+        (1, 10)
+    """
+
+    def score(self, h, r, t):
+        return ops.sum(h * r * t, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class ComplEx(KnowledgeGraphEmbedding):
+    """ComplEx (Trouillon et al. 2016): `s = Re(sum(h * r * conj(t)))`
+    over complex embeddings, stored as `[real | imaginary]` halves;
+    PyKEEN's `ComplExInteraction`.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.models import ComplEx
+        >>> model = ComplEx(num_entities=10, num_relations=3, embedding_dim=4)
+        >>> tuple(model.entity_embeddings.shape)  # 4 complex numbers each
+        (10, 8)
+    """
+
+    entity_width = 2
+    relation_width = 2
+
+    def score(self, h, r, t):
+        h_re, h_im = _halves(h)
+        r_re, r_im = _halves(r)
+        t_re, t_im = _halves(t)
+        return ops.sum(
+            (h_re * r_re - h_im * r_im) * t_re
+            + (h_re * r_im + h_im * r_re) * t_im,
+            axis=-1,
+        )
+
+    def _modulus(self, embeddings):
+        real, imaginary = _halves(embeddings)
+        return ops.sqrt(ops.square(real) + ops.square(imaginary))
+
+
+@keras.saving.register_keras_serializable(package="kerasbig")
+class RotatE(KnowledgeGraphEmbedding):
+    """RotatE (Sun et al. 2019): `s = -||h * r - t||_2` with complex
+    entity embeddings (`[real | imaginary]` halves) and each relation a
+    rotation `r = exp(i theta)`, stored as its phases `theta`; PyKEEN's
+    `RotatEInteraction` (whose relations are unit complex numbers).
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.models import RotatE
+        >>> model = RotatE(num_entities=10, num_relations=3, embedding_dim=4)
+        >>> tuple(model.relation_embeddings.shape)  # 4 phases each
+        (3, 4)
+    """
+
+    entity_width = 2
+    relation_width = 1
+
+    def relation_initializer(self):
+        return keras.initializers.RandomUniform(-math.pi, math.pi, self.seed)
+
+    def score(self, h, r, t):
+        h_re, h_im = _halves(h)
+        t_re, t_im = _halves(t)
+        cos, sin = ops.cos(r), ops.sin(r)
+        real = h_re * cos - h_im * sin - t_re
+        imaginary = h_re * sin + h_im * cos - t_im
+        squared = ops.sum(ops.square(real) + ops.square(imaginary), axis=-1)
+        return -ops.sqrt(ops.maximum(squared, 1e-24))
+
+    def _modulus(self, embeddings):
+        if embeddings.shape[-1] == self.embedding_dim:  # phases: |r| = 1
+            return ops.ones_like(embeddings)
+        real, imaginary = _halves(embeddings)
+        return ops.sqrt(ops.square(real) + ops.square(imaginary))
