@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from kerasbig._optional import import_optional
+from kerasbig.metrics import link_prediction_metrics
 
 __all__ = ["GeneratorEMA", "SampleGrid", "StopOnNaN", "save_image_grid"]
 
@@ -379,3 +380,77 @@ class StopOnNaN(keras.callbacks.Callback):
         self.model.save(partial)
         os.replace(partial, self.filepath)
         self.last_good_epoch = epoch
+
+
+class LinkPredictionMetrics(keras.callbacks.Callback):
+    """Adds filtered link-prediction metrics of a split to the epoch logs:
+    `<prefix>mrr` and `<prefix>hits@k` (both directions;
+    `kerasbig.metrics.link_prediction_metrics`), so that `EarlyStopping`,
+    `ModelCheckpoint` and `CSVLogger` placed after it can use them.
+
+    Args:
+        graph: a `kerasbig.graph.KnowledgeGraph`.
+        split: the split to rank. Defaults to `"valid"`.
+        every: evaluate every `every` epochs (and after the last). Epochs
+            in between log nothing for these names.
+        batch_size: triples scored at once.
+        hits_at: the `k`s of Hits@k.
+        prefix: name prefix. Defaults to `"val_"`.
+
+    Example:
+
+        >>> import keras, numpy as np
+        >>> from kerasbig.callbacks import LinkPredictionMetrics
+        >>> from kerasbig.graph import KnowledgeGraph
+        >>> from kerasbig.models import DistMult
+        >>> triples = np.array([[0, 0, 1], [1, 0, 2], [2, 0, 0]], "int32")
+        >>> graph = KnowledgeGraph(["a", "b", "c"], ["r"], triples,
+        ...                        triples[:1], triples[1:])
+        >>> model = DistMult(3, 1, embedding_dim=4)
+        >>> model.compile(keras.optimizers.Adam(0.01))
+        >>> history = model.fit(triples, epochs=1, verbose=0,
+        ...                     callbacks=[LinkPredictionMetrics(graph)])
+        >>> sorted(history.history)
+        ['loss', 'val_hits@1', 'val_hits@10', 'val_hits@3', 'val_mrr']
+    """
+
+    def __init__(
+        self,
+        graph,
+        split="valid",
+        every=1,
+        batch_size=256,
+        hits_at=(1, 3, 10),
+        prefix="val_",
+    ):
+        super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(
+                "LinkPredictionMetrics: `every` must be a positive int. "
+                f"Received: every={every!r}"
+            )
+        self.graph = graph
+        self.split = split
+        self.every = every
+        self.batch_size = batch_size
+        self.hits_at = hits_at
+        self.prefix = prefix
+        self._epochs = None
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs")
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self._epochs is not None and epoch + 1 == self._epochs
+        if logs is None or not ((epoch + 1) % self.every == 0 or last):
+            return
+        _sync_jax_state(self.model)
+        both = link_prediction_metrics(
+            self.model,
+            self.graph,
+            self.split,
+            batch_size=self.batch_size,
+            hits_at=self.hits_at,
+        )["both"]
+        for name, value in both.items():
+            logs[self.prefix + name] = value

@@ -6,6 +6,7 @@ from kerasbig.metrics.distances import FrechetDistance
 from kerasbig.metrics.distances import KernelDistance
 from kerasbig.metrics.distances import frechet_distance
 from kerasbig.metrics.ranking import RANK_TYPES
+from kerasbig.metrics.ranking import link_prediction_metrics
 from kerasbig.metrics.ranking import rank_metrics
 from kerasbig.metrics.ranking import ranks
 
@@ -14,6 +15,7 @@ __all__ = [
     "FrechetDistance",
     "KernelDistance",
     "frechet_distance",
+    "link_prediction_metrics",
     "rank_metrics",
     "ranks",
 ]

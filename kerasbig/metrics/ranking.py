@@ -116,3 +116,49 @@ def rank_metrics(rank_values, hits_at=(1, 3, 10)):
         checks.positive_int("rank_metrics", "hits_at", k)
         result[f"hits@{k}"] = float(np.mean(values <= k))
     return result
+
+
+def link_prediction_metrics(
+    model, graph, split="test", batch_size=256, hits_at=(1, 3, 10)
+):
+    """Filtered MRR and Hits@k of a link-prediction model on a split, per
+    direction and both.
+
+    Each triple of the split is a head query `(?, r, t)` and a tail query
+    `(h, r, ?)`; every entity is scored (`model.score_candidates`), the
+    other known answers of any split are filtered out
+    (`graph.known_answers`) and ties rank realistically.
+
+    Args:
+        model: a model with `score_candidates(triples, target)` (the
+            `kerasbig.models` knowledge-graph embeddings).
+        graph: a `kerasbig.graph.KnowledgeGraph`.
+        split: `"train"`, `"valid"` or `"test"`. Defaults to `"test"`.
+        batch_size: triples scored at once.
+        hits_at: the `k`s of Hits@k.
+
+    Returns:
+        `{"head": {...}, "tail": {...}, "both": {...}}`, each a
+        `rank_metrics` dict.
+    """
+    triples = np.asarray(getattr(graph, split))
+    if not len(triples):
+        raise ValueError(
+            f"link_prediction_metrics: the {split!r} split holds no triples"
+        )
+    checks.positive_int("link_prediction_metrics", "batch_size", batch_size)
+    found = {}
+    for target, column in (("head", 0), ("tail", 2)):
+        parts = []
+        for start in range(0, len(triples), batch_size):
+            batch = triples[start : start + batch_size]
+            scores = model.score_candidates(batch, target)
+            mask = graph.known_answers(batch, target)
+            parts.append(
+                ops.convert_to_numpy(ranks(scores, batch[:, column], mask))
+            )
+        found[target] = np.concatenate(parts)
+    found["both"] = np.concatenate([found["head"], found["tail"]])
+    return {
+        name: rank_metrics(values, hits_at) for name, values in found.items()
+    }

@@ -77,15 +77,18 @@ def check_export_backend(export_litert):
 
 def higher_is_better(monitor):
     """Whether a logged value named `monitor` is maximised: its name
-    holds "acc", "auc", "precision", "recall" or "f1".
+    holds "acc", "auc", "precision", "recall", "f1", "mrr" or "hits"
+    (link prediction's mean reciprocal rank and Hits@k).
 
     Example:
 
         >>> from kerasbig.training import higher_is_better
         >>> higher_is_better("val_accuracy"), higher_is_better("val_loss")
         (True, False)
+        >>> higher_is_better("val_mrr"), higher_is_better("val_hits@10")
+        (True, True)
     """
-    words = ("acc", "auc", "precision", "recall", "f1")
+    words = ("acc", "auc", "precision", "recall", "f1", "mrr", "hits")
     return any(word in monitor for word in words)
 
 
@@ -123,7 +126,9 @@ def fit_to_folder(
         monitor: logged value that picks the best epoch; maximised when
             `higher_is_better(monitor)`, minimised otherwise.
         class_weight: optional dict of per-class loss weights.
-        callbacks: further callbacks (e.g. `EarlyStopping`).
+        callbacks: further callbacks (e.g. `EarlyStopping`), run before
+            the run's own, so that a value one adds to the epoch logs can
+            be the `monitor` and is written to `log.csv`.
         verbose: `fit` verbosity; by default a progress bar (1) when
             stdout is a terminal and a line per epoch (2) when it is
             redirected to a log, where bars would write a line per step.
@@ -162,7 +167,10 @@ def fit_to_folder(
     best_so_far = None
     if resuming and logged:
         best_so_far = max(logged) if higher else min(logged)
+    # The caller's callbacks first: values they add to the epoch logs
+    # (LinkPredictionMetrics' val_mrr) reach the checkpoint and log.csv.
     all_callbacks = [
+        *callbacks,
         *run,
         keras.callbacks.ModelCheckpoint(
             str(best_path),
@@ -172,7 +180,6 @@ def fit_to_folder(
             initial_value_threshold=best_so_far,
         ),
         keras.callbacks.TensorBoard(str(output_dir / "tensorboard")),
-        *callbacks,
     ]
     if verbose is None:
         verbose = progress_verbosity()

@@ -9,13 +9,16 @@ from keras import ops
 from references import reference
 from references import requires
 
+from kerasbig.callbacks import LinkPredictionMetrics
 from kerasbig.graph import load_triples
+from kerasbig.metrics import link_prediction_metrics
 from kerasbig.metrics import rank_metrics
 from kerasbig.metrics import ranks
 from kerasbig.models import ComplEx
 from kerasbig.models import DistMult
 from kerasbig.models import RotatE
 from kerasbig.models import TransE
+from kerasbig.training import fit_to_folder
 
 torch = reference("torch")
 pykeen_modules = reference("pykeen.nn.modules")
@@ -106,14 +109,7 @@ def test_candidates_equal_each_triples_score(name, inverse_relations):
 
 
 def _filtered_metrics(model, graph):
-    found = []
-    for target, column in (("head", 0), ("tail", 2)):
-        scores = model.score_candidates(graph.test, target)
-        mask = graph.known_answers(graph.test, target)
-        found.append(
-            ops.convert_to_numpy(ranks(scores, graph.test[:, column], mask))
-        )
-    return rank_metrics(np.concatenate(found))
+    return link_prediction_metrics(model, graph)["both"]
 
 
 # Per push on every backend: one model per objective; the rest per push
@@ -209,3 +205,41 @@ def test_one_to_n_needs_labels():
         model.fit(TRIPLES, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="`target` must be one of"):
         model.score_candidates(TRIPLES, "relation")
+
+
+def test_link_prediction_metrics_rank_each_direction(shared_data):
+    graph = load_triples(shared_data / "kg" / "nations")
+    model = DistMult(graph.num_entities, graph.num_relations, seed=4)
+    result = link_prediction_metrics(model, graph, "valid", batch_size=64)
+    found = {}
+    for target, column in (("head", 0), ("tail", 2)):
+        scores = model.score_candidates(graph.valid, target)
+        mask = graph.known_answers(graph.valid, target)
+        found[target] = ops.convert_to_numpy(
+            ranks(scores, graph.valid[:, column], mask)
+        )
+        assert result[target] == pytest.approx(rank_metrics(found[target]))
+    both = np.concatenate([found["head"], found["tail"]])
+    assert result["both"] == pytest.approx(rank_metrics(both))
+
+
+def test_validation_mrr_picks_the_best_checkpoint(shared_data, tmp_path):
+    graph = load_triples(shared_data / "kg" / "nations")
+    model = DistMult(graph.num_entities, graph.num_relations, seed=0)
+    model.compile(keras.optimizers.Adam(0.05))
+    history, stopped = fit_to_folder(
+        model,
+        (graph.train, None),
+        None,
+        epochs=3,
+        batch_size=256,
+        output_dir=tmp_path,
+        monitor="val_mrr",
+        callbacks=[LinkPredictionMetrics(graph, "valid")],
+        verbose=0,
+    )
+    assert stopped is None and len(history["val_mrr"]) == 3
+    best = keras.saving.load_model(tmp_path / "best.keras")
+    assert link_prediction_metrics(best, graph, "valid")["both"][
+        "mrr"
+    ] == pytest.approx(max(history["val_mrr"]))
