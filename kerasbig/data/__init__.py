@@ -1,7 +1,8 @@
-"""Dataset loaders: embedded digits, tfds and folder image sets, text
-classification sets (tfds, TSV/CSV, folders) with their pipelines, and
-verified downloads into Keras's cache folder."""
+"""Dataset loaders: embedded digits and Nations triples, tfds and folder
+image sets, text classification sets (tfds, TSV/CSV, folders) with their
+pipelines, and verified downloads into Keras's cache folder."""
 
+from kerasbig.data.bundled_graphs import nations_folder
 from kerasbig.data.digits import load_digits
 from kerasbig.data.digits import stratified_split
 from kerasbig.data.download import data_folder
@@ -20,6 +21,7 @@ __all__ = [
     "load_digits",
     "load_image_data",
     "load_text_data",
+    "nations_folder",
     "stratified_split",
     "text_dataset",
 ]

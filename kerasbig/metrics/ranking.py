@@ -140,6 +140,19 @@ def link_prediction_metrics(
     Returns:
         `{"head": {...}, "tail": {...}, "both": {...}}`, each a
         `rank_metrics` dict.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.graph import KnowledgeGraph
+        >>> from kerasbig.metrics import link_prediction_metrics
+        >>> from kerasbig.models import DistMult
+        >>> triples = np.array([[0, 0, 1], [1, 0, 2], [2, 0, 0]], "int32")
+        >>> graph = KnowledgeGraph(["a", "b", "c"], ["r"], triples,
+        ...                        triples[:1], triples[1:])
+        >>> result = link_prediction_metrics(DistMult(3, 1), graph)
+        >>> sorted(result), sorted(result["both"])
+        (['both', 'head', 'tail'], ['hits@1', 'hits@10', 'hits@3', 'mrr'])
     """
     triples = np.asarray(getattr(graph, split))
     if not len(triples):

@@ -25,6 +25,7 @@ of Lacroix et al. 2018 (moduli cubed for complex embeddings)."""
 TARGETS = ("head", "tail")
 
 
+@keras.saving.register_keras_serializable(package="kerasbig")
 class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
     """Base of the knowledge-graph embedding models: an entity table, a
     relation table and a score `s(h, r, t)` (higher is more plausible).
@@ -76,6 +77,19 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
             (e.g. `keras.constraints.UnitNorm(axis=1)` for TransE).
         seed: optional int seed of the negative sampling.
         **kwargs: base `keras.Model` arguments.
+
+    Example (a new model is its `score`):
+
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.models import KnowledgeGraphEmbedding
+        >>> class Translation(KnowledgeGraphEmbedding):
+        ...     def score(self, h, r, t):  # s = <h + r, t>
+        ...         return ops.sum((h + r) * t, axis=-1)
+        >>> model = Translation(num_entities=5, num_relations=2,
+        ...                     embedding_dim=4)
+        >>> tuple(model.score_candidates(np.array([[0, 1, 2]])).shape)
+        (1, 5)
     """
 
     entity_width = 1  # entity table columns per embedding dimension

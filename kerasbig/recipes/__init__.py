@@ -18,4 +18,5 @@ NAMES = (
     "conditional_gan",
     "vae",
     "causal_lm_finetune",
+    "link_prediction",
 )
