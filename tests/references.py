@@ -53,3 +53,18 @@ def save_tiny_llama(folder, vocabulary_size, **overrides):
     model.generation_config.eos_token_id = None  # generate to the length
     model.save_pretrained(folder)
     return model.eval()
+
+
+def copy_rgcn_weights(ours, theirs):
+    """PyG's RGCNConv weights into ours: weight, comp, root, bias."""
+    values = {"bias": theirs.bias, "root_kernel": theirs.root}
+    name = "kernel"
+    if ours.num_bases is not None:
+        name = "bases"
+        values["coefficients"] = theirs.comp
+    elif ours.num_blocks is not None:
+        name = "blocks"
+    values[name] = theirs.weight
+    for variable in ours.weights:
+        value = values[variable.name]
+        variable.assign(value.detach().numpy())

@@ -1,6 +1,6 @@
 """Models: GAN family, VAE, Distiller, TransformerClassifier, CausalLM,
 DCGAN builders, and knowledge-graph embeddings (TransE, DistMult,
-ComplEx, RotatE)."""
+ComplEx, RotatE, the R-GCN link predictor)."""
 
 from kerasbig.models.causal_lm import CausalLM
 from kerasbig.models.conditional_gan import ConditionalGAN
@@ -13,6 +13,7 @@ from kerasbig.models.knowledge_graph_embedding import DistMult
 from kerasbig.models.knowledge_graph_embedding import KnowledgeGraphEmbedding
 from kerasbig.models.knowledge_graph_embedding import RotatE
 from kerasbig.models.knowledge_graph_embedding import TransE
+from kerasbig.models.rgcn_link_predictor import RGCNLinkPredictor
 from kerasbig.models.transformer_classifier import TransformerClassifier
 from kerasbig.models.vae import VAE
 from kerasbig.models.wgan_gp import WGANGP
@@ -25,6 +26,7 @@ __all__ = [
     "Distiller",
     "GAN",
     "KnowledgeGraphEmbedding",
+    "RGCNLinkPredictor",
     "RotatE",
     "TransE",
     "TransformerClassifier",

@@ -171,16 +171,22 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
 
     # The scoring interface.
 
-    def _embed(self, triples):
+    def entity_representations(self, training=False):
+        """The `(num_entities, width)` entity vectors that are scored: the
+        entity table itself here; an encoder (R-GCN) computes them."""
+        return self.entity_embeddings
+
+    def _embed(self, triples, entities):
         triples = ops.cast(triples, "int32")
         return (
-            ops.take(self.entity_embeddings, triples[..., 0], axis=0),
+            ops.take(entities, triples[..., 0], axis=0),
             ops.take(self.relation_embeddings, triples[..., 1], axis=0),
-            ops.take(self.entity_embeddings, triples[..., 2], axis=0),
+            ops.take(entities, triples[..., 2], axis=0),
         )
 
-    def call(self, triples):
-        return self.score(*self._embed(triples))
+    def call(self, triples, training=None):
+        entities = self.entity_representations(training=training)
+        return self.score(*self._embed(triples, entities))
 
     def score_candidates(self, triples, target="tail"):
         """Scores of every entity as the `target` (`"head"` or `"tail"`)
@@ -188,8 +194,13 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
         checks.one_of(
             f"{type(self).__name__}.score_candidates", "target", target, TARGETS
         )
+        return self._score_candidates(
+            triples, target, self.entity_representations()
+        )
+
+    def _score_candidates(self, triples, target, entities):
         triples = ops.cast(triples, "int32")
-        table = ops.expand_dims(self.entity_embeddings, 0)
+        table = ops.expand_dims(entities, 0)
         if target == "head" and self.inverse_relations:
             # (?, r, t) is (t, r^-1, ?).
             triples = ops.stack(
@@ -201,7 +212,9 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
                 axis=1,
             )
             target = "tail"
-        h, r, t = (ops.expand_dims(e, 1) for e in self._embed(triples))
+        h, r, t = (
+            ops.expand_dims(e, 1) for e in self._embed(triples, entities)
+        )
         if target == "tail":
             return self.score(h, r, table)
         return self.score(table, r, t)
@@ -212,22 +225,27 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         x = ops.cast(x, "int32")
+        # Once per step: positives, negatives and the penalty share the
+        # same vectors (and an encoder's dropout draws).
+        entities = self.entity_representations(training=training)
         if self.objective == "one_to_n":
-            loss = self._one_to_n_loss(x, y)
+            loss = self._one_to_n_loss(x, y, entities)
         else:
-            loss = self._negative_sampling_loss(x, y_pred)
+            loss = self._negative_sampling_loss(x, entities)
         if self.regularization is not None and self.regularization_weight:
-            loss = loss + self.regularization_weight * self._penalty(x)
+            loss = loss + self.regularization_weight * self._penalty(
+                x, entities
+            )
         return loss
 
-    def _one_to_n_loss(self, queries, labels):
+    def _one_to_n_loss(self, queries, labels, entities):
         if labels is None:
             raise ValueError(
                 f"{type(self).__name__}: objective='one_to_n' trains on "
                 "fit(x=queries, y=multi-hot labels) (see "
                 "KnowledgeGraph.one_to_n_data). Received: y=None"
             )
-        logits = self.score_candidates(queries, "tail")
+        logits = self._score_candidates(queries, "tail", entities)
         labels = ops.cast(labels, logits.dtype)
         if self.label_smoothing:
             labels = labels * (1.0 - self.label_smoothing) + (
@@ -237,10 +255,10 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
             ops.binary_crossentropy(labels, logits, from_logits=True)
         )
 
-    def _negative_sampling_loss(self, positives, positive_scores):
+    def _negative_sampling_loss(self, positives, entities):
         batch = ops.shape(positives)[0]
         shape = (batch, self.num_negatives)
-        entities = keras.random.randint(
+        replacements = keras.random.randint(
             shape, 0, self.num_entities, seed=self.seed_generator
         )
         draws = keras.random.uniform(shape, seed=self.seed_generator)
@@ -248,16 +266,16 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
         repeated = ops.repeat(ops.expand_dims(positives, 1), shape[1], axis=1)
         negatives = ops.stack(
             [
-                ops.where(corrupt_head, entities, repeated[..., 0]),
+                ops.where(corrupt_head, replacements, repeated[..., 0]),
                 repeated[..., 1],
-                ops.where(corrupt_head, repeated[..., 2], entities),
+                ops.where(corrupt_head, repeated[..., 2], replacements),
             ],
             axis=-1,
         )
-        negative_scores = self.score(*self._embed(negatives))
-        if positive_scores is None:
-            positive_scores = self(positives)
-        positive_scores = ops.expand_dims(positive_scores, 1)
+        negative_scores = self.score(*self._embed(negatives, entities))
+        positive_scores = ops.expand_dims(
+            self.score(*self._embed(positives, entities)), 1
+        )
         if self.loss_name == "margin":
             margin = 1.0 if self.margin is None else self.margin
             return ops.mean(
@@ -275,8 +293,8 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
             negative_loss = ops.sum(weights * negative_loss, axis=1)
         return ops.mean(positive_loss + negative_loss) / 2.0
 
-    def _penalty(self, triples):
-        h, r, t = self._embed(triples)
+    def _penalty(self, triples, entities):
+        h, r, t = self._embed(triples, entities)
         batch = ops.cast(ops.shape(triples)[0], h.dtype)
         if self.regularization == "l2":
             total = sum(ops.sum(ops.square(e)) for e in (h, r, t))

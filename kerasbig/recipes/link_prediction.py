@@ -1,10 +1,13 @@
-"""Link prediction on a knowledge graph: TransE, DistMult, ComplEx, RotatE.
+"""Link prediction on a knowledge graph: TransE, DistMult, ComplEx, RotatE,
+R-GCN.
 
 Trains a knowledge-graph embedding with plain `model.fit()` on whichever
-Keras backend is active: ComplEx and DistMult by one-to-N scoring (every
-entity against the known answers of each (head, relation) query, with
-inverse relations for head queries and label smoothing), TransE and
-RotatE by negative sampling (RotatE's self-adversarial weights).
+Keras backend is active: ComplEx, DistMult and R-GCN (an R-GCN encoder
+over the training graph with a DistMult decoder, Schlichtkrull et al.
+2018) by one-to-N scoring (every entity against the known answers of
+each (head, relation) query, with inverse relations for head queries and
+label smoothing), TransE and RotatE by negative sampling (RotatE's
+self-adversarial weights).
 Validation MRR (filtered, both directions) is measured every
 --evaluate-every epochs; the best epoch is kept and training stops after
 --patience evaluations without a better one. The report gives filtered
@@ -34,7 +37,8 @@ from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
-MODELS = ("complex", "distmult", "transe", "rotate")
+MODELS = ("complex", "distmult", "transe", "rotate", "rgcn")
+ONE_TO_N_MODELS = ("complex", "distmult", "rgcn")
 
 
 @dataclasses.dataclass
@@ -50,15 +54,30 @@ class Config(DistributeConfig):
     )
     epochs: int = option(200, "most passes over the training data", minimum=1)
     batch_size: int = option(128, "queries or triples per step", minimum=1)
-    learning_rate: float = option(0.01, "Adam learning rate", greater_than=0)
+    learning_rate: float = option(
+        None,
+        "Adam learning rate; default 0.01, and 0.003 for rgcn (its scores, "
+        "products of two layers' outputs, diverge at 0.01)",
+        greater_than=0,
+    )
     label_smoothing: float = option(
         0.1,
-        "one-to-N label smoothing (complex, distmult)",
+        "one-to-N label smoothing (complex, distmult, rgcn)",
         minimum=0,
         less_than=1,
     )
     num_negatives: int = option(
         32, "corruptions per triple (transe, rotate)", minimum=1
+    )
+    num_layers: int = option(2, "R-GCN layers (rgcn)", minimum=1)
+    num_bases: int = option(
+        None,
+        "basis decomposition of the R-GCN kernels (rgcn; default: one "
+        "kernel per relation)",
+        minimum=1,
+    )
+    dropout: float = option(
+        0.2, "dropout between R-GCN layers (rgcn)", minimum=0, less_than=1
     )
     regularization_weight: float = option(
         0.0, "N3 penalty weight on the batch's embeddings", minimum=0
@@ -90,6 +109,7 @@ from kerasbig.graph import load_triples
 from kerasbig.metrics import link_prediction_metrics
 from kerasbig.models import ComplEx
 from kerasbig.models import DistMult
+from kerasbig.models import RGCNLinkPredictor
 from kerasbig.models import RotatE
 from kerasbig.models import TransE
 from kerasbig.training import fit_to_folder
@@ -100,23 +120,32 @@ from kerasbig.training import write_report
 
 def build_model(config, graph):
     """The model with its training objective: one-to-N for the bilinear
-    models, negative sampling for the distance ones."""
+    models and R-GCN, negative sampling for the distance ones."""
     common = {
         "embedding_dim": config.embedding_dim,
         "seed": config.seed,
         "regularization": "n3" if config.regularization_weight else None,
         "regularization_weight": config.regularization_weight,
     }
-    if config.model in ("complex", "distmult"):
-        model_class = ComplEx if config.model == "complex" else DistMult
-        return model_class(
-            graph.num_entities,
-            graph.num_relations,
-            objective="one_to_n",
-            inverse_relations=True,
-            label_smoothing=config.label_smoothing,
+    if config.model in ONE_TO_N_MODELS:
+        one_to_n = {
+            "objective": "one_to_n",
+            "inverse_relations": True,
+            "label_smoothing": config.label_smoothing,
             **common,
-        )
+        }
+        if config.model == "rgcn":
+            return RGCNLinkPredictor(
+                graph.num_entities,
+                graph.num_relations,
+                graph.train,
+                num_layers=config.num_layers,
+                num_bases=config.num_bases,
+                dropout=config.dropout,
+                **one_to_n,
+            )
+        model_class = ComplEx if config.model == "complex" else DistMult
+        return model_class(graph.num_entities, graph.num_relations, **one_to_n)
     if config.model == "rotate":
         return RotatE(
             graph.num_entities,
@@ -136,6 +165,12 @@ def build_model(config, graph):
     )
 
 
+def learning_rate(config):
+    if config.learning_rate is not None:
+        return config.learning_rate
+    return 0.003 if config.model == "rgcn" else 0.01
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     # One replica: the multi-replica path of the embeddings' sampling
@@ -146,7 +181,7 @@ def main(argv=None):
     graph = load_triples(config.data or nations_folder())
     with run.strategy.scope():
         model = build_model(config, graph)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate(config)))
     if model.objective == "one_to_n":
         train_data = graph.one_to_n_data(inverse_relations=True)
     else:

@@ -5,6 +5,7 @@ padding."""
 import numpy as np
 import pytest
 from keras import ops
+from references import copy_rgcn_weights
 from references import reference
 from references import requires
 
@@ -51,21 +52,6 @@ def test_conformance(graph, options, check_layer):
     )
 
 
-def _copy_into(ours, theirs):
-    """PyG's RGCNConv weights into ours: weight, comp, root, bias."""
-    values = {"bias": theirs.bias, "root_kernel": theirs.root}
-    name = "kernel"
-    if ours.num_bases is not None:
-        name = "bases"
-        values["coefficients"] = theirs.comp
-    elif ours.num_blocks is not None:
-        name = "blocks"
-    values[name] = theirs.weight
-    for variable in ours.weights:
-        value = values[variable.name]
-        variable.assign(value.detach().numpy())
-
-
 @requires(pyg_nn, "torch-geometric")
 @requires(torch, "torch")
 @pytest.mark.parametrize("aggregation", ["mean", "sum", "max"])
@@ -97,7 +83,7 @@ def test_matches_pyg_with_copied_weights(make_graph, aggregation, options):
         **{("use_bias" if k == "bias" else k): v for k, v in options.items()},
     )
     ours.build((12, 6), (2, None), (None,))
-    _copy_into(ours, theirs)
+    copy_rgcn_weights(ours, theirs)
     got = ops.convert_to_numpy(ours(x, edge_index, edge_type))
     np.testing.assert_allclose(got, expected, atol=1e-5)
     # The two isolated nodes get only the root term and the bias.
@@ -119,7 +105,7 @@ def test_node_ids_match_pyg_featureless(make_graph, options):
         ).numpy()
     ours = RGCNConv(8, RELATIONS, input_dim=12, **options)
     ours.build((12,), (2, None), (None,))
-    _copy_into(ours, theirs)
+    copy_rgcn_weights(ours, theirs)
     got = ops.convert_to_numpy(ours(np.arange(12), edge_index, edge_type))
     np.testing.assert_allclose(got, expected, atol=1e-5)
 

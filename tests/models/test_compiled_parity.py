@@ -19,6 +19,8 @@ from kerasbig.models import WGANGP
 from kerasbig.models import CausalLM
 from kerasbig.models import ConditionalGAN
 from kerasbig.models import Distiller
+from kerasbig.models import RGCNLinkPredictor
+from kerasbig.models import RotatE
 from kerasbig.models import TransformerClassifier
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
@@ -34,6 +36,11 @@ TOKENS[np.arange(10)[None] >= RNG.integers(3, 11, 8)[:, None]] = 0
 FEATURES = RNG.uniform(size=(16, 12)).astype("float32")
 NODES = RNG.standard_normal((12, 5)).astype("float32")
 EDGES = RNG.integers(0, 10, (2, 30))
+# Knowledge-graph triples (head, relation, tail): 10 entities, 3 relations.
+TRIPLES = np.stack(
+    [RNG.integers(0, 10, 24), RNG.integers(0, 3, 24), RNG.integers(0, 10, 24)],
+    axis=1,
+).astype("int32")
 
 
 def _sgd():
@@ -135,6 +142,34 @@ def _gcn():
     return model, (data,), (data[0][0], data)
 
 
+def _rotate():
+    # Negative sampling draws from the model's seed generator.
+    model = RotatE(
+        10, 3, embedding_dim=4, num_negatives=4, adversarial_temperature=1.0
+    )
+    model.compile(optimizer=_sgd(), **_mode())
+    return model, (TRIPLES,), TRIPLES
+
+
+def _rgcn():
+    # Dropout and edge dropout in the encoder; one-to-N labels.
+    model = RGCNLinkPredictor(
+        10,
+        3,
+        TRIPLES,
+        embedding_dim=8,
+        num_bases=2,
+        edge_dropout=0.3,
+        objective="one_to_n",
+        inverse_relations=True,
+        label_smoothing=0.1,
+        seed=3,
+    )
+    model.compile(optimizer=_sgd(), **_mode())
+    labels = np.eye(10, dtype="float32")[TRIPLES[:, 2]]
+    return model, (TRIPLES, labels), TRIPLES
+
+
 MODELS = {
     "gan_r1": lambda: _gan("gan"),
     "wgan_gp": lambda: _gan("wgan"),
@@ -144,6 +179,8 @@ MODELS = {
     "transformer_classifier": _classifier,
     "causal_lm": _causal_lm,
     "gcn": _gcn,
+    "rotate": _rotate,
+    "rgcn_link_predictor": _rgcn,
 }
 _MODE = {}
 
@@ -176,7 +213,13 @@ def _fit_once(name, run_eagerly):
 # Per push on every backend: the models with padding masks, a graph model
 # and one GAN; the others (an eager JAX step takes 5-30 s) per push on
 # TensorFlow.
-FIT_STEP_PER_PUSH = ("wgan_gp", "transformer_classifier", "causal_lm", "gcn")
+FIT_STEP_PER_PUSH = (
+    "wgan_gp",
+    "transformer_classifier",
+    "causal_lm",
+    "gcn",
+    "rgcn_link_predictor",
+)
 
 
 @pytest.mark.parametrize(

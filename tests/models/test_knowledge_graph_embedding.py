@@ -37,9 +37,8 @@ MODELS = {
 def _pykeen_scores(name, model, triples):
     """PyKEEN's interaction on our embeddings, converted to its layout
     (complex numbers; RotatE relations as unit complex numbers)."""
-    h, r, t = (
-        ops.convert_to_numpy(e).astype("float64") for e in model._embed(triples)
-    )
+    embedded = model._embed(triples, model.entity_representations())
+    h, r, t = (ops.convert_to_numpy(e).astype("float64") for e in embedded)
 
     def complex_(x):
         real, imaginary = np.split(x, 2, axis=-1)

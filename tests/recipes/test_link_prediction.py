@@ -18,7 +18,7 @@ def test_smoke_run_needs_no_network(load_recipe, check_report, tmp_path):
 
 
 @pytest.mark.tensorflow_per_push
-@pytest.mark.parametrize("model", ["distmult", "transe", "rotate"])
+@pytest.mark.parametrize("model", ["distmult", "transe", "rotate", "rgcn"])
 def test_every_model_runs(load_recipe, model, tmp_path):
     recipe = load_recipe("link_prediction")
     report = recipe.main(
