@@ -21,6 +21,7 @@ from kerasbig.graph.graph_batch import batch_graphs
 from kerasbig.graph.graph_dataset import GraphDataset
 from kerasbig.graph.knowledge_graph import KnowledgeGraph
 from kerasbig.graph.knowledge_graph import load_triples
+from kerasbig.graph.neighbor_loader import NeighborLoader
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import add_self_loops
 from kerasbig.graph.ops import check_edge_index
@@ -45,6 +46,7 @@ __all__ = [
     "GraphBatch",
     "GraphDataset",
     "KnowledgeGraph",
+    "NeighborLoader",
     "RGCNConv",
     "SAGEConv",
     "add_remaining_self_loops",
