@@ -51,6 +51,32 @@ def segment_max(data, segment_ids, num_segments):
     return _segment("segment_max", data, segment_ids, num_segments)
 
 
+def gather_rows(data, indices):
+    """`keras.ops.take(data, indices, axis=0)` for ids in `[0, len(data))`,
+    through the backend's own kernel where Keras's is slow (PyTorch)."""
+    own = getattr(_module(), "gather_rows", None)
+    if own is None:
+        return ops.take(data, indices, axis=0)
+    return own(data, indices)
+
+
+def lookup_rows(table, indices):
+    """`keras.ops.take(table, indices, axis=0)` of a trainable table whose
+    gradient reaches the optimizer whole: dense on TensorFlow (see
+    `kerasbig.ops.lookup_rows`)."""
+    own = getattr(_module(), "lookup_rows", None)
+    if own is None:
+        return gather_rows(table, indices)
+    return own(table, indices)
+
+
+def fused_segment_softmax():
+    """The backend's own one-pass `segment_softmax(logits, segment_ids,
+    num_segments)` (PyTorch), or `None`: `kerasbig.ops` then composes it
+    from the segment reductions."""
+    return getattr(_module(), "segment_softmax", None)
+
+
 def _segment(name, data, segment_ids, num_segments):
     own = getattr(_module(), name, None)
     if own is None:

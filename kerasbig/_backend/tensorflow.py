@@ -8,6 +8,28 @@ def compile_inference(model, function):
     return tf.function(function, jit_compile=True, reduce_retracing=True)
 
 
+def lookup_rows(table, indices):
+    # A gather's gradient is IndexedSlices with one row per lookup. Keras
+    # 3.15's optimizers update with elementwise ops on it, so Adam's second
+    # moment of a row looked up k times gets the sum of the k squared
+    # pieces, not the square of their sum; a dense gradient is exact.
+    indices = tf.convert_to_tensor(indices)
+
+    @tf.custom_gradient
+    def gather(values):
+        def gradient(upstream):
+            rows = tf.reshape(
+                upstream, tf.concat([[-1], tf.shape(values)[1:]], 0)
+            )
+            return tf.math.unsorted_segment_sum(
+                rows, tf.reshape(indices, [-1]), tf.shape(values)[0]
+            )
+
+        return tf.gather(values, indices), gradient
+
+    return gather(tf.convert_to_tensor(table))
+
+
 def fake_quant(x, minimum, maximum, per_channel, narrow_range):
     # TensorFlow's own FakeQuant ops: the LiteRT converter reads their
     # ranges and emits int8 kernels (the path tfmot's QAT takes). They

@@ -38,6 +38,34 @@ def segment_max(data, segment_ids, num_segments):
     return out.scatter_reduce(0, index, data, "amax", include_self=True)
 
 
+def gather_rows(data, indices):
+    # Keras's take remaps negative ids and, for 2-D data, goes through
+    # embedding(), whose CPU backward is slower than index_select's
+    # scatter-add.
+    data = ops.convert_to_tensor(data)
+    ids = ops.convert_to_tensor(indices).long()
+    rows = data.index_select(0, ids.reshape(-1))
+    return rows.reshape(tuple(ids.shape) + tuple(data.shape[1:]))
+
+
+def segment_softmax(logits, segment_ids, num_segments):
+    # PyG's softmax in one pass: the maximum is taken without gradient
+    # (the shift cancels), and no empty-segment masking is needed since
+    # only segments that hold rows are gathered back.
+    logits = ops.convert_to_tensor(logits)
+    dtype = logits.dtype
+    logits = logits.float()
+    ids = ops.convert_to_tensor(segment_ids).long()
+    shape = (int(num_segments),) + tuple(logits.shape[1:])
+    index = ids.view(-1, *([1] * (logits.dim() - 1))).expand_as(logits)
+    maximum = logits.new_full(shape, float("-inf")).scatter_reduce(
+        0, index, logits.detach(), "amax", include_self=True
+    )
+    shifted = (logits - maximum.index_select(0, ids)).exp()
+    total = logits.new_zeros(shape).index_add(0, ids, shifted)
+    return (shifted / (total.index_select(0, ids) + 1e-16)).to(dtype)
+
+
 def minimize(loss_fn, optimizer, variables):
     loss = optimizer.scale_loss(loss_fn())
     # autograd.grad instead of backward(): other networks' variables keep

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasbig.graph._attention_conv import AttentionConv
+from kerasbig.ops import gather_rows
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -84,11 +85,11 @@ class GATConv(AttentionConv):
         h = self._heads(ops.matmul(x, self.kernel))  # (N, heads, units)
         score_source = ops.sum(h * self.attention_source, axis=-1)
         score_target = ops.sum(h * self.attention_target, axis=-1)
-        logits = ops.take(score_source, source, axis=0) + ops.take(
-            score_target, target, axis=0
+        logits = gather_rows(score_source, source) + gather_rows(
+            score_target, target
         )
         if self.edge_kernel is not None and edge_attr is not None:
             edges = self._heads(ops.matmul(edge_attr, self.edge_kernel))
             logits = logits + ops.sum(edges * self.attention_edge, axis=-1)
         logits = ops.leaky_relu(logits, self.negative_slope)
-        return logits, ops.take(h, source, axis=0)
+        return logits, gather_rows(h, source)

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from kerasbig.graph._attention_conv import AttentionConv
+from kerasbig.ops import gather_rows
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -90,8 +91,8 @@ class GATv2Conv(AttentionConv):
     def _score(self, x, source, target, edge_attr):
         h_source = self._project(x, self.kernel_source, self.bias_source)
         h_target = self._project(x, self.kernel_target, self.bias_target)
-        messages = ops.take(h_source, source, axis=0)
-        hidden = messages + ops.take(h_target, target, axis=0)
+        messages = gather_rows(h_source, source)
+        hidden = messages + gather_rows(h_target, target)
         if self.edge_kernel is not None and edge_attr is not None:
             hidden = hidden + self._heads(
                 ops.matmul(edge_attr, self.edge_kernel)

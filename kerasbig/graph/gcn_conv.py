@@ -7,6 +7,7 @@ from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import gcn_norm
+from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_sum
 
 
@@ -131,7 +132,7 @@ class GCNConv(KernelOptions, keras.layers.Layer):
                 edge_weight,
                 2.0 if self.improved else 1.0,
             )
-        messages = ops.take(h, edge_index[0], axis=0)
+        messages = gather_rows(h, edge_index[0])
         if edge_weight is not None:
             messages = messages * ops.expand_dims(
                 ops.cast(edge_weight, h.dtype), -1

@@ -4,6 +4,7 @@ from keras import ops
 from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
+from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_sum
 
 
@@ -124,7 +125,7 @@ class GINConv(KernelOptions, keras.layers.Layer):
         num_nodes = node_count(
             type(self).__name__, x, edge_index, edge_attr=edge_attr
         )
-        messages = ops.take(x, edge_index[0], axis=0)
+        messages = gather_rows(x, edge_index[0])
         if edge_attr is not None:
             if self.edge_projection is not None:
                 edge_attr = self.edge_projection(edge_attr)

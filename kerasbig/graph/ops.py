@@ -11,6 +11,7 @@ weight 0, which changes no weighted sum.
 import numpy as np
 from keras import ops
 
+from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_max
 from kerasbig.ops import segment_sum
 
@@ -182,9 +183,9 @@ def gcn_norm(
     deg = degree(target, num_nodes, edge_weight, dtype=edge_weight.dtype)
     inv_sqrt = ops.where(deg > 0, ops.rsqrt(ops.maximum(deg, 1e-30)), 0.0)
     norm = (
-        ops.take(inv_sqrt, source, axis=0)
+        gather_rows(inv_sqrt, source)
         * edge_weight
-        * ops.take(inv_sqrt, target, axis=0)
+        * gather_rows(inv_sqrt, target)
     )
     return edge_index, norm
 

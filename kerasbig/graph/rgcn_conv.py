@@ -4,6 +4,7 @@ from keras import ops
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import node_count
+from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_max
 from kerasbig.ops import segment_mean
 from kerasbig.ops import segment_sum
@@ -211,7 +212,7 @@ class RGCNConv(KernelOptions, keras.layers.Layer):
             # W_r x_j is row x_j of W_r: gather it for each edge.
             messages = ops.take(
                 ops.reshape(kernels, (-1, self.units)),
-                edge_type * self.input_dim + ops.take(ids, source, axis=0),
+                edge_type * self.input_dim + gather_rows(ids, source),
                 axis=0,
             )
             per_relation = aggregate(messages, segments, num_nodes * relations)
@@ -222,7 +223,7 @@ class RGCNConv(KernelOptions, keras.layers.Layer):
             # Aggregate per relation first, then apply W_r: equal for the
             # linear mean and sum, and PyG's order for max.
             gathered = aggregate(
-                ops.take(x, source, axis=0), segments, num_nodes * relations
+                gather_rows(x, source), segments, num_nodes * relations
             )
             features = ops.shape(x)[-1]
             if self.num_blocks is None:

@@ -5,6 +5,7 @@ from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph._inputs import check_node_features
 from kerasbig.graph._inputs import node_count
+from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_max
 from kerasbig.ops import segment_mean
 from kerasbig.ops import segment_sum
@@ -105,7 +106,7 @@ class SAGEConv(KernelOptions, keras.layers.Layer):
 
     def call(self, x, edge_index):
         num_nodes = node_count("SAGEConv", x, edge_index)
-        messages = ops.take(x, edge_index[0], axis=0)
+        messages = gather_rows(x, edge_index[0])
         aggregate = _AGGREGATIONS[self.aggregation]
         out = ops.matmul(
             aggregate(messages, edge_index[1], num_nodes), self.neighbor_kernel

@@ -9,6 +9,7 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig.models._seed_state import SavesSeedState
+from kerasbig.ops import lookup_rows
 
 OBJECTIVES = ("negative_sampling", "one_to_n")
 """How `fit()` trains: corrupted triples per positive, or every entity
@@ -159,10 +160,16 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
     # What a subclass defines.
 
     def entity_initializer(self):
-        return keras.initializers.GlorotUniform(self.seed)
+        return keras.initializers.GlorotUniform(self.table_seed(0))
 
     def relation_initializer(self):
-        return keras.initializers.GlorotUniform(self.seed)
+        return keras.initializers.GlorotUniform(self.table_seed(1))
+
+    def table_seed(self, table):
+        """The initializer seed of table `table` (0 entities, 1 relations):
+        one seed for both would draw the same numbers, and every relation
+        would start as a copy of an entity."""
+        return None if self.seed is None else self.seed + table
 
     def score(self, h, r, t):
         """`s(h, r, t)` of embeddings that broadcast, reduced over the
@@ -179,9 +186,9 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
     def _embed(self, triples, entities):
         triples = ops.cast(triples, "int32")
         return (
-            ops.take(entities, triples[..., 0], axis=0),
-            ops.take(self.relation_embeddings, triples[..., 1], axis=0),
-            ops.take(entities, triples[..., 2], axis=0),
+            lookup_rows(entities, triples[..., 0]),
+            lookup_rows(self.relation_embeddings, triples[..., 1]),
+            lookup_rows(entities, triples[..., 2]),
         )
 
     def call(self, triples, training=None):
@@ -441,7 +448,9 @@ class RotatE(KnowledgeGraphEmbedding):
     relation_width = 1
 
     def relation_initializer(self):
-        return keras.initializers.RandomUniform(-math.pi, math.pi, self.seed)
+        return keras.initializers.RandomUniform(
+            -math.pi, math.pi, self.table_seed(1)
+        )
 
     def score(self, h, r, t):
         h_re, h_im = _halves(h)

@@ -16,6 +16,8 @@ from kerasbig.ops.positions import rotary_inverse_frequencies
 from kerasbig.ops.positions import sequence_positions
 from kerasbig.ops.positions import sinusoidal_table
 from kerasbig.ops.sampling import sample_logits
+from kerasbig.ops.segment import gather_rows
+from kerasbig.ops.segment import lookup_rows
 from kerasbig.ops.segment import segment_max
 from kerasbig.ops.segment import segment_mean
 from kerasbig.ops.segment import segment_softmax
@@ -29,7 +31,9 @@ __all__ = [
     "combine_masks",
     "position_mask",
     "apply_rotary",
+    "gather_rows",
     "gradient_penalty",
+    "lookup_rows",
     "r1_penalty",
     "rotary_cos_sin",
     "rotary_inverse_frequencies",

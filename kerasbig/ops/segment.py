@@ -75,6 +75,50 @@ def segment_max(data, segment_ids, num_segments):
     return ops.where(_expand_like(counts > 0, maximum), maximum, 0)
 
 
+def gather_rows(data, indices):
+    """The rows `data[indices]` for int ids in `[0, len(data))`: the
+    message gather of graph layers, `ops.take(data, indices, axis=0)`
+    without its negative-index handling (on PyTorch, `index_select`,
+    whose backward is a scatter-add).
+
+    Example:
+
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import gather_rows
+        >>> data = np.array([[1.0], [2.0], [4.0]], "float32")
+        >>> rows = gather_rows(data, np.array([2, 0, 2]))
+        >>> ops.convert_to_numpy(rows).ravel().tolist()
+        [4.0, 1.0, 4.0]
+    """
+    return _backend.gather_rows(data, indices)
+
+
+def lookup_rows(table, indices):
+    """Rows of a trainable table, `table[indices]`, for int ids in `[0,
+    len(table))`, with a gradient every optimizer applies exactly.
+
+    On TensorFlow a gather's gradient is `IndexedSlices` with one piece
+    per lookup, and Keras 3.15's optimizers update with elementwise ops on
+    those pieces: Adam's (and RMSprop's, Adagrad's) squared gradient of a
+    row looked up twice in a batch is the sum of the squared pieces, not
+    the square of their sum, so training differs from JAX and PyTorch.
+    Here the table's gradient is dense on TensorFlow (as it is on the
+    other backends); elsewhere this is `gather_rows`.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.ops import lookup_rows
+        >>> table = np.array([[1.0], [2.0], [4.0]], "float32")
+        >>> rows = lookup_rows(table, np.array([2, 2, 0]))
+        >>> ops.convert_to_numpy(rows).ravel().tolist()
+        [4.0, 4.0, 1.0]
+    """
+    return _backend.lookup_rows(table, indices)
+
+
 def segment_softmax(logits, segment_ids, num_segments):
     """Softmax of `logits` over the rows that share a segment id.
 
@@ -92,10 +136,13 @@ def segment_softmax(logits, segment_ids, num_segments):
         >>> np.round(ops.convert_to_numpy(out), 3).tolist()
         [0.25, 0.75, 1.0]
     """
+    fused = _backend.fused_segment_softmax()
+    if fused is not None:
+        return fused(logits, segment_ids, num_segments)
     dtype = logits.dtype
     logits = ops.cast(logits, "float32")
     maximum = segment_max(logits, segment_ids, num_segments)
-    shifted = ops.exp(logits - ops.take(maximum, segment_ids, axis=0))
+    shifted = ops.exp(logits - _backend.gather_rows(maximum, segment_ids))
     total = _backend.segment_sum(shifted, segment_ids, num_segments)
-    weights = shifted / (ops.take(total, segment_ids, axis=0) + 1e-16)
+    weights = shifted / (_backend.gather_rows(total, segment_ids) + 1e-16)
     return ops.cast(weights, dtype)
