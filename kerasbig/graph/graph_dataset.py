@@ -105,15 +105,9 @@ class GraphDataset(keras.utils.PyDataset):
             self.num_edges = num_edges or max(sum(most_edges[:batch_size]), 1)
         else:
             self.num_nodes, self.num_edges = largest[0], most_edges[0]
-        available = list(self.graphs[0].inputs())
-        self.input_names = list(input_names or available)
-        unknown = [n for n in self.input_names if n not in available]
-        if unknown:
-            raise ValueError(
-                f"{owner}: `input_names` {unknown} are not inputs of these "
-                f"graphs; they have {available}. Received: "
-                f"input_names={input_names!r}"
-            )
+        self.input_names = chosen_inputs(
+            owner, input_names, list(self.graphs[0].inputs())
+        )
         self.shuffle = shuffle
         self._rng = np.random.default_rng(seed)
         self._order = np.arange(len(self.graphs))
@@ -250,10 +244,28 @@ class GraphDataset(keras.utils.PyDataset):
 
     def keras_inputs(self):
         """`keras.Input`s named and shaped like the batches' inputs."""
-        inputs, *_ = self[0]
-        return {
-            name: keras.Input(
-                batch_shape=array.shape, dtype=str(array.dtype), name=name
-            )
-            for name, array in inputs.items()
-        }
+        return keras_inputs_like(self[0][0])
+
+
+def chosen_inputs(owner, input_names, available):
+    """The `input_names` a graph data set yields (default: every one in
+    `available`), each checked to be there."""
+    chosen = list(input_names or available)
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        raise ValueError(
+            f"{owner}: `input_names` {unknown} are not inputs of these "
+            f"graphs; they have {available}. Received: "
+            f"input_names={input_names!r}"
+        )
+    return chosen
+
+
+def keras_inputs_like(inputs):
+    """`keras.Input`s named and shaped like a batch's `inputs` dict."""
+    return {
+        name: keras.Input(
+            batch_shape=array.shape, dtype=str(array.dtype), name=name
+        )
+        for name, array in inputs.items()
+    }

@@ -8,6 +8,8 @@ import numpy as np
 
 from kerasbig import _validation as checks
 from kerasbig.graph.graph_batch import GraphBatch
+from kerasbig.graph.graph_dataset import chosen_inputs
+from kerasbig.graph.graph_dataset import keras_inputs_like
 
 _EDGE_FIELDS = ("edge_weight", "edge_attr", "edge_type")
 
@@ -141,14 +143,7 @@ class NeighborLoader(keras.utils.PyDataset):
         available = ["x", "edge_index", "graph_index"] + [
             name for name in _EDGE_FIELDS if getattr(graph, name) is not None
         ]
-        self.input_names = list(input_names or available)
-        unknown = [n for n in self.input_names if n not in available]
-        if unknown:
-            raise ValueError(
-                f"{owner}: `input_names` {unknown} are not inputs of this "
-                f"graph; it has {available}. Received: "
-                f"input_names={input_names!r}"
-            )
+        self.input_names = chosen_inputs(owner, input_names, available)
         self._order = self._epoch_order()
 
     def _epoch_order(self):
@@ -290,13 +285,7 @@ class NeighborLoader(keras.utils.PyDataset):
 
     def keras_inputs(self):
         """`keras.Input`s named and shaped like the batches' inputs."""
-        inputs, *_ = self[0]
-        return {
-            name: keras.Input(
-                batch_shape=array.shape, dtype=str(array.dtype), name=name
-            )
-            for name, array in inputs.items()
-        }
+        return keras_inputs_like(self[0][0])
 
 
 def _node_ids(owner, input_nodes, num_nodes):
