@@ -49,20 +49,17 @@ def gather_rows(data, indices):
 
 
 def segment_softmax(logits, segment_ids, num_segments):
-    # PyG's softmax in one pass: the maximum is taken without gradient
-    # (the shift cancels), and no empty-segment masking is needed since
-    # only segments that hold rows are gathered back.
+    # PyG's softmax in one pass over the segment kernels above: the
+    # maximum is taken without gradient (the shift cancels), and no
+    # empty-segment masking is needed since only segments that hold rows
+    # are gathered back.
     logits = ops.convert_to_tensor(logits)
     dtype = logits.dtype
     logits = logits.float()
     ids = ops.convert_to_tensor(segment_ids).long()
-    shape = (int(num_segments),) + tuple(logits.shape[1:])
-    index = ids.view(-1, *([1] * (logits.dim() - 1))).expand_as(logits)
-    maximum = logits.new_full(shape, float("-inf")).scatter_reduce(
-        0, index, logits.detach(), "amax", include_self=True
-    )
+    maximum = segment_max(logits.detach(), ids, num_segments)
     shifted = (logits - maximum.index_select(0, ids)).exp()
-    total = logits.new_zeros(shape).index_add(0, ids, shifted)
+    total = segment_sum(shifted, ids, num_segments)
     return (shifted / (total.index_select(0, ids) + 1e-16)).to(dtype)
 
 

@@ -7,11 +7,10 @@ import keras
 import numpy as np
 
 from kerasbig import _validation as checks
+from kerasbig.graph.graph_batch import _EDGE_FIELDS
 from kerasbig.graph.graph_batch import GraphBatch
 from kerasbig.graph.graph_dataset import chosen_inputs
 from kerasbig.graph.graph_dataset import keras_inputs_like
-
-_EDGE_FIELDS = ("edge_weight", "edge_attr", "edge_type")
 
 
 class NeighborLoader(keras.utils.PyDataset):
@@ -140,10 +139,9 @@ class NeighborLoader(keras.utils.PyDataset):
         np.cumsum(
             np.bincount(target, minlength=graph.num_nodes), out=self.indptr[1:]
         )
-        available = ["x", "edge_index", "graph_index"] + [
-            name for name in _EDGE_FIELDS if getattr(graph, name) is not None
-        ]
-        self.input_names = chosen_inputs(owner, input_names, available)
+        self.input_names = chosen_inputs(
+            owner, input_names, list(graph.inputs())
+        )
         self._order = self._epoch_order()
 
     def _epoch_order(self):
