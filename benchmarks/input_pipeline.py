@@ -11,7 +11,7 @@ one epoch each per round:
   `TextVectorization` inside tf.data, shuffled, prefetched) vs token ids
   vectorized once beforehand and given to `fit` as NumPy arrays.
 - vgg16_transfer (digits 5-9 at 32x32, --weights none): the recipe's
-  `Batches` PyDataset (VGG preprocessing per batch) vs preprocessed
+  `batches` PyDataset (VGG preprocessing per batch) vs preprocessed
   NumPy arrays.
 
 The first round (tracing, warm-up) is dropped; the script prints the
@@ -129,7 +129,7 @@ def vgg16_transfer(args):
 
     models = compiled_twins(build)
     feeds = [
-        (recipe.Batches(*train, config.batch_size, seed=0), None, {}),
+        (recipe.batches(*train, config.batch_size, seed=0), None, {}),
         (images, train[1], {"batch_size": config.batch_size}),
     ]
     label = f"vgg16_transfer --weights none, {len(train[1])} images"

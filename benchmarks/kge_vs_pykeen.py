@@ -56,6 +56,7 @@ def parse_args():
 def run_kerasbig(args, seed):
     import keras
 
+    from kerasbig.data import ArrayBatches
     from kerasbig.graph import load_triples
     from kerasbig.metrics import link_prediction_metrics
     from kerasbig.models import ComplEx
@@ -96,11 +97,12 @@ def run_kerasbig(args, seed):
     x, y = graph.one_to_n_data(inverse_relations=True)
     times = EpochTimes()
     started = time.perf_counter()
+    # ArrayBatches, as fit_to_folder feeds arrays: fit(shuffle=True) on
+    # TensorFlow repeats one order every epoch once the seed is set.
     model.fit(
-        x,
-        y,
+        ArrayBatches(x, y, args.batch, seed=seed),
         epochs=args.epochs,
-        batch_size=args.batch,
+        shuffle=False,
         callbacks=[times],
         verbose=0,
     )

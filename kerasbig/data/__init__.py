@@ -1,7 +1,9 @@
 """Dataset loaders: embedded digits and Nations triples, tfds and folder
 image sets, text classification sets (tfds, TSV/CSV, folders) with their
-pipelines, and verified downloads into Keras's cache folder."""
+pipelines, verified downloads into Keras's cache folder, and in-memory
+arrays as batches reshuffled every epoch."""
 
+from kerasbig.data.batches import ArrayBatches
 from kerasbig.data.bundled_graphs import nations_folder
 from kerasbig.data.digits import load_digits
 from kerasbig.data.digits import stratified_split
@@ -14,6 +16,7 @@ from kerasbig.data.text import load_text_data
 from kerasbig.data.text import text_dataset
 
 __all__ = [
+    "ArrayBatches",
     "ImageData",
     "TextData",
     "data_folder",

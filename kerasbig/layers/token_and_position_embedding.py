@@ -6,6 +6,7 @@ from kerasbig.layers.position_embedding import PositionEmbedding
 from kerasbig.layers.sinusoidal_position_embedding import (
     SinusoidalPositionEmbedding,
 )
+from kerasbig.ops import lookup_rows
 
 _POSITION_KINDS = ("learned", "sinusoidal", "none")
 
@@ -40,6 +41,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             and the result is their logits against the token table,
             `inputs @ token_embeddings.T` (tied input and output
             embeddings, as GPT-2). Defaults to `False`.
+        training: in training the token table's gradient is dense on
+            TensorFlow (`kerasbig.ops.lookup_rows`), so Adam updates a
+            token seen twice in a batch as JAX and PyTorch do.
 
     Returns:
         Float tensor of shape `(batch, seq, embedding_dim)`, with a mask
@@ -128,15 +132,26 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.built = True
 
-    def call(self, inputs, start_index=0, reverse=False):
+    def call(self, inputs, start_index=0, reverse=False, training=None):
         if reverse:
             return self._reverse(inputs)
-        embedded = self.token_embedding(inputs)
+        embedded = self._embed_tokens(inputs, training)
         if self.position_embedding is None:
             return embedded
         return embedded + self.position_embedding(
             embedded, start_index=start_index
         )
+
+    def _embed_tokens(self, ids, training):
+        embedding = self.token_embedding
+        if not training or embedding.quantization_mode is not None:
+            return embedding(ids)
+        # Training: the table's gradient through lookup_rows, dense on
+        # TensorFlow, whose gather gradient Keras 3.15's Adam misapplies
+        # to repeated tokens. `embeddings` holds LoRA's update when on.
+        ids = keras.ops.cast(ids, "int32")
+        rows = lookup_rows(embedding.embeddings, ids)
+        return keras.ops.cast(rows, self.compute_dtype)
 
     def _reverse(self, hidden):
         embedding = self.token_embedding
@@ -166,7 +181,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             return tuple(input_shape[:-1]) + (self.vocabulary_size,)
         return tuple(input_shape) + (self.embedding_dim,)
 
-    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+    def compute_output_spec(
+        self, inputs, start_index=0, reverse=False, training=None
+    ):
         return keras.KerasTensor(
             self.compute_output_shape(inputs.shape, reverse),
             dtype=self.compute_dtype,

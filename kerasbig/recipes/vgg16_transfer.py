@@ -120,6 +120,7 @@ answer_help(Config, __doc__, smoke=SMOKE)  # --help exits here: Keras not loaded
 import keras
 import numpy as np
 
+from kerasbig.data import ArrayBatches
 from kerasbig.data import load_image_data
 from kerasbig.data import stratified_split
 from kerasbig.training import check_export_backend
@@ -232,32 +233,14 @@ def build_model(config, base, num_classes):
     return keras.Model(inputs, logits, name="vgg16_transfer")
 
 
-class Batches(keras.utils.PyDataset):
+def batches(images, labels, batch_size, seed=None):
     """`(images, labels)` batches of in-memory [0, 1] images, converted to
     VGG16 inputs one batch at a time (a whole converted copy would triple
     the memory of grey images); reshuffled every epoch when `seed` is
     given."""
-
-    def __init__(self, images, labels, batch_size, seed=None):
-        super().__init__()
-        self.images, self.labels = images, labels
-        self.batch_size = batch_size
-        self.rng = None if seed is None else np.random.default_rng(seed)
-        self.order = np.arange(len(images))
-        self.on_epoch_end()
-
-    def __len__(self):
-        return -(-len(self.images) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self.order[
-            index * self.batch_size : (index + 1) * self.batch_size
-        ]
-        return to_vgg_inputs(self.images[rows]), self.labels[rows]
-
-    def on_epoch_end(self):
-        if self.rng is not None:
-            self.order = self.rng.permutation(len(self.images))
+    return ArrayBatches(
+        images, labels, batch_size, seed=seed, transform=to_vgg_inputs
+    )
 
 
 def compile_model(model, config, learning_rate):
@@ -280,8 +263,8 @@ def train_phase(model, config, phase, splits, folder, resuming):
     compile_model(model, config, learning_rate)
     history, stopped = fit_to_folder(
         model,
-        Batches(*train, config.batch_size, seed=config.seed),
-        Batches(*val, config.batch_size),
+        batches(*train, config.batch_size, seed=config.seed),
+        batches(*val, config.batch_size),
         epochs=epochs,
         output_dir=folder,
     )
@@ -336,7 +319,7 @@ def main(argv=None):
             model, config, phase, (train, val), output_dir / name, run.resuming
         )
     seconds = time.perf_counter() - start
-    logits = model.predict(Batches(*test, config.batch_size), verbose=0)
+    logits = model.predict(batches(*test, config.batch_size), verbose=0)
     test_loss = keras.losses.sparse_categorical_crossentropy(
         test[1], logits, from_logits=True
     )

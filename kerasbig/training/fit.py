@@ -5,9 +5,11 @@ import csv
 import pathlib
 
 import keras
+import numpy as np
 
 from kerasbig import _backend
 from kerasbig._optional import import_optional
+from kerasbig.data.batches import ArrayBatches
 from kerasbig.training.distributed import explain_worker_failure
 from kerasbig.training.run import progress_verbosity
 from kerasbig.training.run import run_callbacks
@@ -104,6 +106,7 @@ def fit_to_folder(
     class_weight=None,
     callbacks=(),
     verbose=None,
+    shuffle_seed=None,
 ):
     """Trains `model` for `epochs` epochs into the run folder `output_dir`.
 
@@ -117,7 +120,10 @@ def fit_to_folder(
     Args:
         model: a compiled Keras model.
         train_data: a dataset yielding `(x, y)` batches (tf.data,
-            `PyDataset`), or an `(x, y)` tuple of arrays.
+            `PyDataset`), or an `(x, y)` tuple of arrays, which is fed
+            as `ArrayBatches` in a new seeded order every epoch (Keras's
+            own array shuffle repeats one order on TensorFlow once a
+            global seed is set; see `ArrayBatches`).
         validation_data: data for `validation_data`.
         epochs: epochs in all (a resumed run trains the rest).
         output_dir: the run folder (created if needed).
@@ -132,6 +138,10 @@ def fit_to_folder(
         verbose: `fit` verbosity; by default a progress bar (1) when
             stdout is a terminal and a line per epoch (2) when it is
             redirected to a log, where bars would write a line per step.
+        shuffle_seed: the seed of the arrays' epoch orders; by default
+            drawn from NumPy's global generator, which
+            `keras.utils.set_random_seed` seeds, so a resumed run sees
+            the orders the interrupted one would have.
 
     Returns:
         `(history, stop_reason)`: the per-epoch logs of every epoch of
@@ -183,15 +193,26 @@ def fit_to_folder(
     ]
     if verbose is None:
         verbose = progress_verbosity()
-    x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
+    x = train_data
+    if isinstance(train_data, tuple):
+        if shuffle_seed is None:
+            # The global generator on purpose: set_random_seed seeds it.
+            shuffle_seed = int(np.random.randint(2**31 - 1))  # noqa: NPY002
+        x = ArrayBatches(*train_data, batch_size or 32, seed=shuffle_seed)
+    if isinstance(x, ArrayBatches):
+        all_callbacks.append(
+            keras.callbacks.LambdaCallback(
+                on_epoch_begin=lambda epoch, logs: x.set_epoch(epoch)
+            )
+        )
     with explain_worker_failure(model, output_dir):
         model.fit(
             x,
-            y,
             validation_data=validation_data,
-            batch_size=batch_size if isinstance(train_data, tuple) else None,
-            # A tf.data pipeline shuffles itself (Keras warns otherwise).
-            shuffle=not hasattr(x, "element_spec"),
+            # tf.data pipelines (Keras warns otherwise) and ArrayBatches
+            # shuffle themselves.
+            shuffle=not hasattr(x, "element_spec")
+            and not isinstance(x, ArrayBatches),
             epochs=epochs,
             class_weight=class_weight,
             callbacks=all_callbacks,
@@ -206,8 +227,15 @@ def fit_to_folder(
     return history, guard.stopped_reason
 
 
+# CSVLogger writes "NA" for a value an epoch did not log (Keras adds
+# val_ columns even when there is no validation data).
+MISSING = (None, "", "NA")
+
+
 def read_log(path):
-    """The per-epoch logs of a `CSVLogger` file, as a dict of lists.
+    """The per-epoch logs of a `CSVLogger` file, as a dict of lists;
+    values an epoch did not log ("NA") are left out, and so are columns
+    with none.
 
     Example:
 
@@ -215,7 +243,7 @@ def read_log(path):
         >>> from kerasbig.training import read_log
         >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
         >>> with open(path, "w") as file:
-        ...     _ = file.write("epoch,loss\\n0,0.9\\n1,0.5\\n")
+        ...     _ = file.write("epoch,loss,val_loss\\n0,0.9,NA\\n1,0.5,NA\\n")
         >>> read_log(path)
         {'epoch': [0.0, 1.0], 'loss': [0.9, 0.5]}
     """
@@ -224,10 +252,11 @@ def read_log(path):
         return {}
     with open(path, newline="") as file:
         rows = list(csv.DictReader(file))
-    return {
-        key: [float(row[key]) for row in rows if row.get(key) not in (None, "")]
+    columns = {
+        key: [float(row[key]) for row in rows if row.get(key) not in MISSING]
         for key in (rows[0] if rows else {})
     }
+    return {key: values for key, values in columns.items() if values}
 
 
 def save_curves(history, path):

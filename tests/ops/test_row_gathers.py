@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.ops import gather_rows
 from kerasbig.ops import lookup_rows
 
@@ -26,19 +27,23 @@ def test_gather_rows_equals_take_for_any_id_shape():
 
 
 class TableLookup(keras.Model):
-    def __init__(self, gather):
+    def __init__(self, gather, owner=None):
         super().__init__()
         self.gather = gather
-        self.table = self.add_weight(
-            shape=TABLE.shape, initializer=lambda shape, dtype=None: TABLE
-        )
+        if owner is None:
+            self.table = self.add_weight(
+                shape=TABLE.shape, initializer=lambda shape, dtype=None: TABLE
+            )
+        else:  # a layer that owns the table
+            self.owner = owner
+            self.table = owner.token_embedding.embeddings
 
     def call(self, ids):
         return self.gather(self.table, ids)
 
 
-def _one_adam_step(gather):
-    model = TableLookup(gather)
+def _one_adam_step(gather, owner=None):
+    model = TableLookup(gather, owner)
     learning_rate, epsilon = 0.1, 1e-7
     model.compile(
         keras.optimizers.Adam(learning_rate, epsilon=epsilon),
@@ -68,3 +73,16 @@ def test_keras_adam_still_mishandles_repeated_gather_rows_on_tensorflow():
         "exactly: kerasbig.ops.lookup_rows' dense gradient on TensorFlow "
         "(kerasbig/_backend/tensorflow.py) can go."
     )
+
+
+def test_token_embeddings_train_with_the_dense_adam_update():
+    # TokenAndPositionEmbedding (CausalLM, TransformerClassifier) looks up
+    # its token table through lookup_rows in training: one Adam step
+    # equals the closed form on a batch that repeats token 0.
+    layer = TokenAndPositionEmbedding(4, 3, 3, position="none")
+    layer.build((None, 3))
+    layer.token_embedding.embeddings.assign(TABLE)
+    got, expected = _one_adam_step(
+        lambda table, ids: layer(ids, training=True), layer
+    )
+    np.testing.assert_allclose(got, expected, atol=1e-6)

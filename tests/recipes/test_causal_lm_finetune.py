@@ -153,11 +153,11 @@ def test_a_killed_lora_run_resumes_and_matches(kill_and_resume, tmp_path):
     folder = tmp_path / "llama"
     save_tiny_llama(folder, 260, max_position_embeddings=64)
     data = _jsonl(tmp_path / "sums.jsonl", PAIRS)
-    # One batch per epoch: the shuffled order (which a resumed process
-    # draws afresh) cannot change the steps, so the runs must agree.
+    # Several shuffled batches per epoch: a resumed process must draw the
+    # orders the uninterrupted one drew (ArrayBatches' (seed, epoch)).
     args = ["--model", str(folder), "--data", str(data), "--epochs", "3"]
     args += ["--sequence-length", "24", "--lora-rank", "4"]
-    args += ["--batch-size", "64", "--learning-rate", "0.01"]
+    args += ["--batch-size", "8", "--learning-rate", "0.01"]
     args += ["--max-new-tokens", "3"]
     resumed, uninterrupted = kill_and_resume("causal_lm_finetune", args, 3)
     assert resumed["epochs"] == uninterrupted["epochs"] == 3
