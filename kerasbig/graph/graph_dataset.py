@@ -206,37 +206,27 @@ class GraphDataset(keras.utils.PyDataset):
             >>> data.unpad(slots).shape  # 3 graphs of 3 nodes
             (9, 4)
         """
-        if self.shuffle:
-            raise ValueError(
-                "GraphDataset.unpad: the data set shuffles, so predict's "
-                "rows are in no known order. Received: shuffle=True"
-            )
         per_batch = (
             self.num_nodes if self.level == "node" else (self.batch_size + 1)
         )
-        rows = [np.asarray(p) for p in keras.tree.flatten(predictions)]
-        expected = per_batch * self.num_batches
-        kept = []
+        real_rows = []
         for index in range(self.num_batches):
             chosen = self._order[
                 index * self.batch_size : (index + 1) * self.batch_size
             ]
-            real = (
+            real_rows.append(
                 sum(self.graphs[i].num_nodes for i in chosen)
                 if self.level == "node"
                 else len(chosen)
             )
-            kept.append((index * per_batch, real))
-        out = []
-        for array in rows:
-            if len(array) != expected:
-                raise ValueError(
-                    "GraphDataset.unpad: expected predict's output over this "
-                    f"data set, {expected} rows ({self.num_batches} batches "
-                    f"of {per_batch}). Received: {len(array)} rows"
-                )
-            out.append(np.concatenate([array[s : s + n] for s, n in kept]))
-        return keras.tree.pack_sequence_as(predictions, out)
+        return unpadded_rows(
+            "GraphDataset",
+            "data set",
+            self.shuffle,
+            predictions,
+            per_batch,
+            real_rows,
+        )
 
     def on_epoch_end(self):
         if self.shuffle:
@@ -245,6 +235,35 @@ class GraphDataset(keras.utils.PyDataset):
     def keras_inputs(self):
         """`keras.Input`s named and shaped like the batches' inputs."""
         return keras_inputs_like(self[0][0])
+
+
+def unpadded_rows(owner, kind, shuffle, predictions, per_batch, real_rows):
+    """`unpad` for graph data sets: of each batch's `per_batch` rows of
+    `predictions` (any structure of arrays), the first `real_rows[i]`."""
+    if shuffle:
+        raise ValueError(
+            f"{owner}.unpad: the {kind} shuffles, so predict's rows are in "
+            "no known order. Received: shuffle=True"
+        )
+    expected = per_batch * len(real_rows)
+    out = []
+    for array in keras.tree.flatten(predictions):
+        array = np.asarray(array)
+        if len(array) != expected:
+            raise ValueError(
+                f"{owner}.unpad: expected predict's output over this {kind}, "
+                f"{expected} rows ({len(real_rows)} batches of {per_batch}). "
+                f"Received: {len(array)} rows"
+            )
+        out.append(
+            np.concatenate(
+                [
+                    array[index * per_batch :][:count]
+                    for index, count in enumerate(real_rows)
+                ]
+            )
+        )
+    return keras.tree.pack_sequence_as(predictions, out)
 
 
 def chosen_inputs(owner, input_names, available):

@@ -11,6 +11,7 @@ from kerasbig.graph.graph_batch import _EDGE_FIELDS
 from kerasbig.graph.graph_batch import GraphBatch
 from kerasbig.graph.graph_dataset import chosen_inputs
 from kerasbig.graph.graph_dataset import keras_inputs_like
+from kerasbig.graph.graph_dataset import unpadded_rows
 
 
 class NeighborLoader(keras.utils.PyDataset):
@@ -180,16 +181,23 @@ class NeighborLoader(keras.utils.PyDataset):
             where = np.searchsorted(seen, sources)
             where = np.minimum(where, len(seen) - 1)
             known = seen[where] == sources
-            new, first = np.unique(sources[~known], return_index=True)
-            new = new[np.argsort(first)]  # first-appearance order
+            local = np.empty(len(sources), "int64")
+            local[known] = seen_local[where[known]]
+            new, first, inverse = np.unique(
+                sources[~known], return_index=True, return_inverse=True
+            )
+            appearance = np.argsort(first)  # new ids in first-appearance order
+            rank = np.empty_like(appearance)
+            rank[appearance] = np.arange(len(appearance))
+            local[~known] = len(nodes) + rank[inverse.reshape(-1)]
+            new = new[appearance]
             new_local = np.arange(len(nodes), len(nodes) + len(new))
             nodes = np.concatenate([nodes, new])
             merged = np.concatenate([seen, new])
             order = np.argsort(merged, kind="stable")
             seen = merged[order]
             seen_local = np.concatenate([seen_local, new_local])[order]
-            where = np.searchsorted(seen, sources)
-            local_sources.append(seen_local[where])
+            local_sources.append(local)
             local_targets.append(frontier_local[owners])
             edges.append(self.edge_order[picked])
             frontier, frontier_local = new, new_local
@@ -256,30 +264,15 @@ class NeighborLoader(keras.utils.PyDataset):
     def unpad(self, predictions):
         """The seed rows of `model.predict(loader)`: one row per input
         node, in `input_nodes` order. Needs `shuffle=False`."""
-        if self.shuffle:
-            raise ValueError(
-                "NeighborLoader.unpad: the loader shuffles, so predict's "
-                "rows are in no known order. Received: shuffle=True"
-            )
-        expected = self.num_nodes * len(self)
-        out = []
-        for array in keras.tree.flatten(predictions):
-            array = np.asarray(array)
-            if len(array) != expected:
-                raise ValueError(
-                    "NeighborLoader.unpad: expected predict's output over "
-                    f"this loader, {expected} rows ({len(self)} batches of "
-                    f"{self.num_nodes}). Received: {len(array)} rows"
-                )
-            out.append(
-                np.concatenate(
-                    [
-                        array[i * self.num_nodes :][: len(self.seeds(i))]
-                        for i in range(len(self))
-                    ]
-                )
-            )
-        return keras.tree.pack_sequence_as(predictions, out)
+        real_rows = [len(self.seeds(i)) for i in range(len(self))]
+        return unpadded_rows(
+            "NeighborLoader",
+            "loader",
+            self.shuffle,
+            predictions,
+            self.num_nodes,
+            real_rows,
+        )
 
     def keras_inputs(self):
         """`keras.Input`s named and shaped like the batches' inputs."""
