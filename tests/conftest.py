@@ -56,9 +56,14 @@ def pytest_collection_modifyitems(config, items):
         reason=f"on {backend}, full tier only: pass --full"
     )
     full = config.getoption("--full")
+    skip_jax = pytest.mark.skip(
+        reason=f"a JAX-only example; running on {backend}"
+    )
     for item in items:
         if _tensorflow_only_doctest(item):
             item.add_marker(pytest.mark.tensorflow_only)
+        if JAX_ONLY_EXAMPLE in _docstring(item) and backend != "jax":
+            item.add_marker(skip_jax)
         if not full and ("large" in item.keywords or "full" in item.keywords):
             item.add_marker(skip_full)
         if (
@@ -78,9 +83,17 @@ def pytest_collection_modifyitems(config, items):
 TENSORFLOW_ONLY_EXAMPLE = ">>> # TensorFlow only"
 
 
+# Likewise for examples of JAX-only features (keras.distribution's
+# ModelParallel); they are skipped on the other backends.
+JAX_ONLY_EXAMPLE = ">>> # JAX only"
+
+
 def _tensorflow_only_doctest(item):
-    docstring = getattr(getattr(item, "dtest", None), "docstring", None)
-    return TENSORFLOW_ONLY_EXAMPLE in (docstring or "")
+    return TENSORFLOW_ONLY_EXAMPLE in _docstring(item)
+
+
+def _docstring(item):
+    return getattr(getattr(item, "dtest", None), "docstring", None) or ""
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
 """Distributed training on every backend: `tf.distribute` strategies on
 TensorFlow (one or many GPUs, TPUs, many machines), `keras.distribution`
-data parallelism on JAX (many devices, many processes)."""
+data parallelism on JAX (many devices, many processes), and weights
+sharded over a JAX device mesh (`layout_map`, `model_parallel`)."""
 
 from kerasbig import _console
 from kerasbig.distribute.choices import STRATEGIES
 
 if not _console.HELP_ONLY:  # a program's --help needs STRATEGIES only
+    from kerasbig.distribute.layouts import layout_map
     from kerasbig.distribute.strategy import LocalStrategy
     from kerasbig.distribute.strategy import describe
     from kerasbig.distribute.strategy import num_replicas
@@ -18,6 +20,7 @@ __all__ = [
     "STRATEGIES",
     "LocalStrategy",
     "describe",
+    "layout_map",
     "num_replicas",
     "num_workers",
     "per_replica_batch_size",

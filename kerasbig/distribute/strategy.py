@@ -6,6 +6,7 @@ import os
 
 import keras
 
+from kerasbig.distribute.choices import MODEL_PARALLEL
 from kerasbig.distribute.choices import STRATEGIES
 from kerasbig.distribute.choices import STRATEGY_BACKENDS
 
@@ -36,8 +37,12 @@ def strategy(
     job_addresses=None,
     num_processes=None,
     process_id=None,
+    mesh_shape=None,
+    model=None,
+    style="both",
 ):
-    """Sets up data-parallel training for the active Keras backend.
+    """Sets up data-parallel (or, on JAX, model-parallel) training for the
+    active Keras backend.
 
     Build and compile the model inside the returned object's `scope()`;
     then `fit` as usual, with the *global* batch size (the sum over all
@@ -57,6 +62,12 @@ def strategy(
     - `"tpu"` (TensorFlow): `TPUStrategy`.
     - `"data_parallel"` (JAX): `keras.distribution.DataParallel` over
       `devices` of every process, set as the global distribution.
+    - `"model_parallel"` (JAX): `keras.distribution.ModelParallel` over a
+      `("batch", "model")` mesh of `mesh_shape` (its product: the number
+      of devices), the weights laid out by
+      `kerasbig.distribute.layout_map(model, mesh, style)`; `model` is a
+      template with the paths of the model to train (build that model
+      with the same code inside the returned distribution's `scope()`).
 
     A strategy the backend cannot run raises a `ValueError` that says
     which backend runs it. PyTorch has no multi-device `fit` in Keras 3.
@@ -80,11 +91,16 @@ def strategy(
         job_addresses: comma-separated `host:port` of every process.
         num_processes: number of processes.
         process_id: this process's index, 0 being the coordinator.
+        mesh_shape: `(data, model)` device counts for `"model_parallel"`.
+        model: the layout template for `"model_parallel"` (a built model;
+            see `layout_map` for one too big to build).
+        style: `layout_map`'s style for `"model_parallel"`: `"both"`
+            (default), `"fsdp"` or `"tensor_parallel"`.
 
     Returns:
         On TensorFlow, the `tf.distribute.Strategy`. On JAX, the
-        `keras.distribution.DataParallel` it has set (or a
-        `LocalStrategy`). On PyTorch, a `LocalStrategy`. Each has
+        `keras.distribution.DataParallel` or `ModelParallel` it has set
+        (or a `LocalStrategy`). On PyTorch, a `LocalStrategy`. Each has
         `scope()`.
 
     Example:
@@ -99,10 +115,10 @@ def strategy(
         >>> kb.distribute.num_replicas(s)
         1
     """
-    if name not in STRATEGIES:
+    if name not in (*STRATEGIES, MODEL_PARALLEL):
         raise ValueError(
             f"kerasbig.distribute.strategy: `name` must be one of "
-            f"{list(STRATEGIES)}. Received: name={name!r}"
+            f"{[*STRATEGIES, MODEL_PARALLEL]}. Received: name={name!r}"
         )
     backend = keras.backend.backend()
     needed = STRATEGY_BACKENDS.get(name)
@@ -113,10 +129,20 @@ def strategy(
             "jax": "use `mirrored` or `multiworker` on TensorFlow, or run "
             "with KERAS_BACKEND=jax",
         }[needed]
+        if name == MODEL_PARALLEL and backend == "tensorflow":
+            hint = (
+                "sharded weights are Keras's ModelParallel, JAX only; on "
+                "TensorFlow use `mirrored` or `multiworker` (every replica "
+                "holds the whole model), or run with KERAS_BACKEND=jax"
+            )
         if backend == "torch":
             hint = (
                 "Keras 3 has no multi-device training on PyTorch; run with "
-                "KERAS_BACKEND=tensorflow or jax"
+                + (
+                    "KERAS_BACKEND=jax"
+                    if name == MODEL_PARALLEL
+                    else "KERAS_BACKEND=tensorflow or jax"
+                )
             )
         raise ValueError(
             f"kerasbig.distribute.strategy: `{name}` is a {needed} strategy "
@@ -132,6 +158,16 @@ def strategy(
                 f"PyTorch. Received: num_processes={cluster['num_processes']}"
             )
         return LocalStrategy()
+    if name == MODEL_PARALLEL:
+        return _own_module().model_parallel(
+            devices, mesh_shape, model, style, **cluster
+        )
+    if mesh_shape is not None or model is not None:
+        raise ValueError(
+            "kerasbig.distribute.strategy: `mesh_shape` and `model` are "
+            f"for `model_parallel`. Received: name={name!r}, "
+            f"mesh_shape={mesh_shape!r}"
+        )
     return _own_module().strategy(name, devices, **cluster)
 
 

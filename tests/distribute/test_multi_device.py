@@ -13,6 +13,7 @@ from processes import finish
 from processes import launch
 
 BACKEND = keras.backend.backend()
+MESH_STYLES = ("fsdp", "tensor_parallel", "both")
 
 
 def _results(output):
@@ -72,3 +73,48 @@ def test_data_parallel_over_two_devices_matches_one_device():
     for name in ("dense", "gan"):
         assert results[f"{name}_replicas_data_parallel"] == 2
         assert results[name] < 1e-5, (name, results)
+
+
+@pytest.mark.full
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution is JAX's")
+def test_model_parallel_over_eight_devices_matches_one_device():
+    # A grouped-query CausalLM (8 query heads, 2 key/value heads, biases,
+    # untied head), one AdamW step, each layout style on its mesh.
+    code, output = finish(
+        launch(
+            [HERE / "model_parallel_check.py"],
+            "jax",
+            {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
+        )
+    )
+    assert code == 0, output[-3000:]
+    results = _results(output)
+    assert results["devices"] == 8
+    total = results["total_bytes"]
+    for style in MESH_STYLES:
+        row = results[style]
+        print(
+            f"{style} on {row['mesh']}: {row['bytes_per_device']} of "
+            f"{total} weight bytes per device "
+            f"({row['bytes_per_device'] / total:.3f})"
+        )
+        assert row["logits"] < 1e-5, (style, row)
+        assert row["weights"] < 1e-5, (style, row)
+        # About 1/8: norms stay whole, and under tensor parallelism the
+        # two key/value heads (not a multiple of 8) too.
+        assert row["bytes_per_device"] < total / 8 * 1.4, (style, row)
+    sharding = {style: results[style]["sharding"] for style in MESH_STYLES}
+    assert sharding["tensor_parallel"] == {
+        "query": "P(None, 'model', None)",
+        "key": "P(None, None, None)",
+        "output": "P('model', None, None)",
+        "down": "P('model', None)",
+        "embeddings": "P('model', None)",
+        "lm_head": "P(None, 'model')",
+        "norm": "P(None,)",
+    }
+    assert sharding["both"]["query"] == "P('batch', 'model', None)"
+    assert sharding["both"]["key"] == "P('batch', None, None)"
+    assert sharding["fsdp"]["down"] == "P('batch', None)"
+    assert results["both"]["replicas"] == 2
+    assert results["tensor_parallel"]["replicas"] == 1
