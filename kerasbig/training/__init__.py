@@ -15,6 +15,8 @@ from kerasbig.training.config import parse_flags
 
 # A program's --help needs its flags only (see kerasbig._console).
 if not _console.HELP_ONLY:
+    from kerasbig.training.accumulation import PerUpdateSchedule
+    from kerasbig.training.accumulation import accumulate_gradients
     from kerasbig.training.distributed import Distribution
     from kerasbig.training.distributed import add_distribute_flags
     from kerasbig.training.distributed import start_distribution
@@ -43,7 +45,9 @@ __all__ = [
     "DistributeConfig",
     "Distribution",
     "ImageDataConfig",
+    "PerUpdateSchedule",
     "Run",
+    "accumulate_gradients",
     "add_run_flags",
     "answer_help",
     "add_distribute_flags",
