@@ -111,6 +111,7 @@ import keras
 import numpy as np
 
 from kerasbig.models import CausalLM
+from kerasbig.training import accumulate_gradients
 from kerasbig.training import check_export_backend
 from kerasbig.training import fit_to_folder
 from kerasbig.training import resolve_jit_compile
@@ -330,7 +331,10 @@ def main(argv=None):
     with run.strategy.scope():
         model = build_model(config, tokenizer)
         model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=accumulate_gradients(
+                keras.optimizers.Adam(config.learning_rate),
+                config.grad_accumulation,
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, ignore_class=IGNORED
             ),

@@ -54,6 +54,7 @@ import numpy as np
 
 from kerasbig.data import load_digits
 from kerasbig.data import stratified_split
+from kerasbig.training import accumulate_gradients
 from kerasbig.training import check_export_backend
 from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
@@ -106,7 +107,10 @@ def main(argv=None):
     with run.strategy.scope():
         model = build_model(config.image_size)
         model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=accumulate_gradients(
+                keras.optimizers.Adam(config.learning_rate),
+                config.grad_accumulation,
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
             jit_compile=resolve_jit_compile(config.jit_compile),

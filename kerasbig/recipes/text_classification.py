@@ -80,6 +80,7 @@ from kerasbig.data import load_text_data
 from kerasbig.data import text_dataset
 from kerasbig.distribute import num_replicas
 from kerasbig.models import TransformerClassifier
+from kerasbig.training import accumulate_gradients
 from kerasbig.training import check_export_backend
 from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
@@ -204,7 +205,10 @@ def main(argv=None):
     with strategy.scope():
         model = build_model(config, num_classes)
         model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=accumulate_gradients(
+                keras.optimizers.Adam(config.learning_rate),
+                config.grad_accumulation,
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
             jit_compile=resolve_jit_compile(config.jit_compile),

@@ -123,6 +123,7 @@ import numpy as np
 from kerasbig.data import ArrayBatches
 from kerasbig.data import load_image_data
 from kerasbig.data import stratified_split
+from kerasbig.training import accumulate_gradients
 from kerasbig.training import check_export_backend
 from kerasbig.training import export_litert
 from kerasbig.training import fit_to_folder
@@ -245,7 +246,9 @@ def batches(images, labels, batch_size, seed=None):
 
 def compile_model(model, config, learning_rate):
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=accumulate_gradients(
+            keras.optimizers.Adam(learning_rate), config.grad_accumulation
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=resolve_jit_compile(config.jit_compile),

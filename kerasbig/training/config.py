@@ -381,6 +381,13 @@ class TrainingConfig(DistributeConfig):
         minimum=1,
     )
     learning_rate: float = option(1e-3, "peak learning rate", greater_than=0)
+    grad_accumulation: int = option(
+        1,
+        "batches per optimizer update: each update uses the mean gradient "
+        "of this many batches, as one batch this many times larger "
+        "(accumulate_gradients)",
+        minimum=1,
+    )
     seed: int = option(0, "seed of weights, dropout and data order", minimum=0)
     mixed_precision: bool = option(
         False,

@@ -82,3 +82,16 @@ def test_only_a_programs_help_holds_keras_back():
     assert not help_requested(["--smoke"], program, {})
     assert not help_requested(["--", "--help"], program, {})
     assert not help_requested(["--help"], ["python", "train.py"], {})
+
+
+def test_grad_accumulation_makes_one_update_per_k_batches(
+    load_recipe, tmp_path
+):
+    quickstart = load_recipe("quickstart")
+    args = ["--smoke", "--grad-accumulation", "2", "--batch-size", "16"]
+    metrics = quickstart.main([*args, "--output-dir", str(tmp_path)])
+    assert metrics["config"]["grad_accumulation"] == 2
+    optimizer = keras.saving.load_model(tmp_path / "model.keras").optimizer
+    assert optimizer.gradient_accumulation_steps == 2
+    batches = -(-metrics["examples"]["train"] // 16) * metrics["epochs"]
+    assert int(optimizer.iterations) == batches // 2
