@@ -74,6 +74,14 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         kernel_constraint: constraint on every kernel.
         bias_constraint: constraint on every bias.
         seed: optional int seed of the dropout and stochastic depth draws.
+        remat: when True, a training call keeps only the block's inputs
+            for the backward pass and recomputes its activations there
+            (`keras.remat`: `jax.checkpoint`, `tf.recompute_grad`,
+            `torch.utils.checkpoint`), trading compute for activation
+            memory; results are unchanged, dropout included. Keras's own
+            `keras.RematScope` cannot wrap this block: it hands `training`
+            and the masks to the rematerialised function, which JAX and
+            TensorFlow cannot trace.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -144,10 +152,16 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         kernel_constraint=None,
         bias_constraint=None,
         seed=None,
+        remat=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         owner = "TransformerBlock"
+        if not isinstance(remat, bool):
+            raise ValueError(
+                f"{owner}: `remat` must be True or False. Received: "
+                f"remat={remat!r}"
+            )
         checks.positive_int(owner, "num_heads", num_heads)
         checks.positive_int(owner, "intermediate_dim", intermediate_dim)
         checks.positive_int(owner, "key_dim", key_dim, allow_none=True)
@@ -197,6 +211,8 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             bias_constraint,
         )
         self.seed = seed
+        self.remat = remat
+        self._recomputing = False
         self.supports_masking = True
         checks.divisor(
             owner,
@@ -314,6 +330,16 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         mask=None,
         training=None,
     ):
+        if self.remat and training and cache is None and not self._recomputing:
+            return self._rematerialized_call(
+                training,
+                inputs=inputs,
+                context=context,
+                inputs_mask=inputs_mask,
+                context_mask=context_mask,
+                attention_mask=attention_mask,
+                mask=mask,
+            )
         if inputs_mask is None:
             # Keras fills `inputs_mask` when several tensors are passed,
             # and `mask` when the inputs are the only one.
@@ -370,6 +396,47 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
             training,
         )
         return x if cache is None else (x, cache)
+
+    def _rematerialized_call(self, training, **tensors):
+        # The recomputed function takes the weights and float inputs as
+        # arguments (what the backward pass differentiates) and closes
+        # over the masks (TensorFlow cannot differentiate booleans) and
+        # copies of the seed states (so the recomputation draws this
+        # call's dropout masks); it runs the block statelessly and
+        # returns the seed states it advanced, assigned here outside.
+        floats = [
+            name for name in ("inputs", "context") if tensors[name] is not None
+        ]
+        masks = {
+            name: value
+            for name, value in tensors.items()
+            if name not in floats and value is not None
+        }
+        weights = [v.value for v in self.trainable_variables]
+        states = [keras.ops.copy(v.value) for v in self.non_trainable_variables]
+
+        def block(*arguments):
+            self._recomputing = True
+            try:
+                outputs, advanced = self.stateless_call(
+                    list(arguments[: len(weights)]),
+                    states,
+                    training=training,
+                    **dict(zip(floats, arguments[len(weights) :], strict=True)),
+                    **masks,
+                )
+            finally:
+                self._recomputing = False
+            return (outputs, *advanced)
+
+        outputs, *advanced = keras.remat(block)(
+            *weights, *[tensors[name] for name in floats]
+        )
+        for variable, value in zip(
+            self.non_trainable_variables, advanced, strict=True
+        ):
+            variable.assign(value)
+        return outputs
 
     def _norm(self, branch, inputs_shape):
         norm = make_normalization(
@@ -440,6 +507,7 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
                 "flash_attention": self.flash_attention,
                 **self.kernel_options_config(),
                 "seed": self.seed,
+                "remat": self.remat,
             }
         )
         return config

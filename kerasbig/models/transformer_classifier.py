@@ -59,6 +59,9 @@ class TransformerClassifier(FunctionalModel):
         pooling: `"mean"` (default, over real tokens) or `"first"` (a
             leading CLS-style token).
         mask_zero: treat id 0 as padding. Defaults to `True`.
+        remat: recompute each encoder block's activations in the
+            backward pass (`TransformerBlock`'s `remat`). Defaults to
+            `False`.
         dtype: dtype policy of every layer (e.g. `"mixed_bfloat16"`).
         **kwargs: `keras.Model` arguments such as `name`.
 
@@ -89,6 +92,7 @@ class TransformerClassifier(FunctionalModel):
         "position",
         "pooling",
         "mask_zero",
+        "remat",
     )
 
     def __init__(
@@ -107,6 +111,7 @@ class TransformerClassifier(FunctionalModel):
         position="learned",
         pooling="mean",
         mask_zero=True,
+        remat=False,
         dtype=None,
         **kwargs,
     ):
@@ -142,6 +147,7 @@ class TransformerClassifier(FunctionalModel):
             dropout=dropout,
             attention_dropout=dropout,
             rotary=position == "rotary",
+            remat=remat,
             name="encoder",
             dtype=dtype,
         )
@@ -177,3 +183,4 @@ class TransformerClassifier(FunctionalModel):
         self.position = position
         self.pooling = pooling
         self.mask_zero = mask_zero
+        self.remat = remat

@@ -198,3 +198,103 @@ def test_bad_inputs():
         block(_normal(1, 2, 8), _normal(1, 3, 8))
     with pytest.raises(ValueError, match=r"\(batch, sequence, hidden_dim\)"):
         TransformerBlock(2, 8)(_normal(2, 8))
+
+
+def _stack_model(remat):
+    from kerasbig.layers import TransformerEncoder
+
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((12,), dtype="int32")
+    x = keras.layers.Embedding(40, 16, mask_zero=True, name="embed")(ids)
+    x = TransformerEncoder(
+        1,
+        2,
+        32,
+        dropout=0.1,
+        stochastic_depth=0.1,
+        seed=4,
+        remat=remat,
+        name="encoder",
+    )(x)
+    model = keras.Model(ids, keras.layers.Dense(40, name="head")(x))
+    model.compile(
+        "adam",
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=keras.backend.backend() != "torch",
+    )
+    return model
+
+
+def test_remat_trains_exactly_like_the_plain_block():
+    # Padded ids (a mask), dropout and stochastic depth: the recomputed
+    # backward pass must see this step's masks and draws.
+    ids = np.random.default_rng(1).integers(1, 40, (8, 12))
+    ids[:4, 7:] = 0
+    runs = []
+    for remat in (False, True):
+        model = _stack_model(remat)
+        history = model.fit(ids, ids, batch_size=4, epochs=1, verbose=0)
+        weights = {
+            v.path: ops.convert_to_numpy(v) for v in model.trainable_weights
+        }
+        runs.append((history.history["loss"], weights))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
+    assert runs[1][1].keys() == runs[0][1].keys()
+    for path, weight in runs[0][1].items():
+        # The key bias's gradient is zero in exact arithmetic (softmax
+        # ignores a shift shared by every key), so Adam turns rounding
+        # noise, which differs with the recomputation, into ~1e-6 steps.
+        atol = 1e-5 if path.endswith("key/bias") else 1e-6
+        np.testing.assert_allclose(
+            runs[1][1][path], weight, atol=atol, err_msg=path
+        )
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="reads the JAX program"
+)
+def test_remat_puts_a_checkpoint_in_the_training_step_only():
+    import jax
+
+    model = _stack_model(remat=True)
+    ids = np.ones((2, 12), "int32")
+    state = (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+    )
+
+    def step(training):
+        return jax.make_jaxpr(
+            lambda t, n: model.stateless_call(t, n, ids, training=training)
+        )(*state)
+
+    assert "checkpoint" in str(step(True)) or "remat" in str(step(True))
+    assert "checkpoint" not in str(step(False))
+    assert "remat" not in str(step(False))
+
+
+def test_remat_is_a_saved_block_option():
+    from kerasbig.models import CausalLM
+    from kerasbig.models import TransformerClassifier
+
+    model = CausalLM(
+        50,
+        8,
+        num_layers=1,
+        hidden_dim=8,
+        num_heads=2,
+        intermediate_dim=16,
+        remat=True,
+    )
+    block = model.decoder.blocks[0]
+    assert block.remat is True
+    assert CausalLM.from_config(model.get_config()).decoder.blocks[0].remat
+    classifier = TransformerClassifier(
+        50, 2, 8, num_layers=1, hidden_dim=8, intermediate_dim=16, remat=True
+    )
+    assert classifier.get_layer("encoder").blocks[0].remat is True
+    config = classifier.get_config()
+    assert TransformerClassifier.from_config(config).remat is True
+    assert TransformerBlock.from_config(block.get_config()).remat is True
+    with pytest.raises(ValueError, match="`remat` must be True or False"):
+        TransformerBlock(2, 8, remat="full")
