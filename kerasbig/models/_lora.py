@@ -206,8 +206,10 @@ def restore_state(model, arrays, path):
             layer.lora_kernel_a.assign(
                 keras.initializers.HeUniform()(layer.lora_kernel_a.shape)
             )
+            # zeros of the shape, not zeros_like(variable): with NumPy
+            # 2.4, JAX's zeros_like cannot read a Keras variable's dtype.
             layer.lora_kernel_b.assign(
-                keras.ops.zeros_like(layer.lora_kernel_b)
+                keras.ops.zeros(layer.lora_kernel_b.shape)
             )
         return
     shapes = [tuple(variable.shape) for variable in variables]
