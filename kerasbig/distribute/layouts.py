@@ -3,6 +3,8 @@ device mesh: `keras.distribution.LayoutMap`s for `ModelParallel`."""
 
 import keras
 
+from kerasbig._layer_walk import nested_layers
+
 STYLES = ("fsdp", "tensor_parallel", "both")
 
 # Each sharded weight's role: the axis tensor parallelism splits over the
@@ -150,7 +152,7 @@ def sharded_weights(model):
     from kerasbig.layers import TokenAndPositionEmbedding
 
     found = []
-    for layer in _walk(model):
+    for layer in nested_layers(model, include_self=True):
         if isinstance(layer, MultiHeadAttention):
             for dense, role in (
                 (layer.query_dense, "query"),
@@ -181,28 +183,3 @@ def _kernel_and_bias(dense, role):
     if dense.bias is not None:
         pairs.append((dense.bias, f"{role}_bias"))
     return pairs
-
-
-def _walk(root):
-    """`root` and every layer under it, each once. Keras has no public
-    recursive walk over a layer's sublayers, so this follows the Layer
-    attributes (and lists, tuples and dicts of them) that Keras tracks."""
-    seen, order, stack = set(), [], [root]
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        order.append(layer)
-        children = list(layer.layers) if isinstance(layer, keras.Model) else []
-        for value in vars(layer).values():
-            if isinstance(value, keras.layers.Layer):
-                children.append(value)
-            elif isinstance(value, (list, tuple)):
-                children += [v for v in value if isinstance(v, keras.Layer)]
-            elif isinstance(value, dict):
-                children += [
-                    v for v in value.values() if isinstance(v, keras.Layer)
-                ]
-        stack.extend(reversed(children))
-    return order

@@ -1,5 +1,5 @@
 """Layer plumbing shared by pruning and quantization-aware training:
-cloning graph models layer by layer and walking nested layers."""
+cloning graph models layer by layer."""
 
 import keras
 
@@ -22,9 +22,3 @@ def copy_layer(layer):
         copy.build_from_config(build_config)
     copy.set_weights(layer.get_weights())
     return copy
-
-
-def nested_layers(model):
-    """Every layer inside `model`, at any depth (Keras has no public walk
-    over nested layers; `_flatten_layers` is stable in 3.x)."""
-    return list(model._flatten_layers(include_self=False))

@@ -1,7 +1,7 @@
 import numpy as np
 from keras import ops
 
-from kerasbig.optimize._layers import nested_layers
+from kerasbig._layer_walk import nested_layers
 from kerasbig.optimize.prunable_layer import PrunableLayer
 from kerasbig.optimize.prune_low_magnitude import is_prunable_weight
 
@@ -32,12 +32,12 @@ def sparsity_report(model):
     # with kernel * mask: report that.
     masks = {
         id(layer.layer.kernel): layer.sparsity_mask
-        for layer in [model, *nested_layers(model)]
+        for layer in nested_layers(model, include_self=True)
         if getattr(layer, "preserve_sparsity", False)
     }
     named = {
         id(variable)
-        for layer in [model, *nested_layers(model)]
+        for layer in nested_layers(model, include_self=True)
         if isinstance(layer, PrunableLayer) and layer.built
         for variable in layer.get_prunable_weights()
     }

@@ -1,6 +1,6 @@
 import keras
 
-from kerasbig.optimize._layers import nested_layers
+from kerasbig._layer_walk import nested_layers
 from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
 
 
