@@ -4,8 +4,7 @@ device mesh: `keras.distribution.LayoutMap`s for `ModelParallel`."""
 import keras
 
 from kerasbig._layer_walk import nested_layers
-
-STYLES = ("fsdp", "tensor_parallel", "both")
+from kerasbig.distribute.choices import LAYOUT_STYLES
 
 # Each sharded weight's role: the axis tensor parallelism splits over the
 # mesh's "model" axis (Megatron-style: query/key/value and gate/up by
@@ -48,10 +47,11 @@ def layout_map(model, mesh, style="fsdp"):
 
     The map's keys are `model`'s variable paths. Build the model that
     trains with the same code inside the `ModelParallel` distribution's
-    scope (its variables are laid out as they are created), or pass the
-    map to `kerasbig.distribute.strategy("model_parallel", ...)`. A model
-    too big to build on one device can be the `model` argument when
-    built under `keras.StatelessScope()`, which defers its weights.
+    scope (its variables are laid out as they are created).
+    `kerasbig.distribute.strategy("model_parallel", model=build, ...)`
+    does all of it from the function `build` that builds the model, and
+    never allocates the template's weights (for a model too big for one
+    device).
 
     JAX only (Keras's `ModelParallel`).
 
@@ -90,10 +90,10 @@ def layout_map(model, mesh, style="fsdp"):
             "weights' paths and shapes decide the layouts). Received: an "
             f"unbuilt {type(model).__name__}"
         )
-    if style not in STYLES:
+    if style not in LAYOUT_STYLES:
         raise ValueError(
             f"kerasbig.distribute.layout_map: `style` must be one of "
-            f"{list(STYLES)}. Received: style={style!r}"
+            f"{list(LAYOUT_STYLES)}. Received: style={style!r}"
         )
     model_axis, data_axis = mesh_axes(mesh, style)
     sizes = dict(zip(mesh.axis_names, mesh.shape, strict=True))

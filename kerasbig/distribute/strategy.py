@@ -65,9 +65,11 @@ def strategy(
     - `"model_parallel"` (JAX): `keras.distribution.ModelParallel` over a
       `("batch", "model")` mesh of `mesh_shape` (its product: the number
       of devices), the weights laid out by
-      `kerasbig.distribute.layout_map(model, mesh, style)`; `model` is a
-      template with the paths of the model to train (build that model
-      with the same code inside the returned distribution's `scope()`).
+      `kerasbig.distribute.layout_map(model, mesh, style)`. `model` is the
+      function that builds the model to train (called once, its weights
+      deferred and never allocated: a template of paths and shapes), or
+      such a model already built; build the model that trains with the
+      same code inside the returned distribution's `scope()`.
 
     A strategy the backend cannot run raises a `ValueError` that says
     which backend runs it. PyTorch has no multi-device `fit` in Keras 3.
@@ -84,7 +86,7 @@ def strategy(
 
     Args:
         name: one of `"auto"`, `"none"`, `"mirrored"`, `"multiworker"`,
-            `"tpu"`, `"data_parallel"`.
+            `"tpu"`, `"data_parallel"`, `"model_parallel"`.
         devices: device names for `"mirrored"` (e.g. `["/gpu:0",
             "/gpu:1"]`) or `"data_parallel"` (e.g. `["cpu:0", "cpu:1"]`);
             None for all.
@@ -92,8 +94,9 @@ def strategy(
         num_processes: number of processes.
         process_id: this process's index, 0 being the coordinator.
         mesh_shape: `(data, model)` device counts for `"model_parallel"`.
-        model: the layout template for `"model_parallel"` (a built model;
-            see `layout_map` for one too big to build).
+        model: the layout template for `"model_parallel"`: a function
+            that builds the model (no weight is allocated), or a built
+            model.
         style: `layout_map`'s style for `"model_parallel"`: `"both"`
             (default), `"fsdp"` or `"tensor_parallel"`.
 

@@ -188,7 +188,7 @@ class CausalLM(FunctionalModel):
         self._generate_functions = _CompiledFunctions()
 
     @classmethod
-    def from_pretrained(cls, directory, dtype=None):
+    def from_pretrained(cls, directory, dtype=None, load_weights=True):
         """Builds the model of a Hugging Face folder and loads its weights.
 
         Reads `config.json` and `model.safetensors` (or the shards of
@@ -205,6 +205,9 @@ class CausalLM(FunctionalModel):
                 `huggingface_hub.snapshot_download` or `save_pretrained`).
             dtype: dtype policy of every layer; float32 when None,
                 whatever the checkpoint stores.
+            load_weights: False builds the folder's architecture only,
+                with fresh weights (a layout template for
+                `kerasbig.distribute.strategy("model_parallel")`).
 
         Returns:
             A `CausalLM` whose logits equal the Hugging Face model's.
@@ -216,7 +219,8 @@ class CausalLM(FunctionalModel):
         """
         config = hugging_face.read_config(directory)
         model = cls(**hugging_face.causal_lm_arguments(config), dtype=dtype)
-        hugging_face.load_weights(model, directory, config["model_type"])
+        if load_weights:
+            hugging_face.load_weights(model, directory, config["model_type"])
         return model
 
     def save_pretrained(

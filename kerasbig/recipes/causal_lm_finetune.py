@@ -19,6 +19,14 @@ run needs no network.
     python -m kerasbig.recipes.causal_lm_finetune --from-scratch \\
         --data book.txt --epochs 20
 
+With `--strategy model_parallel --mesh DATAxMODEL` (JAX) every weight
+is sharded over a mesh of devices (`kerasbig.distribute.layout_map`),
+for a model bigger than one device; the checkpoints load anywhere:
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=8 KERAS_BACKEND=jax \\
+        python -m kerasbig.recipes.causal_lm_finetune --from-scratch \\
+        --strategy model_parallel --mesh 2x4
+
 Outputs in --output-dir: model.keras (adapters merged), adapters.npz
 (LoRA), hugging_face/ (with --model: the merged model as a Hugging Face
 folder), best.keras, log.csv, tensorboard/, curves.png, metrics.json
@@ -37,6 +45,7 @@ import pathlib
 import sys
 import time
 
+from kerasbig.training import ModelParallelConfig
 from kerasbig.training import TrainingConfig
 from kerasbig.training import answer_help
 from kerasbig.training import option
@@ -44,7 +53,7 @@ from kerasbig.training import parse_config
 
 
 @dataclasses.dataclass
-class Config(TrainingConfig):
+class Config(ModelParallelConfig, TrainingConfig):
     model: str = option(
         "",
         "a Hugging Face model folder (config.json, safetensors, and "
@@ -241,9 +250,52 @@ def completion_sequences(pairs, tokenizer, length):
     return x, y
 
 
-def build_model(config, tokenizer):
+def sequences(config, tokenizer, replicas=1):
+    """`(x, y, (train, validation, test), padding)`: the token rows,
+    their labels and the row indices of each split (validation picks the
+    best epoch; the test split scores it).
+
+    Every batch must split evenly over `replicas` (a mesh's data axis),
+    so the held-out splits are multiples of it and the training split is
+    topped up with `padding` rows whose labels the loss skips (a batch's
+    loss is the mean over the labels it does not skip: the gradient is
+    unchanged)."""
+    text, pairs = (
+        read_examples(config.data) if config.data else (zen_of_python(), None)
+    )
+    if pairs is None:
+        x, y = text_windows(tokenizer.encode(text), config.sequence_length)
+    else:
+        x, y = completion_sequences(pairs, tokenizer, config.sequence_length)
+    held = max(1, round(config.validation_fraction * len(x)))
+    held = -(-held // replicas) * replicas
+    if len(x) < 2 * held + 1:
+        raise ValueError(
+            f"--data: {len(x)} sequences; at least {2 * held + 1} are "
+            f"needed (training, and {held} each for validation and test). "
+            "Lower --sequence-length or add data"
+        )
+    order = np.random.default_rng(config.seed).permutation(len(x))
+    train = order[2 * held :]
+    padding = -len(train) % replicas
+    if padding:
+        x = np.concatenate([x, np.zeros((padding, x.shape[1]), x.dtype)])
+        y = np.concatenate([y, np.full((padding, y.shape[1]), IGNORED)])
+        train = np.concatenate([train, np.arange(len(x) - padding, len(x))])
+    splits = (train, order[held : 2 * held], order[:held])
+    return x, y.astype("int32"), splits, padding
+
+
+def build_model(config, tokenizer, load_weights=True):
+    """The model to train; `load_weights=False` builds `--model`'s
+    architecture only (the layout template of `--strategy
+    model_parallel`)."""
     if config.model:
-        model = CausalLM.from_pretrained(config.model)
+        model = CausalLM.from_pretrained(
+            config.model, load_weights=load_weights
+        )
+        if not load_weights:
+            return model
         if tokenizer.vocabulary_size > model.vocabulary_size:
             raise ValueError(
                 f"--model: the tokenizer has {tokenizer.vocabulary_size} "
@@ -307,27 +359,16 @@ def main(argv=None):
             f"--from-scratch {config.from_scratch}"
         )
     check_export_backend(config.export_litert)
-    run = start_run(config)
+    tokenizer = load_tokenizer(config)
+    run = start_run(
+        config,
+        layout_model=lambda: build_model(config, tokenizer, load_weights=False),
+    )
     output_dir = run.output_dir
     keras.utils.set_random_seed(config.seed)
-    tokenizer = load_tokenizer(config)
-    text, pairs = (
-        read_examples(config.data) if config.data else (zen_of_python(), None)
+    x, y, (train, validation, test), padding = sequences(
+        config, tokenizer, run.distribution["replicas"]
     )
-    if pairs is None:
-        x, y = text_windows(tokenizer.encode(text), config.sequence_length)
-    else:
-        x, y = completion_sequences(pairs, tokenizer, config.sequence_length)
-    if len(x) < 3:
-        raise ValueError(
-            f"--data: {len(x)} sequences; at least 3 are needed (training, "
-            "validation and test). Lower --sequence-length or add data"
-        )
-    # Validation picks the best epoch; the test split scores it.
-    order = np.random.default_rng(config.seed).permutation(len(x))
-    held = max(1, round(config.validation_fraction * len(x)))
-    test, validation = order[:held], order[held : 2 * held]
-    train = order[2 * held :]
     with run.strategy.scope():
         model = build_model(config, tokenizer)
         model.compile(
@@ -362,7 +403,7 @@ def main(argv=None):
         "epochs": len(history.get("epoch", [])),
         "train_seconds": round(train_seconds, 2),
         "examples": {
-            "train": len(train),
+            "train": len(train) - padding,
             "validation": len(validation),
             "test": len(test),
         },

@@ -5,6 +5,7 @@ the callbacks and scoring of generative recipes."""
 from kerasbig import _console
 from kerasbig.training.config import DistributeConfig
 from kerasbig.training.config import ImageDataConfig
+from kerasbig.training.config import ModelParallelConfig
 from kerasbig.training.config import TrainingConfig
 from kerasbig.training.config import add_run_flags
 from kerasbig.training.config import answer_help
@@ -45,6 +46,7 @@ __all__ = [
     "DistributeConfig",
     "Distribution",
     "ImageDataConfig",
+    "ModelParallelConfig",
     "PerUpdateSchedule",
     "Run",
     "accumulate_gradients",

@@ -6,6 +6,9 @@ import typing
 
 from kerasbig import _console
 from kerasbig.distribute import STRATEGIES
+from kerasbig.distribute.choices import LAYOUT_STYLES
+from kerasbig.distribute.choices import MODEL_PARALLEL
+from kerasbig.distribute.choices import parse_mesh
 
 
 def _flag_type(field):
@@ -29,6 +32,7 @@ def option(
     greater_than=None,
     maximum=None,
     less_than=None,
+    parse=None,
 ):
     """A config dataclass field with its `--help` text (and allowed
     values) for `parse_config`.
@@ -40,6 +44,9 @@ def option(
         minimum, greater_than, maximum, less_than: bounds that
             `parse_config` checks (the flag is rejected with one line
             naming it otherwise).
+        parse: a function from the flag's text to the field's value
+            that raises `ValueError` saying what it expected; the flag
+            is rejected with that line.
 
     Example:
 
@@ -58,6 +65,8 @@ def option(
     bounds = _bounds(minimum, greater_than, maximum, less_than)
     if bounds:
         metadata["bounds"] = bounds
+    if parse is not None:
+        metadata["parse"] = parse
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -169,11 +178,27 @@ def add_field_flag(parser, field, owner="the config"):
         return
     parser.add_argument(
         flag,
-        type=_flag_type(field),
+        type=_parser(field.metadata["parse"])
+        if "parse" in field.metadata
+        else _flag_type(field),
         default=default,
         choices=field.metadata.get("choices"),
         help=f"{help_text} (default: {default})".strip(),
     )
+
+
+def _parser(parse):
+    """`parse` as an argparse `type=`: its ValueError becomes the
+    flag's one-line error."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
 def parse_flags(parser, argv=None, smoke=None):
@@ -351,6 +376,78 @@ class DistributeConfig:
             "num_processes": self.num_processes,
             "process_id": self.process_id,
         }
+
+
+def _mesh_text(text):
+    """`--mesh` text, checked and written `DATAxMODEL`."""
+    return "x".join(str(size) for size in parse_mesh(text))
+
+
+@dataclasses.dataclass
+class ModelParallelConfig(DistributeConfig):
+    """`DistributeConfig` plus weights sharded over a JAX device mesh:
+    `--strategy model_parallel`, `--mesh` and `--layout-style`, for
+    recipes whose model is built from kerasbig layers (`start_run` then
+    needs the function that builds it, `layout_model`).
+
+    Example:
+
+        >>> from kerasbig.training import ModelParallelConfig, parse_config
+        >>> config = parse_config(
+        ...     ModelParallelConfig,
+        ...     ["--strategy", "model_parallel", "--mesh", "2x4"])
+        >>> config.distribution_options()["mesh_shape"]
+        (2, 4)
+    """
+
+    strategy: str = option(
+        "auto",
+        "how training is spread: auto (every GPU of this machine, a TPU "
+        "when configured), none, mirrored (tf.distribute over this "
+        "machine's GPUs or CPUs), multiworker (tf.distribute over "
+        "machines), tpu, data_parallel (JAX keras.distribution), "
+        "model_parallel (JAX: weights sharded over a --mesh of devices)",
+        (*STRATEGIES, MODEL_PARALLEL),
+    )
+    mesh: str = option(
+        None,
+        "model_parallel: DATAxMODEL devices of the mesh, e.g. 2x4 for 8 "
+        "(the batch is split over DATA, each weight over MODEL and DATA)",
+        parse=_mesh_text,
+    )
+    layout_style: str = option(
+        "both",
+        "model_parallel: shard weights over the data axis (fsdp), the "
+        "model axis (tensor_parallel) or both",
+        LAYOUT_STYLES,
+    )
+
+    def distribution_options(self):
+        """These flags as keyword arguments of `start_distribution`."""
+        if self.strategy != MODEL_PARALLEL:
+            if self.mesh is not None:
+                raise ValueError(
+                    f"--mesh is for --strategy {MODEL_PARALLEL}. Received: "
+                    f"--strategy {self.strategy} --mesh {self.mesh}"
+                )
+            return super().distribution_options()
+        if self.mesh is None:
+            raise ValueError(
+                f"--strategy {MODEL_PARALLEL} needs --mesh DATAxMODEL, e.g. "
+                "--mesh 2x4 on 8 devices"
+            )
+        return {
+            **super().distribution_options(),
+            "mesh_shape": parse_mesh(self.mesh),
+            "layout_style": self.layout_style,
+        }
+
+
+DISTRIBUTION_FLAGS = tuple(
+    field.name for field in dataclasses.fields(ModelParallelConfig)
+)
+"""The fields that say where a run is spread, not what it computes: a
+resumed run may change them."""
 
 
 @dataclasses.dataclass

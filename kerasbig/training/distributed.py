@@ -57,10 +57,14 @@ def start_distribution(
     batch_size=None,
     output_dir=None,
     splits_batches=True,
+    mesh_shape=None,
+    layout_style="both",
+    layout_model=None,
 ):
     """Sets up a distribution strategy for a training run.
 
-    The `DistributeConfig` flags give the first four arguments
+    The `DistributeConfig` flags give the first four arguments, and
+    `ModelParallelConfig`'s the mesh and layout style
     (`start_distribution(**config.distribution_options(), ...)`).
     On a multi-worker run, workers other than the chief (worker 0) write
     into `<output_dir>/worker-<index>`, so that workers never write the
@@ -77,6 +81,11 @@ def start_distribution(
         splits_batches: False for a run whose step cannot be split
             across replicas (one whole graph per step): it stops with a
             message when the strategy has more than one replica.
+        mesh_shape, layout_style: `"model_parallel"`'s `(data, model)`
+            mesh and `layout_map` style (`ModelParallelConfig` gives them).
+        layout_model: `"model_parallel"`: the function that builds the
+            model to train, called under `keras.StatelessScope` for its
+            weights' paths and shapes (see `kerasbig.distribute.strategy`).
 
     Returns:
         A `Distribution`: `(strategy, output_dir, summary)`.
@@ -96,6 +105,15 @@ def start_distribution(
             job_addresses=job_addresses,
             num_processes=num_processes,
             process_id=process_id,
+            **(
+                {}
+                if mesh_shape is None
+                else {
+                    "mesh_shape": mesh_shape,
+                    "model": layout_model,
+                    "style": layout_style,
+                }
+            ),
         )
         summary = describe(chosen, batch_size)
     except ValueError as error:

@@ -12,7 +12,7 @@ import numpy as np
 
 from kerasbig._version import __version__
 from kerasbig.callbacks import StopOnNaN
-from kerasbig.training.config import DistributeConfig
+from kerasbig.training.config import DISTRIBUTION_FLAGS
 from kerasbig.training.distributed import start_distribution
 
 # The run folder of the training in progress, for run_script's message
@@ -127,8 +127,9 @@ def start_run_folder(output_dir, config):
     over (its old `metrics.json` is removed now, so that a killed rerun is
     not taken for finished). An unfinished run with other flags stops
     with one line naming them: resuming it with them would mix two runs.
-    The distribution flags may change (`DistributeConfig`: a run may
-    resume on other ports, machines or devices).
+    The distribution flags may change (`DistributeConfig` and
+    `ModelParallelConfig`: a run may resume on other ports, machines,
+    devices or meshes).
 
     Args:
         output_dir: the run folder (created if needed).
@@ -164,8 +165,7 @@ def start_run_folder(output_dir, config):
     settings = _plain(dataclasses.asdict(config))
     # Neither the folder nor where the run is spread (a resumed run may
     # use other ports, machines or devices) changes what it computes.
-    distribution = [f.name for f in dataclasses.fields(DistributeConfig)]
-    for name in ("output_dir", *distribution):
+    for name in ("output_dir", *DISTRIBUTION_FLAGS):
         settings.pop(name, None)
     claimed = folder / "config.json"
     report = folder / "metrics.json"
@@ -211,7 +211,7 @@ class Run(typing.NamedTuple):
     (`start_run_folder`)."""
 
 
-def start_run(config, splits_batches=True):
+def start_run(config, splits_batches=True, layout_model=None):
     """Starts a recipe run from its config: `start_distribution` with its
     `DistributeConfig` flags, `batch_size` (when it has one) and
     `output_dir`, then `start_run_folder`. Every recipe's `main` begins
@@ -221,6 +221,8 @@ def start_run(config, splits_batches=True):
         config: a config dataclass with `DistributeConfig`'s fields and
             `output_dir`.
         splits_batches: see `start_distribution`.
+        layout_model: see `start_distribution` (`--strategy
+            model_parallel` needs it).
 
     Returns:
         A `Run`: `(strategy, output_dir, distribution, resuming)`.
@@ -240,6 +242,7 @@ def start_run(config, splits_batches=True):
         batch_size=getattr(config, "batch_size", None),
         output_dir=config.output_dir,
         splits_batches=splits_batches,
+        layout_model=layout_model,
     )
     output_dir = pathlib.Path(distribution.output_dir)
     resuming = start_run_folder(output_dir, config)

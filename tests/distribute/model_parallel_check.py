@@ -29,7 +29,7 @@ def build(compiled=True):
         intermediate_dim=128,
         use_bias=True,
     )
-    if not compiled:  # a template: weights deferred, no optimizer
+    if not compiled:  # the layout template: no optimizer
         return model
     model.compile(
         keras.optimizers.AdamW(0.001, weight_decay=0.1),
@@ -62,10 +62,11 @@ def main():
     results = {"devices": len(jax.devices()), "total_bytes": total}
     for style, mesh_shape in MESHES.items():
         kb.distribute.strategy("none")
-        with keras.StatelessScope():
-            template = build(compiled=False)
         distribution = kb.distribute.strategy(
-            "model_parallel", mesh_shape=mesh_shape, model=template, style=style
+            "model_parallel",
+            mesh_shape=mesh_shape,
+            model=lambda: build(compiled=False),
+            style=style,
         )
         with distribution.scope():
             model = build()

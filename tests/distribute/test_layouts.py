@@ -134,3 +134,54 @@ def test_off_jax_the_calls_say_what_to_use_instead():
         kb.distribute.strategy(
             "model_parallel", mesh_shape=(1, 1), model=_model()
         )
+
+
+@jax_only
+def test_a_template_function_never_allocates_its_weights():
+    # The template is built under a StatelessScope; Keras would allocate
+    # its deferred weights at the next top-level StatelessScope (every
+    # JAX train step) unless kerasbig takes them off Keras's private
+    # "uninitialized_variables" list: this fails if Keras renames it.
+    import numpy as np
+    from keras.src.backend.common import global_state
+
+    templates = []
+
+    def build():
+        templates.append(_model())
+        return templates[-1]
+
+    distribution = kb.distribute.strategy(
+        "model_parallel", mesh_shape=(1, 1), model=build, style="both"
+    )
+    try:
+        (template,) = templates
+        assert all(v._value is None for v in template.variables)
+        deferred = global_state.get_global_attribute(
+            "uninitialized_variables", []
+        )
+        assert not {id(v) for v in template.variables} & {
+            id(v) for v in deferred
+        }
+        with distribution.scope():
+            model = _model()
+            model.compile("adam", "mse")
+        tokens = np.ones((2, 4), "int32")
+        model.fit(tokens, np.zeros((2, 4, 64)), verbose=0)
+        assert all(v._value is None for v in template.variables)
+        kernel = model.decoder.blocks[0].self_attention.query_dense.kernel
+        layout = distribution.get_variable_layout(kernel)
+        assert layout.axes == ("batch", "model", None)
+    finally:
+        kb.distribute.strategy("none")
+
+
+@jax_only
+def test_a_template_function_must_build_a_model():
+    with pytest.raises(ValueError, match="must return a Keras model"):
+        kb.distribute.strategy(
+            "model_parallel", mesh_shape=(1, 1), model=lambda: "no"
+        )
+    with pytest.raises(ValueError, match="a function that builds one"):
+        kb.distribute.strategy("model_parallel", mesh_shape=(1, 1), model=3)
+    kb.distribute.strategy("none")

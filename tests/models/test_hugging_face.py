@@ -215,6 +215,22 @@ def test_bfloat16_checkpoint_loads_as_float32(checkpoint):
     )
 
 
+@needs_transformers
+@pytest.mark.tensorflow_per_push
+def test_architecture_only_needs_no_weights_file(checkpoint):
+    # load_weights=False: the folder's model with fresh weights (what
+    # the model-parallel layout template needs), from config.json alone.
+    folder, _ = checkpoint("llama")
+    loaded = CausalLM.from_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    fresh = CausalLM.from_pretrained(folder, load_weights=False)
+    assert [(v.path, tuple(v.shape)) for v in fresh.weights] == [
+        (v.path, tuple(v.shape)) for v in loaded.weights
+    ]
+    with pytest.raises(FileNotFoundError, match="expected model.safetensors"):
+        CausalLM.from_pretrained(folder)
+
+
 def _write_config(folder, config):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config))

@@ -106,7 +106,8 @@ def check_report():
 
 @pytest.fixture
 def kill_and_resume(tmp_path):
-    """`kill_and_resume(name, args, epochs)`: runs `recipes/<name>.py`
+    """`kill_and_resume(name, args, epochs, extra_env=None)`: runs
+    `recipes/<name>.py` (with `extra_env` added to its environment)
     as a user does, SIGKILLs it when epoch 2 starts, runs the same
     command again and checks that it resumed (epoch 1 not redone), then
     runs it uninterrupted in another folder. Returns both metrics.json
@@ -116,31 +117,31 @@ def kill_and_resume(tmp_path):
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
-    def launch(name, args, folder):
+    def launch(name, args, folder, extra_env=None):
         return subprocess.Popen(
             [sys.executable, "-u", str(RECIPES / f"{name}.py"), *args]
             + ["--output-dir", str(folder)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env={**env, **(extra_env or {})},
         )
 
-    def run(name, args, epochs):
+    def run(name, args, epochs, extra_env=None):
         killed = tmp_path / "killed"
-        process = launch(name, args, killed)
+        process = launch(name, args, killed, extra_env)
         for line in process.stdout:
             if line.startswith(f"Epoch 2/{epochs}"):
                 process.send_signal(signal.SIGKILL)
                 break
         process.wait()
         assert process.returncode == -signal.SIGKILL
-        resumed = launch(name, args, killed)
+        resumed = launch(name, args, killed, extra_env)
         output = resumed.communicate()[0]
         assert resumed.returncode == 0, output
         assert f"Epoch 1/{epochs}" not in output, output
         assert f"Epoch 2/{epochs}" in output, output
-        fresh = launch(name, args, tmp_path / "fresh")
+        fresh = launch(name, args, tmp_path / "fresh", extra_env)
         output = fresh.communicate()[0]
         assert fresh.returncode == 0, output
         return tuple(

@@ -1,5 +1,6 @@
 import json
 
+import keras
 import numpy as np
 import pytest
 from references import reference
@@ -124,6 +125,48 @@ def test_bad_data_is_named(name, content, message, load_recipe, tmp_path):
         )
 
 
+def test_splits_divide_evenly_over_a_data_axis(load_recipe):
+    recipe = load_recipe("causal_lm_finetune")
+    config = recipe.parse_config(recipe.Config, ["--smoke"], smoke=recipe.SMOKE)
+    tokenizer = recipe.ByteTokenizer()
+    rows = len(recipe.sequences(config, tokenizer)[0])
+    for replicas in (2, 3, 4):
+        x, y, (train, validation, test), padding = recipe.sequences(
+            config, tokenizer, replicas
+        )
+        assert len(validation) == len(test)
+        assert len(test) % replicas == len(train) % replicas == 0
+        assert len(x) == rows + padding and padding < replicas
+        # Every real row in one split, the padding rows' labels skipped.
+        real = np.concatenate([train[train < rows], validation, test])
+        assert sorted(real.tolist()) == list(range(rows))
+        assert (y[rows:] == recipe.IGNORED).all()
+    with pytest.raises(ValueError, match="at least .* are needed"):
+        recipe.sequences(config, tokenizer, rows)
+
+
+def test_model_parallel_flags_get_one_clear_line(load_recipe, tmp_path, capsys):
+    recipe = load_recipe("causal_lm_finetune")
+    run = ["--smoke", "--output-dir", str(tmp_path)]
+    with pytest.raises(SystemExit):
+        recipe.main([*run, "--strategy", "model_parallel", "--mesh", "2by4"])
+    assert "argument --mesh: expected DATAxMODEL device counts" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(ValueError, match="--mesh is for --strategy model_"):
+        recipe.main([*run, "--mesh", "2x4"])
+    with pytest.raises(ValueError, match="needs --mesh DATAxMODEL"):
+        recipe.main([*run, "--strategy", "model_parallel"])
+    # This process has one device; off JAX, the line names the backend.
+    message = (
+        "one device per slot; there are 1 devices"
+        if keras.backend.backend() == "jax"
+        else "KERAS_BACKEND=jax"
+    )
+    with pytest.raises(SystemExit, match=message):
+        recipe.main([*run, "--strategy", "model_parallel", "--mesh", "2x4"])
+
+
 def test_model_or_from_scratch_is_required(load_recipe, tmp_path):
     recipe = load_recipe("causal_lm_finetune")
     with pytest.raises(ValueError, match="pass either --model DIR"):
@@ -165,3 +208,35 @@ def test_a_killed_lora_run_resumes_and_matches(kill_and_resume, tmp_path):
     np.testing.assert_allclose(
         resumed["test_loss"], uninterrupted["test_loss"], rtol=1e-4
     )
+
+
+@pytest.mark.full
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="ModelParallel is JAX's"
+)
+def test_a_model_parallel_run_resumes_and_loads_on_one_device(
+    kill_and_resume, load_recipe, tmp_path
+):
+    # Weights sharded over a 2x4 mesh of 8 host devices, killed when
+    # epoch 2 starts and run again; the model it saves then loads in
+    # this one-device process and scores the test split as the run did.
+    args = ["--smoke", "--epochs", "3"]
+    args += ["--strategy", "model_parallel", "--mesh", "2x4"]
+    devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    resumed, uninterrupted = kill_and_resume(
+        "causal_lm_finetune", args, 3, devices
+    )
+    for report in (resumed, uninterrupted):
+        assert report["distribution"]["strategy"] == "ModelParallel"
+        assert report["distribution"]["replicas"] == 2
+        assert report["epochs"] == 3
+    np.testing.assert_allclose(
+        resumed["test_loss"], uninterrupted["test_loss"], rtol=1e-5
+    )
+    recipe = load_recipe("causal_lm_finetune")
+    config = recipe.parse_config(recipe.Config, args, smoke=recipe.SMOKE)
+    x, y, (_, _, test), _ = recipe.sequences(config, recipe.ByteTokenizer(), 2)
+    assert keras.distribution.distribution() is None
+    model = keras.saving.load_model(tmp_path / "killed" / "model.keras")
+    loss = model.evaluate(x[test], y[test], batch_size=8, verbose=0)
+    np.testing.assert_allclose(loss, resumed["test_loss"], rtol=1e-5)
