@@ -1,17 +1,23 @@
 """Activation memory of a CausalLM training step with and without
-`remat=True`: XLA's buffer assignment on JAX, peak process memory on
-PyTorch.
+`remat=True`: what the backward pass keeps and XLA's buffer assignment
+on JAX, peak process memory on PyTorch.
 
 JAX (default): the step is the loss and its gradients with respect to
 every trainable weight (`jax.value_and_grad` of `model.stateless_call`
-in training mode, sparse cross-entropy on the next tokens), jitted and
-compiled for --batch sequences of --sequence-length tokens; nothing is
-run. XLA's `memory_analysis()` gives the bytes of the step's arguments
-(weights, tokens), outputs (loss, gradients) and temporaries; the
-temporaries are the activations kept for the backward pass plus scratch
-space, and are what rematerialisation trades for recomputation (goal:
->= 40 % fewer). The script also counts the dot products of the lowered
-and of the compiled program: recomputation shows as more dots.
+in training mode, sparse cross-entropy on the next tokens), for --batch
+sequences of --sequence-length tokens; nothing is run.
+
+- residuals: the bytes of the arrays the backward pass keeps from the
+  forward pass (the leaves of `jax.vjp`'s backward function, shapes
+  only, through `jax.eval_shape`): the activations memory that
+  rematerialisation trades for recomputation (goal: >= 40 % fewer).
+- temporaries: XLA's `memory_analysis()` of the jitted step (the peak of
+  its buffers besides weights, tokens, loss and gradients), compiled
+  under each XLA:CPU scheduler in a process of its own: the default
+  concurrency-optimised one and the memory-minimising one
+  (`--xla_cpu_enable_concurrency_optimized_scheduler=false`).
+- dots: the dot products of the compiled step; recomputation shows as
+  more.
 
 --backend torch: each setting runs in a process of its own: build the
 model, then the peak resident memory (`ru_maxrss`) growth over its first
@@ -19,11 +25,12 @@ SGD `train_on_batch` (PyTorch runs eagerly and frees activations as the
 backward pass consumes them; the growth also holds the gradients and
 one-time allocations, the same in both settings).
 
-    python benchmarks/remat_memory.py
+    python benchmarks/remat_memory.py --batch 1
     python benchmarks/remat_memory.py --backend torch --batch 1
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -40,7 +47,7 @@ def parse_args():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--backend", choices=["jax", "torch"], default="jax")
     parser.add_argument(
-        "--child", choices=["plain", "remat"], help=argparse.SUPPRESS
+        "--child", choices=["plain", "remat", "both"], help=argparse.SUPPRESS
     )
     return parser.parse_args()
 
@@ -70,10 +77,18 @@ def tokens(args):
     return ids.astype("int32")
 
 
-def compiled_memory(args, remat):
-    import jax
+SCHEDULERS = {
+    "default": "",
+    "memory": "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+}
+"""XLA:CPU's schedulers: each `--scheduler` runs in a process of its
+own (XLA reads its flags when JAX starts)."""
+
+
+def jax_step(args, remat):
+    """`(loss, weights, states, ids)`: the training loss as a function
+    of the weights, states and tokens, and those arguments."""
     import keras
-    import numpy as np
 
     model = build(args, remat)
     trainable = [v.value for v in model.trainable_variables]
@@ -84,41 +99,95 @@ def compiled_memory(args, remat):
         logits, _ = model.stateless_call(weights, states, ids, training=True)
         return loss_fn(ids[:, 1:], logits[:, :-1])
 
-    lowered = jax.jit(jax.value_and_grad(loss)).lower(
-        trainable, non_trainable, tokens(args)
+    return loss, trainable, non_trainable, tokens(args)
+
+
+def residual_bytes(loss, weights, states, ids):
+    """Bytes the backward pass keeps: the leaves of `jax.vjp`'s backward
+    function, traced for their shapes only. The weights are left out
+    (kept in both settings)."""
+    import jax
+    import numpy as np
+
+    def kept(weights, states):
+        _, backward = jax.vjp(lambda w: loss(w, states, ids), weights)
+        return jax.tree_util.tree_leaves(backward)
+
+    leaves = jax.eval_shape(kept, weights, states)
+    weight_shapes = {(tuple(w.shape), str(w.dtype)) for w in weights}
+    return int(
+        sum(
+            np.prod(leaf.shape) * leaf.dtype.itemsize
+            for leaf in leaves
+            if (tuple(leaf.shape), str(leaf.dtype)) not in weight_shapes
+        )
     )
+
+
+def compiled_memory(args, remat):
+    import jax
+    import numpy as np
+
+    loss, weights, states, ids = jax_step(args, remat)
+    lowered = jax.jit(jax.value_and_grad(loss)).lower(weights, states, ids)
     compiled = lowered.compile()
     memory = compiled.memory_analysis()
     return {
-        "parameters": int(sum(np.prod(v.shape) for v in trainable)),
-        "arguments": memory.argument_size_in_bytes,
-        "outputs": memory.output_size_in_bytes,
+        "parameters": int(sum(np.prod(w.shape) for w in weights)),
+        "residuals": residual_bytes(loss, weights, states, ids),
         "temporaries": memory.temp_size_in_bytes,
-        "lowered_dots": lowered.as_text().count("dot_general"),
         "compiled_dots": compiled.as_text().count(" dot("),
     }
 
 
-def jax_main(args):
-    import jax
+def jax_child(args):
+    import json
 
-    plain = compiled_memory(args, remat=False)
-    remat = compiled_memory(args, remat=True)
+    results = {
+        setting: compiled_memory(args, setting == "remat")
+        for setting in ("plain", "remat")
+    }
+    print("RESULTS " + json.dumps(results))
+
+
+def jax_main(args):
+    if args.child:
+        jax_child(args)
+        return
+    measured = {}
+    for scheduler, flag in SCHEDULERS.items():
+        flags = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+        done = subprocess.run(
+            [sys.executable, __file__, *sys.argv[1:], "--child", "both"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": flags},
+        )
+        line = [x for x in done.stdout.splitlines() if x.startswith("RESULTS")]
+        measured[scheduler] = json.loads(line[-1][len("RESULTS ") :])
+    plain, remat = measured["default"]["plain"], measured["default"]["remat"]
     mib = 2**20
     print(
         f"CausalLM {plain['parameters'] / 1e6:.1f}M parameters, "
         f"{args.num_layers} layers, batch {args.batch} x "
-        f"{args.sequence_length} tokens, JAX on {jax.devices()[0].platform}"
+        f"{args.sequence_length} tokens, JAX on CPU"
     )
-    for name in ("arguments", "outputs", "temporaries"):
+    rows = [("residuals kept for the backward pass", "residuals", "default")]
+    rows += [
+        (f"temporaries, {name} XLA:CPU scheduler", "temporaries", name)
+        for name in SCHEDULERS
+    ]
+    for label, key, scheduler in rows:
+        a, b = (measured[scheduler][s][key] for s in ("plain", "remat"))
         print(
-            f"{name:12s} plain {plain[name] / mib:9.1f} MiB   "
-            f"remat {remat[name] / mib:9.1f} MiB"
+            f"{label:45s} plain {a / mib:8.1f} MiB  remat {b / mib:8.1f} "
+            f"MiB  ({1 - b / a:.1%} lower)"
         )
-    for name in ("lowered_dots", "compiled_dots"):
-        print(f"{name:14s} plain {plain[name]:5d}   remat {remat[name]:5d}")
-    saved = 1 - remat["temporaries"] / plain["temporaries"]
-    print(f"temporaries (activations and scratch) {saved:.1%} lower with remat")
+    print(
+        f"compiled dot products: plain {plain['compiled_dots']}, "
+        f"remat {remat['compiled_dots']}"
+    )
 
 
 def step_rss(args, remat):
