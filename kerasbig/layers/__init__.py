@@ -1,5 +1,6 @@
 """Attention, embeddings, feed-forward and transformer blocks."""
 
+from kerasbig.layers.embedding import Embedding
 from kerasbig.layers.feed_forward import FeedForward
 from kerasbig.layers.multi_head_attention import MultiHeadAttention
 from kerasbig.layers.position_embedding import PositionEmbedding
@@ -17,6 +18,7 @@ from kerasbig.layers.transformer_decoder import TransformerDecoder
 from kerasbig.layers.transformer_encoder import TransformerEncoder
 
 __all__ = [
+    "Embedding",
     "FeedForward",
     "MultiHeadAttention",
     "PositionEmbedding",

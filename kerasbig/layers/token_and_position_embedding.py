@@ -2,11 +2,11 @@ import keras
 
 from kerasbig import _validation as checks
 from kerasbig.layers._initializers import clone_initializer
+from kerasbig.layers.embedding import Embedding
 from kerasbig.layers.position_embedding import PositionEmbedding
 from kerasbig.layers.sinusoidal_position_embedding import (
     SinusoidalPositionEmbedding,
 )
-from kerasbig.ops import lookup_rows
 
 _POSITION_KINDS = ("learned", "sinusoidal", "none")
 
@@ -15,7 +15,8 @@ _POSITION_KINDS = ("learned", "sinusoidal", "none")
 class TokenAndPositionEmbedding(keras.layers.Layer):
     """Token embeddings plus position embeddings.
 
-    Embeds integer token ids with a `keras.layers.Embedding` and adds
+    Embeds integer token ids with an `Embedding` (Keras's, with exact
+    optimizer updates on TensorFlow) and adds
     learned (`PositionEmbedding`) or fixed (`SinusoidalPositionEmbedding`)
     position embeddings, or none (for models that use rotary attention).
     With `position="learned"` it equals
@@ -42,7 +43,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             `inputs @ token_embeddings.T` (tied input and output
             embeddings, as GPT-2). Defaults to `False`.
         training: in training the token table's gradient is dense on
-            TensorFlow (`kerasbig.ops.lookup_rows`), so Adam updates a
+            TensorFlow (`kerasbig.layers.Embedding`), so Adam updates a
             token seen twice in a batch as JAX and PyTorch do.
 
     Returns:
@@ -87,7 +88,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             embeddings_initializer
         )
         self.supports_masking = mask_zero
-        self.token_embedding = keras.layers.Embedding(
+        self.token_embedding = Embedding(
             vocabulary_size,
             embedding_dim,
             embeddings_initializer=clone_initializer(
@@ -135,23 +136,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     def call(self, inputs, start_index=0, reverse=False, training=None):
         if reverse:
             return self._reverse(inputs)
-        embedded = self._embed_tokens(inputs, training)
+        embedded = self.token_embedding(inputs, training=training)
         if self.position_embedding is None:
             return embedded
         return embedded + self.position_embedding(
             embedded, start_index=start_index
         )
-
-    def _embed_tokens(self, ids, training):
-        embedding = self.token_embedding
-        if not training or embedding.quantization_mode is not None:
-            return embedding(ids)
-        # Training: the table's gradient through lookup_rows, dense on
-        # TensorFlow, whose gather gradient Keras 3.15's Adam misapplies
-        # to repeated tokens. `embeddings` holds LoRA's update when on.
-        ids = keras.ops.cast(ids, "int32")
-        rows = lookup_rows(embedding.embeddings, ids)
-        return keras.ops.cast(rows, self.compute_dtype)
 
     def _reverse(self, hidden):
         embedding = self.token_embedding

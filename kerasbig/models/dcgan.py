@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasbig.layers.embedding import Embedding
 from kerasbig.layers.spectral_normalization import SpectralNormalization
 
 
@@ -90,9 +91,9 @@ def dcgan_generator(
     inputs, x = [latent], latent
     if num_classes is not None:
         labels = keras.Input((), dtype="int32", name="labels")
-        embedded = keras.layers.Embedding(
-            num_classes, 50, name="label_embedding"
-        )(labels)
+        # A class label repeats in every batch: kerasbig's Embedding
+        # gives it the exact optimizer update on TensorFlow too.
+        embedded = Embedding(num_classes, 50, name="label_embedding")(labels)
         x = keras.layers.Concatenate(name="latent_and_label")([x, embedded])
         inputs.append(labels)
     x = _wrap(
@@ -180,7 +181,7 @@ def dcgan_discriminator(
     if num_classes is not None:
         labels = keras.Input((), dtype="int32", name="labels")
         height, width = image_shape[:2]
-        label_map = keras.layers.Embedding(
+        label_map = Embedding(
             num_classes, height * width, name="label_embedding"
         )(labels)
         label_map = keras.layers.Reshape((height, width, 1), name="label_map")(
