@@ -328,6 +328,14 @@ def answer_help(config_class, description=None, smoke=None):
         parse_config(config_class, None, description, smoke)
 
 
+_STRATEGY_HELP = (
+    "how training is spread: auto (every GPU of this machine, a TPU when "
+    "configured), none, mirrored (tf.distribute over this machine's GPUs "
+    "or CPUs), multiworker (tf.distribute over machines), tpu, "
+    "data_parallel (JAX keras.distribution)"
+)
+
+
 @dataclasses.dataclass
 class DistributeConfig:
     """Flags that choose how a recipe is distributed (see
@@ -343,10 +351,7 @@ class DistributeConfig:
 
     strategy: str = option(
         "auto",
-        "how training is spread: auto (every GPU of this machine, a TPU "
-        "when configured), none, mirrored (tf.distribute over this "
-        "machine's GPUs or CPUs), multiworker (tf.distribute over "
-        "machines), tpu, data_parallel (JAX keras.distribution)",
+        _STRATEGY_HELP,
         STRATEGIES,
     )
     job_addresses: str = option(
@@ -402,11 +407,8 @@ class ModelParallelConfig(DistributeConfig):
 
     strategy: str = option(
         "auto",
-        "how training is spread: auto (every GPU of this machine, a TPU "
-        "when configured), none, mirrored (tf.distribute over this "
-        "machine's GPUs or CPUs), multiworker (tf.distribute over "
-        "machines), tpu, data_parallel (JAX keras.distribution), "
-        "model_parallel (JAX: weights sharded over a --mesh of devices)",
+        _STRATEGY_HELP + ", model_parallel (JAX: weights sharded over a "
+        "--mesh of devices)",
         (*STRATEGIES, MODEL_PARALLEL),
     )
     mesh: str = option(
