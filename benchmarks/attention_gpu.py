@@ -24,19 +24,16 @@ backend's default kernel).
 
 import argparse
 import contextlib
-import os
 import statistics
 import time
+
+from _backend_flag import add_backend_flag
+from _backend_flag import use_backend
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "jax"),
-        choices=["jax", "torch"],
-        help="Keras backend (default: $KERAS_BACKEND or jax)",
-    )
+    add_backend_flag(parser, default="jax", choices=("jax", "torch"))
     parser.add_argument(
         "--parts",
         nargs="+",
@@ -295,7 +292,7 @@ def lm(args, runtime):
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args)
     import keras
 
     runtime = _Jax(args.smoke) if args.backend == "jax" else _Torch(args.smoke)

@@ -19,15 +19,13 @@ import statistics
 import sys
 import time
 
+from _backend_flag import add_backend_flag
+from _backend_flag import use_backend
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
-        choices=["tensorflow", "jax", "torch"],
-        help="Keras backend to run on (default: $KERAS_BACKEND or tensorflow)",
-    )
+    add_backend_flag(parser)
     parser.add_argument(
         "--data-path",
         default=None,
@@ -134,7 +132,7 @@ def pyg_trainer(name, graph):
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args)
     import keras
     import torch
 

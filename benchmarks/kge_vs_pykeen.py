@@ -28,6 +28,9 @@ import os
 import statistics
 import time
 
+from _backend_flag import add_backend_flag
+from _backend_flag import use_backend
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -37,11 +40,7 @@ def parse_args():
         help="a folder of train.txt, valid.txt, test.txt triples "
         "(PyKEEN's layout; Kinships for the issue's comparison)",
     )
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "torch"),
-        choices=["tensorflow", "jax", "torch"],
-    )
+    add_backend_flag(parser, default="torch")
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=128)
@@ -177,7 +176,7 @@ def run_pykeen(args, seed):
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args)
     import warnings
 
     warnings.filterwarnings("ignore")

@@ -23,14 +23,13 @@ import sys
 import threading
 import time
 
+from _backend_flag import add_backend_flag
+from _backend_flag import use_backend
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
-        choices=["tensorflow", "jax", "torch"],
-    )
+    add_backend_flag(parser)
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--edges", type=int, default=10_000_000)
     parser.add_argument("--features", type=int, default=32)
@@ -87,7 +86,7 @@ def pyg_anchor():
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args)
     import warnings
 
     warnings.filterwarnings("ignore")

@@ -35,6 +35,9 @@ import os
 import subprocess
 import sys
 
+from _backend_flag import add_backend_flag
+from _backend_flag import use_backend
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -45,7 +48,7 @@ def parse_args():
     parser.add_argument("--intermediate-dim", type=int, default=1408)
     parser.add_argument("--sequence-length", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--backend", choices=["jax", "torch"], default="jax")
+    add_backend_flag(parser, default="jax", choices=("jax", "torch"))
     parser.add_argument(
         "--child", choices=["plain", "remat", "both"], help=argparse.SUPPRESS
     )
@@ -236,7 +239,7 @@ def torch_main(args):
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args)
     if args.backend == "torch":
         torch_main(args)
     else:

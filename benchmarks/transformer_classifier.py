@@ -16,20 +16,17 @@ pooled features.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 
+from _backend_flag import add_backend_flag
+from _backend_flag import use_backend
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--backend",
-        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
-        choices=["tensorflow", "jax", "torch"],
-        help="Keras backend to run on (default: $KERAS_BACKEND or tensorflow)",
-    )
+    add_backend_flag(parser)
     parser.add_argument(
         "--steps", type=int, default=20, help="timed steps per round"
     )
@@ -101,7 +98,7 @@ class _StepTimer:
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = args.backend
+    use_backend(args)
     import keras
     import numpy as np
 
