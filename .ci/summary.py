@@ -1,6 +1,7 @@
 """Prints CI's summary from the pytest JUnit reports in a folder: counts
 per backend, each backend's wall time, and the slowest tests, so that a
-creeping suite shows before it reaches the time limit.
+creeping suite shows before it reaches the time limit. A backend whose
+tests ran in parts (`torch.1.xml`, `torch.2.xml`) is summed over them.
 
 Usage: python .ci/summary.py REPORTS_DIR [SLOWEST]
 """
@@ -13,26 +14,40 @@ import xml.etree.ElementTree as ET
 
 def main(folder, slowest=15):
     totals = {"passed": 0, "failed": 0, "skipped": 0}
+    backends = {}
     timings = []
     for path in sorted(glob.glob(os.path.join(folder, "*.xml"))):
-        backend = os.path.basename(path)[: -len(".xml")]
+        part = os.path.basename(path)[: -len(".xml")]
+        backend = part.split(".")[0]
         root = ET.parse(path).getroot()
         suite = root if root.tag == "testsuite" else root.find("testsuite")
         tests = int(suite.get("tests"))
         skipped = int(suite.get("skipped"))
         failed = int(suite.get("failures")) + int(suite.get("errors"))
-        passed = tests - skipped - failed
-        wall = _wall_seconds(folder, backend, float(suite.get("time")))
-        print(
-            f"{backend}: {passed} passed, {failed} failed, {skipped} "
-            f"skipped in {wall:.0f} s"
+        counts = backends.setdefault(
+            backend, {"passed": 0, "failed": 0, "skipped": 0, "walls": []}
         )
-        totals["passed"] += passed
-        totals["failed"] += failed
-        totals["skipped"] += skipped
+        counts["passed"] += tests - skipped - failed
+        counts["failed"] += failed
+        counts["skipped"] += skipped
+        counts["walls"].append(
+            _wall_seconds(folder, part, float(suite.get("time")))
+        )
         for case in suite.iter("testcase"):
             name = f"{case.get('classname')}::{case.get('name')}"
             timings.append((float(case.get("time", 0)), backend, name))
+    for backend, counts in backends.items():
+        walls = counts.pop("walls")
+        parts = " + ".join(f"{w:.0f}" for w in walls)
+        wall = (
+            f"{parts} s" if len(walls) == 1 else f"{sum(walls):.0f} s ({parts})"
+        )
+        print(
+            f"{backend}: {counts['passed']} passed, {counts['failed']} "
+            f"failed, {counts['skipped']} skipped in {wall}"
+        )
+        for key in totals:
+            totals[key] += counts[key]
     print(
         f"total: {totals['passed']} passed, {totals['failed']} failed, "
         f"{totals['skipped']} skipped"
