@@ -100,34 +100,72 @@ def test_public_layers_and_models_are_registered():
     assert unregistered == []
 
 
+def private_crossings(root):
+    """`path -> module` for every import in the package tree at `root`
+    that reaches into another room's private module or name, in any
+    form: `import kerasbig.x._y`, `from kerasbig.x._y import z`,
+    `from kerasbig.x import _y`, `from kerasbig.x.y import _z`."""
+    import ast
+
+    crossings = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).parts
+        room = parts[0] if len(parts) > 1 else None
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [
+                    f"{node.module}.{alias.name}" for alias in node.names
+                ]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            for name in targets:
+                bits = name.split(".")
+                if bits[0] != "kerasbig" or len(bits) < 3 or bits[1] == room:
+                    continue
+                if any(_private(bit) for bit in bits[2:]):
+                    crossings.append(f"{path.relative_to(root)} -> {name}")
+    return crossings
+
+
+def _private(name):
+    return name.startswith("_") and not name.startswith("__")
+
+
+@pytest.mark.backend_agnostic
 def test_no_room_imports_another_rooms_private_module():
     # A piece two rooms share is public in the room that owns it; the
     # package's own private modules (kerasbig._backend, _optional, ...)
     # are shared by every room.
-    import ast
     import pathlib
 
-    root = pathlib.Path(kerasbig.__file__).parent
-    crossings = []
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(root).parts
-        room = parts[0] if len(parts) > 1 else None
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            for name in names:
-                bits = name.split(".")
-                if (
-                    bits[0] == "kerasbig"
-                    and len(bits) > 2
-                    and bits[2].startswith("_")
-                    and bits[1] != room
-                ):
-                    crossings.append(f"{path.relative_to(root)} -> {name}")
-    assert crossings == []
+    assert private_crossings(pathlib.Path(kerasbig.__file__).parent) == []
+
+
+@pytest.mark.backend_agnostic
+def test_the_house_check_sees_every_form_of_private_import(tmp_path):
+    forms = {
+        "a.py": "from kerasbig.export import _litert\n",
+        "b.py": "from kerasbig.export._litert import convert_model\n",
+        "c.py": "import kerasbig.models.language._lora\n",
+        "d.py": "from kerasbig.models.language.causal_lm import _helper\n",
+        "e.py": "from kerasbig import _backend\n",
+        "f.py": "from kerasbig.export import converter\n",
+    }
+    room = tmp_path / "testing"
+    room.mkdir()
+    for name, text in forms.items():
+        (room / name).write_text(text)
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "x.py").write_text(
+        "from kerasbig.export import _own\n"
+    )
+    assert private_crossings(tmp_path) == [
+        "testing/a.py -> kerasbig.export._litert",
+        "testing/b.py -> kerasbig.export._litert.convert_model",
+        "testing/c.py -> kerasbig.models.language._lora",
+        "testing/d.py -> kerasbig.models.language.causal_lm._helper",
+    ]
 
 
 def _is_layer_or_model(obj):

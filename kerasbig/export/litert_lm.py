@@ -11,7 +11,7 @@ import numpy as np
 
 from kerasbig import _validation as checks
 from kerasbig._optional import import_optional
-from kerasbig.export import _litert
+from kerasbig.export import converter
 from kerasbig.ops import sample_logits
 
 LM_QUANTIZATIONS = (None, "float16", "dynamic", "int8_weights")
@@ -124,13 +124,13 @@ def to_litert_lm(
         )
     if quantization == "int8_weights":
         source = _with_int8_token_table(model)
-        content = _litert.weight_only_int8(
-            _litert.convert_endpoints(
+        content = converter.weight_only_int8(
+            converter.convert_endpoints(
                 source, _endpoints(source, lengths, cache_length, batch_size)
             )
         )
     else:
-        content = _litert.convert_endpoints(
+        content = converter.convert_endpoints(
             model,
             _endpoints(model, lengths, cache_length, batch_size),
             quantization=quantization,
@@ -188,13 +188,13 @@ def _endpoints(model, lengths, cache_length, batch_size):
         return {"logits": logits[:, -1], "kv_cache": cache}
 
     def cache_spec():
-        return _litert.tensor_spec(cache_shape, "float32", "kv_cache")
+        return converter.tensor_spec(cache_shape, "float32", "kv_cache")
 
     endpoints = {
         f"prefill_{n}": (
             prefill,
             [
-                _litert.tensor_spec((batch_size, n), "int32", "tokens"),
+                converter.tensor_spec((batch_size, n), "int32", "tokens"),
                 cache_spec(),
             ],
         )
@@ -203,8 +203,8 @@ def _endpoints(model, lengths, cache_length, batch_size):
     endpoints["decode"] = (
         decode,
         [
-            _litert.tensor_spec((batch_size, 1), "int32", "token"),
-            _litert.tensor_spec((), "int32", "position"),
+            converter.tensor_spec((batch_size, 1), "int32", "token"),
+            converter.tensor_spec((), "int32", "position"),
             cache_spec(),
         ],
     )

@@ -3,7 +3,7 @@ import pathlib
 import keras
 import numpy as np
 
-from kerasbig.export import _litert
+from kerasbig.export import converter
 from kerasbig.export.litert_model import LiteRTModel
 
 # Largest |LiteRT - Keras| accepted, as a fraction of the largest |Keras|
@@ -78,10 +78,10 @@ def to_litert(
         True
     """
     owner = "to_litert"
-    if quantization not in _litert.QUANTIZATIONS:
+    if quantization not in converter.QUANTIZATIONS:
         raise ValueError(
             f"{owner}: `quantization` must be one of "
-            f"{list(_litert.QUANTIZATIONS)}. Received: "
+            f"{list(converter.QUANTIZATIONS)}. Received: "
             f"quantization={quantization!r}"
         )
     if not model.built or not getattr(model, "inputs", None):
@@ -95,7 +95,7 @@ def to_litert(
         representative = _flat_inputs(
             owner, "representative_data", model, representative_data
         )
-    content = _litert.convert_model(
+    content = converter.convert_model(
         model,
         builtins_only=builtins_only,
         quantization=quantization,
@@ -175,7 +175,7 @@ def _compare_with_keras(exported, model, verify, relative_tolerance):
     scaled by the largest Keras output."""
     expected = keras.tree.flatten(
         model(
-            keras.tree.pack_sequence_as(_litert.input_structure(model), verify),
+            keras.tree.pack_sequence_as(converter.input_structure(model), verify),
             training=False,
         )
     )

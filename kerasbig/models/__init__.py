@@ -1,22 +1,23 @@
-"""Models: GAN family, VAE, Distiller, TransformerClassifier, CausalLM,
-DCGAN builders, and knowledge-graph embeddings (TransE, DistMult,
-ComplEx, RotatE, the R-GCN link predictor)."""
+"""Models that train with `fit()`, by family: `generative` (GAN family,
+VAE, DCGAN builders), `language` (CausalLM, TransformerClassifier),
+`knowledge_graph` (TransE, DistMult, ComplEx, RotatE, the R-GCN link
+predictor), and the `Distiller`. Every public name is also here."""
 
-from kerasbig.models.causal_lm import CausalLM
-from kerasbig.models.conditional_gan import ConditionalGAN
-from kerasbig.models.dcgan import dcgan_discriminator
-from kerasbig.models.dcgan import dcgan_generator
 from kerasbig.models.distiller import Distiller
-from kerasbig.models.gan import GAN
-from kerasbig.models.knowledge_graph_embedding import ComplEx
-from kerasbig.models.knowledge_graph_embedding import DistMult
-from kerasbig.models.knowledge_graph_embedding import KnowledgeGraphEmbedding
-from kerasbig.models.knowledge_graph_embedding import RotatE
-from kerasbig.models.knowledge_graph_embedding import TransE
-from kerasbig.models.rgcn_link_predictor import RGCNLinkPredictor
-from kerasbig.models.transformer_classifier import TransformerClassifier
-from kerasbig.models.vae import VAE
-from kerasbig.models.wgan_gp import WGANGP
+from kerasbig.models.generative import GAN
+from kerasbig.models.generative import VAE
+from kerasbig.models.generative import WGANGP
+from kerasbig.models.generative import ConditionalGAN
+from kerasbig.models.generative import dcgan_discriminator
+from kerasbig.models.generative import dcgan_generator
+from kerasbig.models.knowledge_graph import ComplEx
+from kerasbig.models.knowledge_graph import DistMult
+from kerasbig.models.knowledge_graph import KnowledgeGraphEmbedding
+from kerasbig.models.knowledge_graph import RGCNLinkPredictor
+from kerasbig.models.knowledge_graph import RotatE
+from kerasbig.models.knowledge_graph import TransE
+from kerasbig.models.language import CausalLM
+from kerasbig.models.language import TransformerClassifier
 
 __all__ = [
     "CausalLM",

@@ -17,11 +17,11 @@ def check_litert(case):
     # The converter itself, not `to_litert`: a layer whose output depends
     # only on input shapes (a position table) converts to a file with no
     # operators, which `to_litert` rightly refuses for a model.
-    from kerasbig.export import _litert
+    from kerasbig.export import converter
 
     model = case.model(case.make_layer())
     expected = model(case.inputs, training=False)
-    content = _litert.convert_model(model, builtins_only=True)
+    content = converter.convert_model(model, builtins_only=True)
     feed = dict(
         zip(
             [tensor.name for tensor in model.inputs],
@@ -30,7 +30,7 @@ def check_litert(case):
         )
     )
     assert_close(
-        _litert.run_model(content, feed),
+        converter.run_model(content, feed),
         expected,
         case.options["litert_atol"],
         "the LiteRT interpreter's outputs vs Keras",

@@ -1,6 +1,6 @@
 import keras
 
-from kerasbig.graph._global_pool import GlobalPool
+from kerasbig.graph.layers._global_pool import GlobalPool
 from kerasbig.ops import segment_max
 
 

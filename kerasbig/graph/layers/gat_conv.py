@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from kerasbig.graph._attention_conv import AttentionConv
+from kerasbig.graph.layers._attention_conv import AttentionConv
 from kerasbig.ops import gather_rows
 
 

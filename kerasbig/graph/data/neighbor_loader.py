@@ -7,11 +7,11 @@ import keras
 import numpy as np
 
 from kerasbig import _validation as checks
-from kerasbig.graph.graph_batch import _EDGE_FIELDS
-from kerasbig.graph.graph_batch import GraphBatch
-from kerasbig.graph.graph_dataset import chosen_inputs
-from kerasbig.graph.graph_dataset import keras_inputs_like
-from kerasbig.graph.graph_dataset import unpadded_rows
+from kerasbig.graph.data.graph_batch import _EDGE_FIELDS
+from kerasbig.graph.data.graph_batch import GraphBatch
+from kerasbig.graph.data.graph_dataset import chosen_inputs
+from kerasbig.graph.data.graph_dataset import keras_inputs_like
+from kerasbig.graph.data.graph_dataset import unpadded_rows
 
 
 class NeighborLoader(keras.utils.PyDataset):

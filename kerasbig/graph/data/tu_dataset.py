@@ -11,7 +11,7 @@ import numpy as np
 
 from kerasbig.data import data_folder
 from kerasbig.data import fetch_files
-from kerasbig.graph.graph_batch import GraphBatch
+from kerasbig.graph.data.graph_batch import GraphBatch
 
 TU_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
 """Where the TU archives `<name>.zip` are served (the URL PyG uses)."""

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from kerasbig import _validation as checks
-from kerasbig.graph.graph_batch import batch_graphs
+from kerasbig.graph.data.graph_batch import batch_graphs
 
 
 class GraphDataset(keras.utils.PyDataset):

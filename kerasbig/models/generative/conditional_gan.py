@@ -2,7 +2,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbig.models.gan import GAN
+from kerasbig.models.generative.gan import GAN
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")

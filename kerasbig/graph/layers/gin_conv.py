@@ -2,8 +2,8 @@ import keras
 from keras import ops
 
 from kerasbig._kernel_options import KernelOptions
-from kerasbig.graph._inputs import check_node_features
-from kerasbig.graph._inputs import node_count
+from kerasbig.graph.layers._inputs import check_node_features
+from kerasbig.graph.layers._inputs import node_count
 from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_sum
 

@@ -4,7 +4,7 @@ from keras import ops
 from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerEncoder
-from kerasbig.models._functional import FunctionalModel
+from kerasbig.models.language._functional import FunctionalModel
 
 _POOLINGS = ("mean", "first")
 

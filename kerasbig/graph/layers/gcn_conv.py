@@ -3,8 +3,8 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
-from kerasbig.graph._inputs import check_node_features
-from kerasbig.graph._inputs import node_count
+from kerasbig.graph.layers._inputs import check_node_features
+from kerasbig.graph.layers._inputs import node_count
 from kerasbig.graph.ops import add_remaining_self_loops
 from kerasbig.graph.ops import gcn_norm
 from kerasbig.ops import gather_rows

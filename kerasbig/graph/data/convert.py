@@ -3,7 +3,7 @@
 import numpy as np
 
 from kerasbig._optional import import_optional
-from kerasbig.graph.graph_batch import GraphBatch
+from kerasbig.graph.data.graph_batch import GraphBatch
 
 
 def from_networkx(

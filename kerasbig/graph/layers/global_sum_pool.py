@@ -1,13 +1,13 @@
 import keras
 
-from kerasbig.graph._global_pool import GlobalPool
-from kerasbig.ops import segment_mean
+from kerasbig.graph.layers._global_pool import GlobalPool
+from kerasbig.ops import segment_sum
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class GlobalMeanPool(GlobalPool):
-    """Graph readout: the mean of node features per graph, as PyG's
-    `global_mean_pool` (0 for a graph with no nodes).
+class GlobalSumPool(GlobalPool):
+    """Graph readout: the sum of node features per graph, as PyG's
+    `global_add_pool`.
 
     Call arguments:
         x: node features `(N, F)` of one graph or of a disjoint batch.
@@ -24,12 +24,12 @@ class GlobalMeanPool(GlobalPool):
 
         >>> import numpy as np
         >>> from keras import ops
-        >>> from kerasbig.graph import GlobalMeanPool
+        >>> from kerasbig.graph import GlobalSumPool
         >>> x = np.array([[1.0], [2.0], [6.0]], "float32")
-        >>> out = GlobalMeanPool()(x, np.array([0, 0, 1]), num_graphs=2)
+        >>> out = GlobalSumPool()(x, np.array([0, 0, 1]), num_graphs=2)
         >>> ops.convert_to_numpy(out).ravel().tolist()
-        [1.5, 6.0]
+        [3.0, 6.0]
     """
 
     def _reduce(self, x, graph_index, num_graphs):
-        return segment_mean(x, graph_index, num_graphs)
+        return segment_sum(x, graph_index, num_graphs)

@@ -9,9 +9,9 @@ from kerasbig import _backend
 from kerasbig import _validation as checks
 from kerasbig.layers import TokenAndPositionEmbedding
 from kerasbig.layers import TransformerDecoder
-from kerasbig.models import _hugging_face as hugging_face
-from kerasbig.models import _lora as lora
-from kerasbig.models._functional import FunctionalModel
+from kerasbig.models.language import _hugging_face as hugging_face
+from kerasbig.models.language import _lora as lora
+from kerasbig.models.language._functional import FunctionalModel
 from kerasbig.ops import sample_logits
 
 

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from kerasbig.models._replica_random import replica_uniform
-from kerasbig.models.gan import GAN
+from kerasbig.models.generative.gan import GAN
 from kerasbig.ops.penalties import gradient_penalty
 
 

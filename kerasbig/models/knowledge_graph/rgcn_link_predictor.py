@@ -7,7 +7,7 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig.graph import RGCNConv
-from kerasbig.models.knowledge_graph_embedding import DistMult
+from kerasbig.models.knowledge_graph.knowledge_graph_embedding import DistMult
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")

@@ -1,6 +1,6 @@
 import keras
 
-from kerasbig.graph.gin_conv import GINConv
+from kerasbig.graph.layers.gin_conv import GINConv
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")

@@ -9,8 +9,8 @@ from kerasbig.models import WGANGP
 from kerasbig.models import ConditionalGAN
 from kerasbig.models import dcgan_discriminator
 from kerasbig.models import dcgan_generator
-from kerasbig.models.gan import discriminator_loss
-from kerasbig.models.gan import generator_loss
+from kerasbig.models.generative.gan import discriminator_loss
+from kerasbig.models.generative.gan import generator_loss
 
 SHAPE = (8, 8, 1)
 

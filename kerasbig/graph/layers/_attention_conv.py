@@ -6,8 +6,8 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
-from kerasbig.graph._inputs import check_node_features
-from kerasbig.graph._inputs import node_count
+from kerasbig.graph.layers._inputs import check_node_features
+from kerasbig.graph.layers._inputs import node_count
 from kerasbig.graph.ops import replace_self_loops
 from kerasbig.ops import segment_softmax
 from kerasbig.ops import segment_sum

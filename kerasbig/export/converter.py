@@ -1,4 +1,7 @@
-"""Converting Keras models to LiteRT flatbuffers and running them.
+"""Converting Keras models to LiteRT flatbuffers and running them: the
+steps `to_litert`, `to_litert_lm` and `kerasbig.testing`'s LiteRT check
+share. Its functions do not verify what they convert; users want
+`kerasbig.export.to_litert`, which does.
 
 The only module of `kerasbig.export` that imports TensorFlow and
 ai_edge_litert, and only inside its functions.

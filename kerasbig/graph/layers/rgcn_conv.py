@@ -3,7 +3,7 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
-from kerasbig.graph._inputs import node_count
+from kerasbig.graph.layers._inputs import node_count
 from kerasbig.ops import gather_rows
 from kerasbig.ops import segment_max
 from kerasbig.ops import segment_mean
