@@ -12,13 +12,19 @@ taken in input order when the names differ, as `np.savez(path, a, b)`
 writes them).
 """
 
-import argparse
+import dataclasses
 import importlib
 import os
 import sys
 
-from kerasbig import _console
+from kerasbig.training.flags import answer_help
+from kerasbig.training.flags import option
 
+PROGRAM = "python -m kerasbig.export"
+DESCRIPTION = (
+    "Converts a .keras model to a LiteRT (.tflite) file and checks the "
+    "file against Keras before keeping it."
+)
 _QUANTIZATIONS = {
     "float32": None,
     "dynamic": "dynamic",
@@ -27,73 +33,59 @@ _QUANTIZATIONS = {
 }
 
 
-def _parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m kerasbig.export",
-        description="Converts a .keras model to a LiteRT (.tflite) file and "
-        "checks the file against Keras before keeping it.",
+@dataclasses.dataclass
+class Config:
+    model: str = option(None, "the .keras file", positional=True)
+    output: str = option(
+        None, "where to write the .tflite file", positional=True
     )
-    parser.add_argument("model", help="the .keras file")
-    parser.add_argument("output", help="where to write the .tflite file")
-    parser.add_argument(
-        "--quantization",
+    quantization: str = option(
+        "float32",
+        "float32, dynamic (int8 weights), float16 or int8 (int8 weights "
+        "and activations)",
         choices=list(_QUANTIZATIONS),
-        default="float32",
-        help="float32 (default), dynamic (int8 weights), float16 or int8 "
-        "(int8 weights and activations)",
     )
-    parser.add_argument(
-        "--representative-data",
+    representative_data: str = option(
+        None,
+        "examples that calibrate int8 activation ranges (a few hundred), "
+        "one array per model input",
         metavar="NPZ",
-        help="examples that calibrate int8 activation ranges (a few "
-        "hundred), one array per model input",
     )
-    parser.add_argument(
-        "--verify-data",
-        metavar="NPZ",
-        help="inputs to compare Keras and LiteRT on (default: the first 32 "
+    verify_data: str = option(
+        None,
+        "inputs to compare Keras and LiteRT on (default: the first 32 "
         "representative examples, else random inputs)",
+        metavar="NPZ",
     )
-    parser.add_argument(
-        "--sparse",
-        action="store_true",
-        help="store sparse (pruned) weights in LiteRT's sparse format",
+    sparse: bool = option(
+        False, "store sparse (pruned) weights in LiteRT's sparse format"
     )
-    parser.add_argument(
-        "--allow-flex",
-        action="store_true",
-        help="allow TensorFlow (Flex) ops that LiteRT has no builtin for",
+    allow_flex: bool = option(
+        False, "allow TensorFlow (Flex) ops that LiteRT has no builtin for"
     )
-    parser.add_argument(
-        "--tolerance",
-        type=float,
-        help="largest accepted max |LiteRT - Keras| as a fraction of "
-        "max |Keras| (default per quantization)",
+    tolerance: float = option(
+        None,
+        "largest accepted max |LiteRT - Keras| as a fraction of max |Keras| "
+        "(default per quantization)",
+        greater_than=0,
     )
-    parser.add_argument(
-        "--verbose",
-        action="store_true",
-        help="show TensorFlow's start-up and converter logs",
-    )
-    parser.add_argument(
-        "--import",
-        dest="modules",
-        action="append",
-        default=[],
+    modules: tuple = option(
+        (),
+        "a module to import first, e.g. one that registers your own layers",
+        flag="--import",
+        repeat=True,
         metavar="MODULE",
-        help="a module to import first, e.g. one that registers your own "
-        "layers (repeatable)",
     )
-    return parser
 
 
-if _console.HELP_ONLY:  # --help exits here: Keras not loaded
-    _parser().parse_args()
+answer_help(Config, DESCRIPTION, program=PROGRAM)  # before Keras loads
 
 import keras
 import numpy as np
 
 from kerasbig.export.to_litert import to_litert
+from kerasbig.training.flags import parse_config
+from kerasbig.training.run import run_script
 
 
 def _arrays(flag, path, model):
@@ -120,40 +112,35 @@ def _arrays(flag, path, model):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    config = parse_config(Config, argv, DESCRIPTION, program=PROGRAM)
     if keras.backend.backend() != "tensorflow":
         # Keras picks its backend at import: start again under TensorFlow.
         environment = dict(os.environ, KERAS_BACKEND="tensorflow")
         command = [sys.executable, "-m", "kerasbig.export"]
         command += sys.argv[1:] if argv is None else list(argv)
         os.execve(sys.executable, command, environment)
-    try:
-        for module in args.modules:
-            importlib.import_module(module)
-        model = keras.saving.load_model(args.model)
-        exported = to_litert(
-            model,
-            args.output,
-            quantization=_QUANTIZATIONS[args.quantization],
-            representative_data=_arrays(
-                "--representative-data", args.representative_data, model
-            ),
-            builtins_only=not args.allow_flex,
-            verify_data=_arrays("--verify-data", args.verify_data, model),
-            tolerance=args.tolerance,
-            sparse=args.sparse,
-        )
-    except (ImportError, OSError, ValueError, TypeError) as error:
-        message = str(error).splitlines()[0] if str(error) else repr(error)
-        print(f"kerasbig.export: {message}", file=sys.stderr)
-        return 1
+    for module in config.modules:
+        importlib.import_module(module)
+    model = keras.saving.load_model(config.model)
+    exported = to_litert(
+        model,
+        config.output,
+        quantization=_QUANTIZATIONS[config.quantization],
+        representative_data=_arrays(
+            "--representative-data", config.representative_data, model
+        ),
+        builtins_only=not config.allow_flex,
+        verify_data=_arrays("--verify-data", config.verify_data, model),
+        tolerance=config.tolerance,
+        sparse=config.sparse,
+    )
     print(
         f"wrote {exported.path}: {exported.size} bytes, "
         f"{len(exported.ops)} ops, max |LiteRT - Keras| "
         f"{exported.max_abs_difference:.3g} (allowed {exported.tolerance:.3g})"
     )
-    return 0
+    return exported
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, program="kerasbig.export")

@@ -175,7 +175,9 @@ def _compare_with_keras(exported, model, verify, relative_tolerance):
     scaled by the largest Keras output."""
     expected = keras.tree.flatten(
         model(
-            keras.tree.pack_sequence_as(converter.input_structure(model), verify),
+            keras.tree.pack_sequence_as(
+                converter.input_structure(model), verify
+            ),
             training=False,
         )
     )

@@ -42,11 +42,11 @@ import dataclasses
 import json
 import math
 import pathlib
-import sys
 import time
 
 from kerasbig.training import ModelParallelConfig
 from kerasbig.training import TrainingConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -393,7 +393,7 @@ def main(argv=None):
     )
     train_seconds = time.perf_counter() - start
     if stopped:
-        sys.exit(stopped)
+        raise TrainingStopped(stopped)
     test_loss = float(
         model.evaluate(
             x[test], y[test], batch_size=config.batch_size, verbose=0

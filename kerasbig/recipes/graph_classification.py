@@ -21,10 +21,10 @@ random per class.
 """
 
 import dataclasses
-import sys
 import time
 
 from kerasbig.training import DistributeConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -230,7 +230,7 @@ def main(argv=None):
     )
     train_seconds = time.perf_counter() - start
     if stopped:
-        sys.exit(stopped)
+        raise TrainingStopped(stopped)
     scores = {
         split: model.evaluate(data[split], verbose=0, return_dict=True)
         for split in ("val", "test")

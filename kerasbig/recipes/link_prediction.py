@@ -29,10 +29,10 @@ last finished epoch when the same command runs again.
 """
 
 import dataclasses
-import sys
 import time
 
 from kerasbig.training import DistributeConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -211,7 +211,7 @@ def main(argv=None):
     )
     train_seconds = time.perf_counter() - start
     if stopped:
-        sys.exit(stopped)
+        raise TrainingStopped(stopped)
     rankings = {
         split: link_prediction_metrics(model, graph, split)
         for split in ("valid", "test")

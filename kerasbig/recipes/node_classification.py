@@ -27,6 +27,7 @@ import pathlib
 import time
 
 from kerasbig.training import DistributeConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -112,6 +113,7 @@ from kerasbig.graph import GCNConv
 from kerasbig.graph import GraphBatch
 from kerasbig.graph import GraphDataset
 from kerasbig.graph import load_planetoid
+from kerasbig.training import explain_interruption
 from kerasbig.training import run_callbacks
 from kerasbig.training import run_script
 from kerasbig.training import start_run
@@ -125,8 +127,8 @@ def find_data(config):
         return None
     path = pathlib.Path(config.data_path)
     if not path.exists():
-        raise SystemExit(
-            f"node_classification: --data-path {path} does not exist. Pass "
+        raise ValueError(
+            f"--data-path {path} does not exist. Pass "
             f"an .npz file, or a folder with {config.dataset}.npz or the "
             f"original ind.{config.dataset}.* files, or leave --data-path "
             "out to download the data set."
@@ -223,16 +225,17 @@ def run_seed(config, seed, data, num_classes, folder):
             )
         )
     start = time.perf_counter()
-    history = model.fit(
-        data["train"],
-        validation_data=data["val"],
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    with explain_interruption(folder, resumable=False):
+        history = model.fit(
+            data["train"],
+            validation_data=data["val"],
+            epochs=config.epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
     seconds = time.perf_counter() - start
     if guard.stopped_reason:
-        raise SystemExit(guard.stopped_reason)
+        raise TrainingStopped(guard.stopped_reason)
     _, val_accuracy = model.evaluate(data["val"], verbose=0)
     _, test_accuracy = model.evaluate(data["test"], verbose=0)
     epochs = len(history.history["loss"])

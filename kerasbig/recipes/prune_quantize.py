@@ -25,10 +25,10 @@ last finished epoch, and without retraining a finished phase.
 
 import dataclasses
 import gzip
-import sys
 import time
 
 from kerasbig.training import DistributeConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -114,6 +114,7 @@ from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
 from kerasbig.optimize import strip_pruning
 from kerasbig.recipes.quickstart import build_model
+from kerasbig.training import explain_interruption
 from kerasbig.training import progress_verbosity
 from kerasbig.training import run_callbacks
 from kerasbig.training import run_script
@@ -134,15 +135,16 @@ def fit_phase(model, train, config, epochs, folder, callbacks=()):
     """One training phase, resumable from its own folder (backup,
     log.csv, NaN stop: `run_callbacks`)."""
     run = run_callbacks(folder)
-    model.fit(
-        *train,
-        batch_size=config.batch_size,
-        epochs=epochs,
-        callbacks=[*run, *callbacks],
-        verbose=progress_verbosity(),
-    )
+    with explain_interruption(folder):
+        model.fit(
+            *train,
+            batch_size=config.batch_size,
+            epochs=epochs,
+            callbacks=[*run, *callbacks],
+            verbose=progress_verbosity(),
+        )
     if run[-1].stopped_reason:
-        sys.exit(run[-1].stopped_reason)
+        raise TrainingStopped(run[-1].stopped_reason)
 
 
 def pruning_schedule(config, num_examples):
@@ -316,8 +318,8 @@ def summarize(rows):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     if keras.backend.backend() != "tensorflow":
-        raise SystemExit(
-            "prune_quantize: LiteRT export needs KERAS_BACKEND=tensorflow "
+        raise ValueError(
+            "LiteRT export needs KERAS_BACKEND=tensorflow "
             f"(the backend is {keras.backend.backend()}). Pruning itself "
             "works on every backend: see docs/optimize.md."
         )

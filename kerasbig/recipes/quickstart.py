@@ -19,10 +19,10 @@ same command runs again.
 """
 
 import dataclasses
-import sys
 import time
 
 from kerasbig.training import TrainingConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -126,7 +126,7 @@ def main(argv=None):
     )
     train_seconds = time.perf_counter() - start
     if stopped:
-        sys.exit(stopped)
+        raise TrainingStopped(stopped)
     loss, accuracy = model.evaluate(
         x_test, y_test, batch_size=config.batch_size, verbose=0
     )

@@ -27,10 +27,10 @@ resumes from its last finished epoch when the same command runs again.
 """
 
 import dataclasses
-import sys
 import time
 
 from kerasbig.training import TrainingConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -231,7 +231,7 @@ def main(argv=None):
     )
     seconds = time.perf_counter() - start
     if stopped:
-        sys.exit(stopped)
+        raise TrainingStopped(stopped)
     if whole_batches:
         # The trained weights span every device (of every process); each
         # process scores whole splits on its own copy of the saved model.

@@ -37,11 +37,11 @@ in; a finished phase is loaded, not trained again.
 
 import dataclasses
 import pathlib
-import sys
 import time
 
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import TrainingConfig
+from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
 from kerasbig.training import option
 from kerasbig.training import parse_config
@@ -152,8 +152,8 @@ def select(data, config):
         keep = [int(c) for c in config.classes.split(",")]
         unknown = sorted(set(keep) - set(range(len(names))))
         if unknown or len(set(keep)) != len(keep):
-            raise SystemExit(
-                "vgg16_transfer: --classes must be distinct labels in "
+            raise ValueError(
+                "--classes must be distinct labels in "
                 f"0..{len(names) - 1}. Received: {config.classes!r}"
             )
         index = np.full(len(names), -1)
@@ -196,8 +196,8 @@ def build_base(config):
                 include_top=False, weights="imagenet", input_shape=shape
             )
         except Exception as error:  # offline: URLError, HTTPError, ...
-            raise SystemExit(
-                "vgg16_transfer: could not fetch the ImageNet weights "
+            raise RuntimeError(
+                "could not fetch the ImageNet weights "
                 f"(keras.applications.VGG16(weights='imagenet')): "
                 f"{type(error).__name__}: {error}. {IMAGENET_HINT}"
             ) from error
@@ -207,8 +207,8 @@ def build_base(config):
     if config.weights != "none":
         path = pathlib.Path(config.weights)
         if not path.is_file():
-            raise SystemExit(
-                f"vgg16_transfer: --weights {config.weights!r} is neither "
+            raise ValueError(
+                f"--weights {config.weights!r} is neither "
                 f"'imagenet', 'none' nor a file. {IMAGENET_HINT}"
             )
         base.load_weights(path)
@@ -272,7 +272,7 @@ def train_phase(model, config, phase, splits, folder, resuming):
         output_dir=folder,
     )
     if stopped:
-        sys.exit(stopped)
+        raise TrainingStopped(stopped)
     return {
         "epochs": len(history.get("val_accuracy", [])),
         "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
@@ -282,8 +282,8 @@ def train_phase(model, config, phase, splits, folder, resuming):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     if config.image_size < 32:
-        raise SystemExit(
-            "vgg16_transfer: --image-size must be >= 32 (VGG16 halves the "
+        raise ValueError(
+            "--image-size must be >= 32 (VGG16 halves the "
             f"image five times). Received: {config.image_size}"
         )
     check_export_backend(config.export_litert)

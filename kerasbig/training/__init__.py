@@ -1,25 +1,34 @@
 """What kerasbig's recipe scripts share, for your own training scripts
-too: flags from a config dataclass, run folders, one report schema, and
-the callbacks and scoring of generative recipes."""
+too, one room per concern:
+
+- `flags`: config dataclass → command-line flags (`option`,
+  `parse_config`, `answer_help`, `run_flags`), standard library only;
+- `configs`: the config dataclasses recipes mix in (`TrainingConfig`,
+  `DistributeConfig`, `ModelParallelConfig`, `ImageDataConfig`);
+- `distributed`: starting the strategy a config names;
+- `run_folder`: claiming, resuming and reporting a run folder;
+- `fit`, `generative`, `accumulation`: training into a run folder;
+- `run`: argv → run → exit status (`start_run`, `run_script`), the only
+  place where an exception becomes an exit.
+"""
 
 from kerasbig import _console
-from kerasbig.training.config import DistributeConfig
-from kerasbig.training.config import ImageDataConfig
-from kerasbig.training.config import ModelParallelConfig
-from kerasbig.training.config import TrainingConfig
-from kerasbig.training.config import add_run_flags
-from kerasbig.training.config import answer_help
-from kerasbig.training.config import bounded
-from kerasbig.training.config import option
-from kerasbig.training.config import parse_config
-from kerasbig.training.config import parse_flags
+from kerasbig.training.configs import DistributeConfig
+from kerasbig.training.configs import ImageDataConfig
+from kerasbig.training.configs import ModelParallelConfig
+from kerasbig.training.configs import TrainingConfig
+from kerasbig.training.flags import add_run_flags
+from kerasbig.training.flags import answer_help
+from kerasbig.training.flags import option
+from kerasbig.training.flags import parse_config
+from kerasbig.training.flags import run_flags
 
 # A program's --help needs its flags only (see kerasbig._console).
 if not _console.HELP_ONLY:
+    from kerasbig.training.accumulation import ApplyLeftoverGradients
     from kerasbig.training.accumulation import PerUpdateSchedule
     from kerasbig.training.accumulation import accumulate_gradients
     from kerasbig.training.distributed import Distribution
-    from kerasbig.training.distributed import add_distribute_flags
     from kerasbig.training.distributed import start_distribution
     from kerasbig.training.fit import check_export_backend
     from kerasbig.training.fit import export_litert
@@ -34,28 +43,33 @@ if not _console.HELP_ONLY:
     from kerasbig.training.generative import image_frechet_distance
     from kerasbig.training.generative import train_feature_classifier
     from kerasbig.training.run import Run
-    from kerasbig.training.run import progress_verbosity
-    from kerasbig.training.run import run_callbacks
     from kerasbig.training.run import run_script
     from kerasbig.training.run import start_run
-    from kerasbig.training.run import start_run_folder
-    from kerasbig.training.run import write_json
-    from kerasbig.training.run import write_report
+    from kerasbig.training.run_folder import RunInterrupted
+    from kerasbig.training.run_folder import TrainingStopped
+    from kerasbig.training.run_folder import explain_interruption
+    from kerasbig.training.run_folder import progress_verbosity
+    from kerasbig.training.run_folder import run_callbacks
+    from kerasbig.training.run_folder import start_run_folder
+    from kerasbig.training.run_folder import write_json
+    from kerasbig.training.run_folder import write_report
 
 __all__ = [
+    "ApplyLeftoverGradients",
     "DistributeConfig",
     "Distribution",
     "ImageDataConfig",
     "ModelParallelConfig",
     "PerUpdateSchedule",
     "Run",
+    "RunInterrupted",
+    "TrainingConfig",
+    "TrainingStopped",
     "accumulate_gradients",
     "add_run_flags",
     "answer_help",
-    "add_distribute_flags",
-    "bounded",
-    "TrainingConfig",
     "check_export_backend",
+    "explain_interruption",
     "export_litert",
     "fit_generative",
     "fit_to_folder",
@@ -64,11 +78,11 @@ __all__ = [
     "image_frechet_distance",
     "option",
     "parse_config",
-    "parse_flags",
+    "progress_verbosity",
     "read_log",
     "resolve_jit_compile",
-    "progress_verbosity",
     "run_callbacks",
+    "run_flags",
     "run_script",
     "save_curves",
     "set_precision",

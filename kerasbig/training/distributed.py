@@ -1,8 +1,8 @@
-"""The distribution flags of recipes, starting a run under them, and
-what a worker says when another one dies."""
+"""Starting a run under its distribution flags (`start_distribution`),
+and what a worker says when another one dies
+(`explain_worker_failure`)."""
 
 import contextlib
-import dataclasses
 import os
 import sys
 import typing
@@ -15,25 +15,6 @@ from kerasbig.distribute import num_replicas
 from kerasbig.distribute import num_workers
 from kerasbig.distribute import strategy as make_strategy
 from kerasbig.distribute import worker_index
-from kerasbig.training.config import DistributeConfig
-from kerasbig.training.config import add_field_flag
-
-
-def add_distribute_flags(parser):
-    """Adds `DistributeConfig`'s flags to an `argparse.ArgumentParser`
-    (for scripts that do not use `parse_config`).
-
-    Example:
-
-        >>> import argparse
-        >>> from kerasbig.training import add_distribute_flags
-        >>> parser = argparse.ArgumentParser()
-        >>> add_distribute_flags(parser)
-        >>> parser.parse_args(["--strategy", "mirrored"]).strategy
-        'mirrored'
-    """
-    for field in dataclasses.fields(DistributeConfig):
-        add_field_flag(parser, field, "DistributeConfig")
 
 
 class Distribution(typing.NamedTuple):
@@ -69,7 +50,7 @@ def start_distribution(
     On a multi-worker run, workers other than the chief (worker 0) write
     into `<output_dir>/worker-<index>`, so that workers never write the
     same file; the chief's outputs are the run's. A strategy that cannot
-    start stops with one line naming `--strategy`.
+    start raises a `ValueError` of one line naming `--strategy`.
 
     Args:
         strategy: a name of `kerasbig.distribute.STRATEGIES`.
@@ -117,9 +98,9 @@ def start_distribution(
         )
         summary = describe(chosen, batch_size)
     except ValueError as error:
-        raise SystemExit(f"--strategy {strategy}: {error}") from error
+        raise ValueError(f"--strategy {strategy}: {error}") from error
     if not splits_batches and num_replicas(chosen) > 1:
-        raise SystemExit(
+        raise ValueError(
             f"--strategy {strategy}: this run trains on one whole graph per "
             "step, which cannot be split across "
             f"{num_replicas(chosen)} replicas. Use --strategy none."
@@ -152,7 +133,7 @@ _PEER_WORDS = (
 @contextlib.contextmanager
 def explain_worker_failure(model, output_dir):
     """Turns the error a multi-worker `fit` raises when another worker
-    dies into a `SystemExit` that says so and how to resume.
+    dies into a `RuntimeError` that says so and how to resume.
 
     On one machine (one worker) errors pass through unchanged.
 
@@ -191,7 +172,7 @@ def explain_worker_failure(model, output_dir):
         )
         print(message, file=sys.stderr, flush=True)
         _abandon_peers()
-        raise SystemExit(message) from error
+        raise RuntimeError(message) from error
 
 
 def _workers_training(model):

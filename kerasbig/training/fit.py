@@ -10,9 +10,11 @@ import numpy as np
 from kerasbig import _backend
 from kerasbig._optional import import_optional
 from kerasbig.data.batches import ArrayBatches
+from kerasbig.training.accumulation import ApplyLeftoverGradients
 from kerasbig.training.distributed import explain_worker_failure
-from kerasbig.training.run import progress_verbosity
-from kerasbig.training.run import run_callbacks
+from kerasbig.training.run_folder import explain_interruption
+from kerasbig.training.run_folder import progress_verbosity
+from kerasbig.training.run_folder import run_callbacks
 
 
 def set_precision(mixed_precision):
@@ -61,8 +63,9 @@ def resolve_jit_compile(jit_compile):
 
 
 def check_export_backend(export_litert):
-    """Stops at once (before training) when a LiteRT export is asked for
-    (`--export-litert`) on a backend that cannot convert.
+    """Raises a `ValueError` at once (before training) when a LiteRT
+    export is asked for (`--export-litert`) on a backend that cannot
+    convert.
 
     Example:
 
@@ -70,7 +73,7 @@ def check_export_backend(export_litert):
         >>> check_export_backend(False)
     """
     if export_litert and keras.backend.backend() != "tensorflow":
-        raise SystemExit(
+        raise ValueError(
             "--export-litert needs the TensorFlow backend (the LiteRT "
             f"converter); this run uses {keras.backend.backend()}. Run with "
             "KERAS_BACKEND=tensorflow, or drop the flag."
@@ -180,6 +183,9 @@ def fit_to_folder(
     # The caller's callbacks first: values they add to the epoch logs
     # (LinkPredictionMetrics' val_mrr) reach the checkpoint and log.csv.
     all_callbacks = [
+        # First: an epoch's leftover micro-batches are applied before
+        # anything reads its weights.
+        ApplyLeftoverGradients(),
         *callbacks,
         *run,
         keras.callbacks.ModelCheckpoint(
@@ -205,7 +211,10 @@ def fit_to_folder(
                 on_epoch_begin=lambda epoch, logs: x.set_epoch(epoch)
             )
         )
-    with explain_worker_failure(model, output_dir):
+    with (
+        explain_interruption(output_dir),
+        explain_worker_failure(model, output_dir),
+    ):
         model.fit(
             x,
             validation_data=validation_data,

@@ -10,8 +10,10 @@ from kerasbig.callbacks import GeneratorEMA
 from kerasbig.callbacks import SampleGrid
 from kerasbig.metrics import FrechetDistance
 from kerasbig.training.distributed import explain_worker_failure
-from kerasbig.training.run import progress_verbosity
-from kerasbig.training.run import run_callbacks
+from kerasbig.training.run_folder import TrainingStopped
+from kerasbig.training.run_folder import explain_interruption
+from kerasbig.training.run_folder import progress_verbosity
+from kerasbig.training.run_folder import run_callbacks
 
 
 def generative_callbacks(
@@ -77,7 +79,8 @@ def fit_generative(
     `model.fit(x, y)` for `epochs` epochs of `batch_size`, with
     `generative_callbacks` writing into the run folder `output_dir`
     (a sample grid every `samples_every` epochs, seeded by `seed`). When
-    a NaN stops training, the script stops with `StopOnNaN`'s message.
+    a NaN stops training, it raises `TrainingStopped` with `StopOnNaN`'s
+    message.
 
     Args:
         model: a compiled `GAN`, `WGANGP`, `ConditionalGAN` or `VAE`.
@@ -116,7 +119,10 @@ def fit_generative(
         output_dir, samples_every, seed, ema_decay, value_range
     )
     start = time.perf_counter()
-    with explain_worker_failure(model, output_dir):
+    with (
+        explain_interruption(output_dir),
+        explain_worker_failure(model, output_dir),
+    ):
         history = model.fit(
             x,
             y,
@@ -127,7 +133,7 @@ def fit_generative(
         )
     seconds = time.perf_counter() - start
     if guard.stopped_reason:
-        raise SystemExit(guard.stopped_reason)
+        raise TrainingStopped(guard.stopped_reason)
     return history, ema, seconds
 
 

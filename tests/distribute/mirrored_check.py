@@ -86,7 +86,7 @@ def main(text_data, output_dir):
 
     try:
         load_recipe("node_classification").main(["--strategy", "mirrored"])
-    except SystemExit as stop:
+    except ValueError as stop:
         results["graph_recipe_refusal"] = str(stop)
     print("RESULTS " + json.dumps(results), flush=True)
 

@@ -9,9 +9,10 @@ import pytest
 
 import kerasbig as kb
 from kerasbig.models._replica_random import replica_normal
+from kerasbig.training import DistributeConfig
 from kerasbig.training import TrainingConfig
-from kerasbig.training import add_distribute_flags
 from kerasbig.training import distributed
+from kerasbig.training import parse_config
 from kerasbig.training import start_distribution
 
 BACKEND = keras.backend.backend()
@@ -103,12 +104,9 @@ def test_num_replicas_refuses_other_objects():
 
 
 def test_recipe_flags_and_start(tmp_path):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    add_distribute_flags(parser)
-    args = parser.parse_args(
-        ["--strategy", "none", "--num-processes", "1", "--process-id", "0"]
+    args = parse_config(
+        DistributeConfig,
+        ["--strategy", "none", "--num-processes", "1", "--process-id", "0"],
     )
     assert (args.strategy, args.num_processes, args.process_id) == (
         "none",
@@ -122,7 +120,7 @@ def test_recipe_flags_and_start(tmp_path):
     assert run.output_dir == str(tmp_path)  # the chief keeps it
     assert run.summary["replicas"] == 1
     wrong = "data_parallel" if BACKEND != "jax" else "mirrored"
-    with pytest.raises(SystemExit, match=f"--strategy {wrong}:"):
+    with pytest.raises(ValueError, match=f"--strategy {wrong}:"):
         start_distribution(wrong)
 
 
@@ -139,7 +137,7 @@ def test_worker_failure_message(monkeypatch):
     monkeypatch.setattr(distributed, "_workers_training", lambda model: 2)
     monkeypatch.setattr(distributed, "_abandon_peers", lambda: None)
     stopped = r"another worker .* runs/x/backup"
-    with pytest.raises(SystemExit, match=stopped), guard():
+    with pytest.raises(RuntimeError, match=stopped), guard():
         raise peer_error
     # The message quotes the line that names the peer, not a header.
     graph_error = RuntimeError(
@@ -147,7 +145,7 @@ def test_worker_failure_message(monkeypatch):
         "Collective ops is aborted by: failed to connect to all addresses"
     )
     quoted = "RuntimeError: Collective ops is aborted"
-    with pytest.raises(SystemExit, match=quoted), guard():
+    with pytest.raises(RuntimeError, match=quoted), guard():
         raise graph_error
     # An error of this worker's own stays what it is.
     with pytest.raises(ValueError, match="Incompatible shapes"), guard():

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasbig.export import _litert
+from kerasbig.export import converter
 
 
 @pytest.mark.tensorflow_only
@@ -21,8 +21,8 @@ def test_convert_and_run_matches_keras_for_dict_inputs():
         "query": rng.standard_normal((2, 3, 4)).astype("float32"),
         "value": rng.standard_normal((2, 5, 4)).astype("float32"),
     }
-    content = _litert.convert_model(model)
-    results = _litert.run_model(content, data)
+    content = converter.convert_model(model)
+    results = converter.run_model(content, data)
     expected = [keras.ops.convert_to_numpy(x) for x in model(data)]
     assert len(results) == 2
     for got, want in zip(results, expected, strict=True):
@@ -33,9 +33,9 @@ def test_convert_and_run_matches_keras_for_dict_inputs():
 def test_run_model_rejects_wrong_input_names():
     inputs = keras.Input(batch_shape=(1, 2), name="features")
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    content = _litert.convert_model(model)
+    content = converter.convert_model(model)
     with pytest.raises(ValueError, match=r"expects inputs \['features'\]"):
-        _litert.run_model(content, {"x": np.zeros((1, 2), "float32")})
+        converter.run_model(content, {"x": np.zeros((1, 2), "float32")})
 
 
 def test_convert_model_needs_tensorflow_backend():
@@ -44,4 +44,4 @@ def test_convert_model_needs_tensorflow_backend():
     inputs = keras.Input(batch_shape=(1, 2))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     with pytest.raises(ValueError, match="needs the TensorFlow backend"):
-        _litert.convert_model(model)
+        converter.convert_model(model)

@@ -163,7 +163,7 @@ def test_model_parallel_flags_get_one_clear_line(load_recipe, tmp_path, capsys):
         if keras.backend.backend() == "jax"
         else "KERAS_BACKEND=jax"
     )
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(ValueError, match=message):
         recipe.main([*run, "--strategy", "model_parallel", "--mesh", "2x4"])
 
 

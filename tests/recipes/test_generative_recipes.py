@@ -11,6 +11,7 @@ import pytest
 
 from kerasbig.data import load_image_data
 from kerasbig.models import dcgan_generator
+from kerasbig.training import TrainingStopped
 from kerasbig.training import image_frechet_distance
 from kerasbig.training import train_feature_classifier
 
@@ -119,7 +120,7 @@ def test_vae_smoke_reports_elbo_and_writes_pngs(
 
 def test_nan_loss_stops_the_recipe_with_a_message(load_recipe, tmp_path):
     # A learning rate this large sends the VAE's log-variance to inf.
-    with pytest.raises(SystemExit, match="StopOnNaN: .* is nan") as info:
+    with pytest.raises(TrainingStopped, match="StopOnNaN: .* is nan") as info:
         load_recipe("vae").main(
             [
                 "--smoke",

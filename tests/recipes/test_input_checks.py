@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from kerasbig.training import explain_interruption
 from kerasbig.training import parse_config
 from kerasbig.training import run_callbacks
 from kerasbig.training import run_script
@@ -208,7 +209,8 @@ def test_ctrl_c_names_the_epoch_and_how_to_resume(capsys, tmp_path):
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         model.compile("sgd", "mse")
         callbacks = run_callbacks(tmp_path) + [_InterruptAt(2)]
-        model.fit(x, y, epochs=4, callbacks=callbacks, verbose=0)
+        with explain_interruption(tmp_path):
+            model.fit(x, y, epochs=4, callbacks=callbacks, verbose=0)
 
     with pytest.raises(SystemExit) as stop:
         run_script(main, [])

@@ -58,7 +58,7 @@ def test_gat_stops_early_and_restores_the_best_weights(recipe, cora, tmp_path):
 
 def test_missing_data_path_says_what_to_pass(recipe, tmp_path):
     missing = tmp_path / "nowhere"
-    with pytest.raises(SystemExit, match="--data-path") as error:
+    with pytest.raises(ValueError, match="--data-path") as error:
         _run(recipe, tmp_path, "--data-path", str(missing))
     assert str(missing) in str(error.value)
     assert "leave --data-path out to download" in str(error.value)
@@ -105,7 +105,7 @@ def test_help_explains_every_flag(recipe_help):
 
 @pytest.mark.tensorflow_only
 def test_padded_gcn_classifier_converts_to_litert_builtins(recipe):
-    from kerasbig.export import _litert
+    from kerasbig.export import converter
 
     rng = np.random.default_rng(0)
     graph = GraphBatch(
@@ -124,8 +124,8 @@ def test_padded_gcn_classifier_converts_to_litert_builtins(recipe):
     model.fit(data, epochs=3, verbose=0)
     inputs, *_ = data[0]
     expected = keras.ops.convert_to_numpy(model(inputs))
-    content = _litert.convert_model(model, builtins_only=True)
-    (got,) = _litert.run_model(content, inputs)
+    content = converter.convert_model(model, builtins_only=True)
+    (got,) = converter.run_model(content, inputs)
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 

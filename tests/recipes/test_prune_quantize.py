@@ -79,7 +79,7 @@ def test_a_killed_run_resumes_without_retraining_finished_phases(
 def test_other_backends_are_told_what_is_needed(recipe, tmp_path):
     if keras.backend.backend() == "tensorflow":
         pytest.skip("checks the message on JAX and PyTorch")
-    with pytest.raises(SystemExit, match="KERAS_BACKEND=tensorflow"):
+    with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
         recipe.main(["--smoke", "--output-dir", str(tmp_path)])
 
 

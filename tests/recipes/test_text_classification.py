@@ -213,7 +213,7 @@ def test_export_litert(recipe, shared_data, tmp_path):
         str(tmp_path),
     ]
     if keras.backend.backend() != "tensorflow":
-        with pytest.raises(SystemExit, match="needs the TensorFlow backend"):
+        with pytest.raises(ValueError, match="needs the TensorFlow backend"):
             recipe.main(args)
         return
     metrics = recipe.main(args)

@@ -159,7 +159,7 @@ def test_imagenet_offline_stops_with_what_was_tried(
         return original(*args, weights=weights, **kwargs)
 
     monkeypatch.setattr(keras.applications, "VGG16", offline)
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(RuntimeError) as info:
         recipe.main(["--smoke", "--output-dir", str(tmp_path)])
     message = str(info.value)
     assert "could not fetch the ImageNet weights" in message
@@ -178,7 +178,7 @@ def test_imagenet_offline_stops_with_what_was_tried(
     ],
 )
 def test_bad_flags_stop_with_a_message(recipe, tmp_path, argv, expected):
-    with pytest.raises(SystemExit, match=expected):
+    with pytest.raises(ValueError, match=expected):
         recipe.main(["--smoke", "--output-dir", str(tmp_path), *argv])
 
 

@@ -7,8 +7,10 @@ import keras
 import numpy as np
 import pytest
 
+from kerasbig.training import ApplyLeftoverGradients
 from kerasbig.training import PerUpdateSchedule
 from kerasbig.training import accumulate_gradients
+from kerasbig.training import fit_to_folder
 
 STEPS, MICRO_BATCH = 4, 8
 
@@ -27,7 +29,7 @@ OPTIMIZERS = {
 }
 
 
-def _train(optimizer, batch_size):
+def _train(optimizer, batch_size, rows=64, callbacks=()):
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
         [
@@ -40,10 +42,18 @@ def _train(optimizer, batch_size):
         optimizer, "mse", jit_compile=keras.backend.backend() != "torch"
     )
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 5)).astype("float32")
-    y = rng.normal(size=(64, 1)).astype("float32")
-    # Two epochs of two large-batch updates each.
-    model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    x = rng.normal(size=(rows, 5)).astype("float32")
+    y = rng.normal(size=(rows, 1)).astype("float32")
+    # Two epochs (of two large-batch updates each with 64 rows).
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=list(callbacks),
+    )
     return model
 
 
@@ -67,6 +77,85 @@ def test_accumulated_micro_batches_equal_the_large_batch(name, loss_scaling):
     accumulated = _train(accumulate_gradients(make(), STEPS), MICRO_BATCH)
     assert _largest_difference(large, accumulated) < 1e-6
     assert int(accumulated.optimizer.iterations) == 4  # updates, not batches
+
+
+@pytest.mark.parametrize(
+    "name, loss_scaling",
+    [*((name, False) for name in OPTIMIZERS), ("adam", True)],
+)
+def test_an_epochs_leftover_micro_batches_are_the_large_batchs_last(
+    name, loss_scaling
+):
+    # 48 rows: 6 micro-batches of 8 an epoch with k = 4, so 2 are left
+    # over each epoch; the large batch trains on 32 then 16 rows.
+    def make():
+        optimizer = OPTIMIZERS[name]()
+        if loss_scaling:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    large = _train(make(), STEPS * MICRO_BATCH, rows=48)
+    accumulated = _train(
+        accumulate_gradients(make(), STEPS),
+        MICRO_BATCH,
+        rows=48,
+        callbacks=[ApplyLeftoverGradients()],
+    )
+    assert _largest_difference(large, accumulated) < 1e-6
+    assert int(accumulated.optimizer.iterations) == 4  # 2 updates an epoch
+
+
+def test_keras_alone_carries_leftovers_into_the_next_epoch():
+    # Pins what ApplyLeftoverGradients corrects, and the Keras 3.15
+    # internals it uses (_iterations, _accumulated_gradients,
+    # _trainable_variables): without it the two leftover micro-batches
+    # of epoch 1 join epoch 2's first update.
+    large = _train(keras.optimizers.SGD(0.05), STEPS * MICRO_BATCH, rows=48)
+    keras_own = _train(
+        accumulate_gradients(keras.optimizers.SGD(0.05), STEPS),
+        MICRO_BATCH,
+        rows=48,
+    )
+    assert _largest_difference(large, keras_own) > 1e-3
+    optimizer = keras_own.optimizer
+    assert int(keras.ops.convert_to_numpy(optimizer._iterations)) == 12
+    assert len(optimizer._accumulated_gradients) == len(
+        optimizer._trainable_variables
+    )
+
+
+def test_fit_to_folder_applies_the_leftovers(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def train(optimizer, batch_size, folder):
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
+        model.compile(
+            optimizer,
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        fit_to_folder(
+            model,
+            (x, y),
+            None,
+            epochs=2,
+            output_dir=tmp_path / folder,
+            batch_size=batch_size,
+            monitor="loss",
+            shuffle_seed=3,
+            verbose=0,
+        )
+        return model
+
+    large = train(keras.optimizers.Adam(0.05), 32, "large")
+    accumulated = train(
+        accumulate_gradients(keras.optimizers.Adam(0.05), 2), 16, "small"
+    )
+    # 48 rows: batches of 32 and 16; micro-batches 16, 16 | 16 left.
+    assert int(accumulated.optimizer.iterations) == 4
+    assert _largest_difference(large, accumulated) < 1e-6
 
 
 def test_keras_alone_still_runs_schedules_per_micro_batch():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerasbig.export import _litert
+from kerasbig.export import converter
 from kerasbig.models import CausalLM
 
 SMALL = {
@@ -172,8 +172,8 @@ def test_save_reload_and_generate(tmp_path):
 def test_litert_builtins_only_matches_keras(position):
     model = CausalLM(**{**SMALL, "position": position})
     ids = _ids((1, 16))
-    content = _litert.convert_model(model, builtins_only=True)
-    (got,) = _litert.run_model(content, {"token_ids": ids})
+    content = converter.convert_model(model, builtins_only=True)
+    (got,) = converter.run_model(content, {"token_ids": ids})
     np.testing.assert_allclose(got, ops.convert_to_numpy(model(ids)), atol=1e-5)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerasbig.export import _litert
+from kerasbig.export import converter
 from kerasbig.models import TransformerClassifier
 
 SMALL = {
@@ -137,8 +137,8 @@ def test_litert_builtins_only_matches_keras():
     model = TransformerClassifier(**{**SMALL, "num_layers": 2})
     ids = np.random.default_rng(2).integers(0, 30, (1, 8)).astype("int32")
     ids[0, 5:] = 0
-    content = _litert.convert_model(model, builtins_only=True)
-    (got,) = _litert.run_model(content, {"token_ids": ids})
+    content = converter.convert_model(model, builtins_only=True)
+    (got,) = converter.run_model(content, {"token_ids": ids})
     np.testing.assert_allclose(got, ops.convert_to_numpy(model(ids)), atol=1e-5)
 
 

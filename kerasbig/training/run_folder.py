@@ -1,0 +1,324 @@
+"""The run folder of a training script: claiming it (`start_run_folder`),
+the callbacks that make it resumable (`run_callbacks`), what an
+interruption says (`explain_interruption`), and the report
+(`write_report`, `write_json`)."""
+
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+
+import keras
+import numpy as np
+
+from kerasbig._version import __version__
+from kerasbig.callbacks import StopOnNaN
+from kerasbig.training.configs import DISTRIBUTION_FLAGS
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C in a run's training, with the epoch it stopped in and how
+    to resume it as its message (`explain_interruption`)."""
+
+
+class TrainingStopped(RuntimeError):
+    """Training stopped before its last epoch (a NaN loss: see
+    `kerasbig.callbacks.StopOnNaN`); the message says why and where the
+    last good model is."""
+
+
+def run_callbacks(output_dir, backup=True, csv=True, nan_checkpoint=True):
+    """The callbacks every recipe run gets, writing into `output_dir`.
+
+    - `keras.callbacks.BackupAndRestore` in `<output_dir>/backup`: a run
+      killed mid-training resumes from its last finished epoch when the
+      same command runs again (the backup is deleted when training ends).
+    - `keras.callbacks.CSVLogger` to `<output_dir>/log.csv` (appending
+      on resume).
+    - `kerasbig.callbacks.StopOnNaN` keeping the last good model in
+      `<output_dir>/last_good.keras`.
+
+    Args:
+        output_dir: the run folder (created if needed).
+        backup: include `BackupAndRestore`.
+        csv: include `CSVLogger`.
+        nan_checkpoint: include `StopOnNaN`.
+
+    Returns:
+        A list of callbacks (the `StopOnNaN` one is last, when present).
+
+    Example:
+
+        >>> import tempfile
+        >>> from kerasbig.training import run_callbacks
+        >>> [type(c).__name__ for c in run_callbacks(tempfile.mkdtemp())]
+        ['BackupAndRestore', 'CSVLogger', 'StopOnNaN']
+    """
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    callbacks = []
+    if backup:
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(str(output_dir / "backup"))
+        )
+    if csv:
+        resuming = (output_dir / "backup").exists()
+        callbacks.append(
+            keras.callbacks.CSVLogger(
+                str(output_dir / "log.csv"), append=resuming
+            )
+        )
+    if nan_checkpoint:
+        callbacks.append(StopOnNaN(output_dir / "last_good.keras"))
+    return callbacks
+
+
+def progress_verbosity():
+    """`fit`'s `verbose` for a recipe run: a progress bar (1) on a
+    terminal, a line per epoch (2) when stdout goes to a log file, where
+    bars would write a line per step.
+
+    Example:
+
+        >>> from kerasbig.training import progress_verbosity
+        >>> progress_verbosity() in (1, 2)
+        True
+    """
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, pathlib.PurePath):
+        return str(value)
+    return value
+
+
+def write_json(path, data):
+    """Writes `data` (NumPy values allowed) as indented JSON, atomically.
+
+    Example:
+
+        >>> import json, os, tempfile
+        >>> import numpy as np
+        >>> from kerasbig.training import write_json
+        >>> path = os.path.join(tempfile.mkdtemp(), "metrics.json")
+        >>> write_json(path, {"accuracy": np.float32(0.5)})
+        >>> with open(path) as file:
+        ...     json.load(file)
+        {'accuracy': 0.5}
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(_plain(data), indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def start_run_folder(output_dir, config):
+    """Claims `output_dir` for a run with `config` and says whether the
+    run resumes an unfinished one.
+
+    The folder keeps `config.json` (every flag's value; written now) while
+    a run is unfinished; `write_report`'s `metrics.json` marks it
+    finished, and a folder that holds nothing else (a run stopped before
+    training, e.g. by bad data) holds no run. Run again with the same
+    flags, an unfinished run resumes (its
+    `BackupAndRestore` state, its finished phases); a finished one starts
+    over (its old `metrics.json` is removed now, so that a killed rerun is
+    not taken for finished). An unfinished run with other flags stops
+    with one line naming them: resuming it with them would mix two runs.
+    The distribution flags may change (`DistributeConfig` and
+    `ModelParallelConfig`: a run may resume on other ports, machines,
+    devices or meshes).
+
+    Args:
+        output_dir: the run folder (created if needed).
+        config: the run's config dataclass.
+
+    Returns:
+        True when an unfinished run with the same flags is resumed.
+
+    Example:
+
+        >>> import dataclasses, os, tempfile
+        >>> from kerasbig.training import start_run_folder
+        >>> @dataclasses.dataclass
+        ... class Config:
+        ...     epochs: int = 3
+        >>> folder = tempfile.mkdtemp()
+        >>> start_run_folder(folder, Config())
+        False
+        >>> os.mkdir(os.path.join(folder, "backup"))  # killed in training
+        >>> start_run_folder(folder, Config())  # the same command
+        True
+        >>> start_run_folder(folder, Config(epochs=5))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: ... (--epochs 3 there, 5 now); ...
+        >>> with open(os.path.join(folder, "metrics.json"), "w") as file:
+        ...     _ = file.write("{}")  # what write_report leaves: finished
+        >>> start_run_folder(folder, Config(epochs=5))  # a new run
+        False
+    """
+    folder = pathlib.Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = _plain(dataclasses.asdict(config))
+    # Neither the folder nor where the run is spread (a resumed run may
+    # use other ports, machines or devices) changes what it computes.
+    for name in ("output_dir", *DISTRIBUTION_FLAGS):
+        settings.pop(name, None)
+    claimed = folder / "config.json"
+    report = folder / "metrics.json"
+    # A run that stopped before writing anything (bad data, offline) left
+    # nothing to resume.
+    unfinished = (
+        claimed.exists()
+        and not report.exists()
+        and any(path.name != "config.json" for path in folder.iterdir())
+    )
+    if unfinished:
+        before = json.loads(claimed.read_text())
+        changed = [
+            f"--{key.replace('_', '-')} {before.get(key)} there, "
+            f"{settings.get(key)} now"
+            for key in sorted(set(before) | set(settings))
+            if before.get(key) != settings.get(key)
+        ]
+        if changed:
+            raise ValueError(
+                f"{folder} holds an unfinished run with other flags "
+                f"({'; '.join(changed)}); run the same command to resume "
+                "it, or pass another --output-dir"
+            )
+    if report.exists():
+        report.unlink()
+    write_json(claimed, settings)
+    return unfinished
+
+
+REPORT_RESULTS = ("epochs", "train_seconds", "examples")
+"""Results every report carries besides the recipe's own scores."""
+
+
+def write_report(
+    output_dir,
+    *,
+    recipe,
+    config,
+    headline,
+    results,
+    distribution=None,
+    summary=None,
+):
+    """Writes `<output_dir>/metrics.json`, the one report schema of
+    kerasbig's recipes, and prints the run's one-line summary.
+
+    The report holds `recipe`, `kerasbig_version`, `backend`,
+    `distribution` (`kerasbig.distribute.describe` of the strategy, or
+    None), `config` (every flag's value), `headline` (`{"name", "value"}`:
+    the score the summary line shows), then `results`: `epochs` (passes
+    over the training data in all, summed over phases and seeds),
+    `train_seconds`, `examples` (per split) and the recipe's own scores.
+
+    Args:
+        output_dir: the run folder.
+        recipe: the recipe's name.
+        config: the run's config dataclass (or a dict of its values).
+        headline: `(name, value)` of the run's main score.
+        results: a dict with `REPORT_RESULTS` and any other results.
+        distribution: `Distribution.summary` of `start_distribution`.
+        summary: more words for the summary line (e.g. other scores).
+
+    Returns:
+        The report, a dict.
+
+    Example:
+
+        >>> import json, os, tempfile
+        >>> from kerasbig.training import write_report
+        >>> folder = tempfile.mkdtemp()
+        >>> report = write_report(  # doctest: +ELLIPSIS
+        ...     folder, recipe="demo", config={"epochs": 2},
+        ...     headline=("test_accuracy", 0.5), results={
+        ...         "epochs": 2, "train_seconds": 1.5,
+        ...         "examples": {"train": 8, "test": 4}})
+        demo: test accuracy 0.5; outputs in ...
+        >>> with open(os.path.join(folder, "metrics.json")) as file:
+        ...     json.load(file)["headline"]
+        {'name': 'test_accuracy', 'value': 0.5}
+    """
+    missing = [key for key in REPORT_RESULTS if key not in results]
+    if missing:
+        raise ValueError(
+            f"write_report: `results` lacks {missing} (every report has "
+            f"{list(REPORT_RESULTS)}). Received keys: {sorted(results)}"
+        )
+    name, value = headline
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    report = {
+        "recipe": recipe,
+        "kerasbig_version": __version__,
+        "backend": keras.backend.backend(),
+        "distribution": distribution,
+        "config": dict(config),
+        "headline": {"name": name, "value": value},
+        **results,
+    }
+    report = _plain(report)
+    write_json(pathlib.Path(output_dir) / "metrics.json", report)
+    words = f"{name.replace('_', ' ')} {report['headline']['value']:.4g}"
+    if summary:
+        words += f" ({summary})"
+    print(f"{recipe}: {words}; outputs in {output_dir}", flush=True)
+    return report
+
+
+@contextlib.contextmanager
+def explain_interruption(output_dir, resumable=True):
+    """Turns Ctrl-C inside the block (a `fit` into the run folder
+    `output_dir`) into `RunInterrupted`, whose message names the epoch it
+    stopped in (from `log.csv`) and how to resume: the same command, from
+    the `BackupAndRestore` state that `run_callbacks` keeps when
+    `resumable`. `run_script` prints it and exits with status 130.
+
+    Example:
+
+        >>> import tempfile
+        >>> from kerasbig.training import explain_interruption
+        >>> try:
+        ...     with explain_interruption(tempfile.mkdtemp()):
+        ...         raise KeyboardInterrupt
+        ... except KeyboardInterrupt as stop:
+        ...     print(str(stop).split(";")[0])
+        interrupted in epoch 1
+    """
+    try:
+        yield
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt as interrupt:
+        log = pathlib.Path(output_dir) / "log.csv"
+        finished = 0
+        if log.exists():
+            finished = max(len(log.read_text().strip().splitlines()) - 1, 0)
+        epoch = finished + 1
+        if resumable:
+            message = (
+                f"interrupted in epoch {epoch}; run the same command again "
+                f"to resume from epoch {epoch} (state in {output_dir}/backup)"
+            )
+        else:
+            message = (
+                f"interrupted in epoch {epoch}; this training keeps no "
+                "per-epoch backup, so the same command starts it over"
+            )
+        raise RunInterrupted(message) from interrupt

@@ -1,0 +1,68 @@
+"""`python -m kerasbig.export` on the recipe toolkit: flags from a config
+dataclass, one-line errors through `run_script`, exceptions in-process."""
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+
+from kerasbig.training import run_script
+
+
+@pytest.fixture
+def cli():
+    return importlib.import_module("kerasbig.export.__main__")
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "model.keras")
+    return tmp_path / "model.keras"
+
+
+@pytest.mark.tensorflow_only
+def test_the_cli_converts_and_imports_every_module_given(
+    cli, saved_model, tmp_path
+):
+    exported = cli.main(
+        [
+            str(saved_model),
+            str(tmp_path / "model.tflite"),
+            "--import",
+            "json",
+            "--import",
+            "csv",
+        ]
+    )
+    assert (tmp_path / "model.tflite").stat().st_size == exported.size
+    x = np.ones((3, 4), "float32")
+    np.testing.assert_allclose(
+        exported.predict(x),
+        keras.saving.load_model(saved_model).predict(x, verbose=0),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.tensorflow_only
+def test_a_missing_model_is_one_line_naming_it(cli, tmp_path, capsys):
+    missing = tmp_path / "none.keras"
+    argv = [str(missing), str(tmp_path / "x.tflite")]
+    with pytest.raises(ValueError, match="none.keras"):
+        cli.main(argv)
+    with pytest.raises(SystemExit) as stop:
+        run_script(cli.main, argv, program="kerasbig.export")
+    assert stop.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("kerasbig.export: error: ") and "none.keras" in line
+
+
+@pytest.mark.backend_agnostic
+def test_a_bad_flag_value_names_the_flag(cli, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["a.keras", "b.tflite", "--tolerance", "-1"])
+    assert stop.value.code == 2
+    assert "argument --tolerance: expected a value > 0" in (
+        capsys.readouterr().err
+    )
