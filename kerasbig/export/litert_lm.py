@@ -305,8 +305,10 @@ class LiteRTGenerator:
         top_p=None,
         seed=None,
         end_token_id=None,
+        pad_token_id=0,
     ):
-        """Continues the prompt by `max_new_tokens` tokens.
+        """Continues the prompt by `max_new_tokens` tokens, with
+        `CausalLM.generate`'s output contract.
 
         Args:
             prompt_ids: token ids, `(prompt_length,)` or `(batch,
@@ -317,13 +319,15 @@ class LiteRTGenerator:
             top_k: optional int, sample among the `k` most likely tokens.
             top_p: optional float in (0, 1], nucleus sampling.
             seed: optional int seed of the sampling.
-            end_token_id: optional; generation stops once every row has
-                produced it (the rest of a row is this token's padding:
-                `end_token_id` repeated).
+            end_token_id: optional int; after a row generates it, the rest
+                of that row is `pad_token_id` (decoding stops once every
+                row has it).
+            pad_token_id: filler after `end_token_id`. Defaults to `0`.
 
         Returns:
-            NumPy int32 array, the prompt followed by the generated tokens
-            (1-D for a 1-D prompt).
+            NumPy int32 array `(batch, prompt_length + max_new_tokens)`
+            (1-D for a 1-D prompt): the prompt followed by the generated
+            tokens, as `CausalLM.generate` returns them.
         """
         prompt = np.asarray(prompt_ids, "int32")
         single = prompt.ndim == 1
@@ -344,13 +348,18 @@ class LiteRTGenerator:
             )[:, None]
             if end_token_id is None:
                 return token, False
-            token = np.where(done[:, None], end_token_id, token)
+            token = np.where(done[:, None], pad_token_id, token)
             done[:] |= token[:, 0] == end_token_id
             return token, done.all()
 
         cache = self._prefill(prompt[:, :-1])
         tokens = [prompt, *self._decode(prompt, cache, max_new_tokens, choose)]
         output = np.concatenate(tokens, axis=1).astype("int32")
+        # Rows that all ended early: the rest is padding.
+        missing = prompt.shape[1] + max_new_tokens - output.shape[1]
+        output = np.pad(
+            output, ((0, 0), (0, missing)), constant_values=pad_token_id
+        )
         return output[0] if single else output
 
     def _check(self, prompt, max_new_tokens):

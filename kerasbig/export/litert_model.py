@@ -1,3 +1,6 @@
+"""`LiteRTModel`: a `.tflite` file run with the LiteRT interpreter (predict,
+evaluate, latency)."""
+
 import os
 import time
 

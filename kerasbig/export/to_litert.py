@@ -1,3 +1,6 @@
+"""`to_litert`: a Keras model to a LiteRT file, kept only once the
+interpreter's outputs match Keras's."""
+
 import pathlib
 
 import keras

@@ -1,3 +1,6 @@
+"""`Embedding`: Keras's Embedding whose table gets the exact Adam update of a
+repeated id on TensorFlow."""
+
 import keras
 
 from kerasbig.ops import lookup_rows

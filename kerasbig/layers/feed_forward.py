@@ -1,3 +1,6 @@
+"""`FeedForward`: a transformer block's feed-forward network (GELU, SwiGLU,
+...)."""
+
 import keras
 
 from kerasbig import _validation as checks

@@ -1,3 +1,6 @@
+"""`MultiHeadAttention`: grouped-query, rotary, sliding-window and cached
+attention on every backend."""
+
 import keras
 from keras import ops
 

@@ -1,3 +1,5 @@
+"""`PositionEmbedding`: a learned table of position vectors."""
+
 import keras
 
 from kerasbig import _validation as checks

@@ -1,3 +1,6 @@
+"""`RotaryEmbedding`: rotary position embedding (Su et al.), with Llama 3
+frequency scaling."""
+
 import keras
 
 from kerasbig import _validation as checks

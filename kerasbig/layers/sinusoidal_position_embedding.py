@@ -1,3 +1,6 @@
+"""`SinusoidalPositionEmbedding`: the fixed sine/cosine positions of Vaswani et
+al."""
+
 import keras
 
 from kerasbig import _validation as checks

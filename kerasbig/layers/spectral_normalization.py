@@ -1,3 +1,6 @@
+"""`SpectralNormalization`: a kernel divided by its largest singular value
+(Miyato et al.)."""
+
 import keras
 from keras import ops
 

@@ -1,3 +1,6 @@
+"""`StochasticDepth`: residual branches dropped per example in training (Huang
+et al.)."""
+
 import keras
 
 from kerasbig import _validation as checks

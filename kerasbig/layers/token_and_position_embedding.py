@@ -1,3 +1,6 @@
+"""`TokenAndPositionEmbedding`: token table plus position table, with padding
+masks."""
+
 import keras
 
 from kerasbig import _validation as checks

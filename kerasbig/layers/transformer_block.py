@@ -1,3 +1,6 @@
+"""`TransformerBlock`: one pre- or post-norm transformer block (attention,
+feed-forward, residuals, remat)."""
+
 import keras
 
 from kerasbig import _validation as checks

@@ -1,3 +1,6 @@
+"""`TransformerDecoder`: a stack of causal `TransformerBlock`s with a final
+norm."""
+
 import keras
 
 from kerasbig.layers._transformer_stack import TransformerStack

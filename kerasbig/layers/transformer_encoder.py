@@ -1,3 +1,6 @@
+"""`TransformerEncoder`: a stack of bidirectional `TransformerBlock`s with a
+final norm."""
+
 import keras
 
 from kerasbig.layers._transformer_stack import TransformerStack

@@ -1,3 +1,6 @@
+"""`Distiller`: knowledge distillation from a teacher into a student with
+`fit()`."""
+
 import keras
 from keras import ops
 

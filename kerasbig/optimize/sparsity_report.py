@@ -1,3 +1,5 @@
+"""`sparsity_report`: the fraction of zero weights per prunable layer."""
+
 import numpy as np
 from keras import ops
 

@@ -1,3 +1,6 @@
+"""`strip_pruning`: a pruned model back to plain Keras layers holding the
+pruned weights."""
+
 import keras
 
 from kerasbig.optimize._layers import copy_layer

@@ -1,3 +1,6 @@
+"""`UpdatePruningStep`: the callback that advances pruning schedules and
+applies masks."""
+
 import keras
 
 from kerasbig._layer_walk import nested_layers

@@ -75,6 +75,30 @@ def test_data_parallel_over_two_devices_matches_one_device():
         assert results[name] < 1e-5, (name, results)
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution is JAX's")
+def test_model_parallel_on_a_two_by_two_mesh_matches_one_device():
+    # Per push: 6 query and 3 key/value heads over a model axis of 2,
+    # which splits the queries and cannot split the keys and values; one
+    # AdamW step against the unsharded model.
+    code, output = finish(
+        launch(
+            [HERE / "model_parallel_check.py", "small"],
+            "jax",
+            {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+        )
+    )
+    assert code == 0, output[-3000:]
+    results = _results(output)
+    row = results["both"]
+    assert results["devices"] == 4 and row["replicas"] == 2
+    assert row["logits"] < 1e-5, row
+    assert row["weights"] < 1e-5, row
+    assert row["sharding"]["query"] == "P('batch', 'model', None)"
+    assert row["sharding"]["key"] == "P('batch', None, None)"
+    assert row["sharding"]["down"] == "P('model', 'batch')"
+    assert row["bytes_per_device"] < results["total_bytes"] / 2
+
+
 @pytest.mark.full
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution is JAX's")
 def test_model_parallel_over_eight_devices_matches_one_device():

@@ -105,6 +105,23 @@ def counting_file(trained_lm, tmp_path_factory):
     )
 
 
+@pytest.mark.tensorflow_only
+def test_a_trained_models_int8_file_keeps_its_greedy_tokens(
+    trained_lm, tmp_path
+):
+    # Per push, at the real bar: to_litert_lm raises below 95 % agreement.
+    quantized = to_litert_lm(
+        trained_lm,
+        tmp_path / "int8.tflite",
+        prefill_lengths=(8,),
+        cache_length=24,
+        quantization="int8_weights",
+    )
+    assert quantized.agreement >= 0.95
+    float_bytes = sum(int(np.prod(w.shape)) * 4 for w in trained_lm.weights)
+    assert quantized.size < 0.35 * float_bytes, quantized.size / float_bytes
+
+
 @pytest.mark.full
 @pytest.mark.tensorflow_only
 @pytest.mark.parametrize("quantization", ["float16", "dynamic", "int8_weights"])
@@ -179,12 +196,30 @@ def test_sampling_is_seeded_and_top_k_1_is_greedy(llama_file):
         generator.generate(prompt, 12, temperature=0.7, top_k=1, seed=1),
         greedy,
     )
-    # Generation stops at the end token (here the first greedy one).
-    ended = generator.generate(prompt, 12, end_token_id=int(greedy[3]))
-    np.testing.assert_array_equal(ended, greedy[:4])
+    # Low temperature is greedy; temperature 1 on an untrained model is
+    # not (fails if the temperature were ignored).
+    np.testing.assert_array_equal(
+        generator.generate(prompt, 12, temperature=1e-4, seed=3), greedy
+    )
+    assert not np.array_equal(first, greedy)
     speed = generator.speed(prompt_length=5, new_tokens=3, runs=1)
     assert set(speed) == {"prefill", "decode"}
     assert min(speed.values()) > 0
+
+
+@pytest.mark.tensorflow_only
+def test_the_file_pads_after_the_end_token_as_generate_does(llama_file):
+    model, generator = llama_file
+    prompt = np.array([5, 6, 7], "int32")
+    greedy = model.generate(prompt, 12, temperature=0)
+    end = int(greedy[5])  # the third generated token
+    for pad in (0, -1):
+        expected = model.generate(
+            prompt, 12, temperature=0, end_token_id=end, pad_token_id=pad
+        )
+        got = generator.generate(prompt, 12, end_token_id=end, pad_token_id=pad)
+        np.testing.assert_array_equal(got, expected)
+        assert got.shape == (15,) and (got[6:] == pad).all()
 
 
 @pytest.mark.tensorflow_only

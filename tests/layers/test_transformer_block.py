@@ -250,6 +250,72 @@ def test_remat_trains_exactly_like_the_plain_block():
         )
 
 
+def _gradient_pass(model, ids):
+    """One eager forward and backward pass of `model` on `ids`."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = ops.sum(model(ids, training=True))
+        tape.gradient(loss, model.trainable_variables)
+    elif backend == "torch":
+        ops.sum(model(ids, training=True)).backward()
+    else:
+        raise AssertionError(backend)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax", reason="JAX: the next test"
+)
+def test_remat_recomputes_the_block_in_the_backward_pass():
+    # The feed-forward network runs once per training step in the plain
+    # block and a second time, in the backward pass, under remat: this
+    # fails if keras.remat stored the activations instead.
+    ids = np.random.default_rng(1).integers(1, 40, (2, 12))
+    counts = {}
+    for remat in (False, True):
+        model = _stack_model(remat)
+        feed_forward = model.get_layer("encoder").blocks[0].feed_forward
+        original = feed_forward.call
+        calls = []
+
+        def counting(*args, original=original, calls=calls, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
+
+        feed_forward.call = counting
+        _gradient_pass(model, ids)
+        counts[remat] = len(calls)
+    assert counts == {False: 1, True: 2}
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="reads the JAX program"
+)
+def test_remat_recomputes_the_block_in_the_jax_gradient():
+    # jax.checkpoint recomputes in the compiled backward pass, not in
+    # Python: count the matrix products of the gradient's program.
+    import jax
+
+    ids = np.random.default_rng(1).integers(1, 40, (2, 12))
+    dots = {}
+    for remat in (False, True):
+        model = _stack_model(remat)
+        trainable = [v.value for v in model.trainable_variables]
+        others = [v.value for v in model.non_trainable_variables]
+
+        def loss(t, model=model, others=others):
+            outputs, _ = model.stateless_call(t, others, ids, training=True)
+            return jax.numpy.sum(outputs)
+
+        program = str(jax.make_jaxpr(jax.grad(loss))(trainable))
+        dots[remat] = program.count("dot_general")
+    # Attention's four projections, two score products and the
+    # feed-forward network's two: recomputed, they appear again.
+    assert dots[True] >= dots[False] + 6, dots
+
+
 @pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="reads the JAX program"
 )

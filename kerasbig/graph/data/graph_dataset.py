@@ -1,3 +1,5 @@
+"""`GraphDataset`: graphs as fit-ready padded batches of static shape."""
+
 import math
 
 import keras

@@ -1,3 +1,5 @@
+"""`GATConv`, the graph attention layer (Velickovic et al.), PyG's semantics."""
+
 import keras
 from keras import ops
 

@@ -1,3 +1,5 @@
+"""`GATv2Conv`, dynamic graph attention (Brody et al.), PyG's semantics."""
+
 import keras
 from keras import ops
 

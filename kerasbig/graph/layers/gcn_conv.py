@@ -1,3 +1,5 @@
+"""`GCNConv`, the graph convolution of Kipf & Welling, PyG's semantics."""
+
 import keras
 from keras import ops
 

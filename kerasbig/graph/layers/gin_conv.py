@@ -1,3 +1,5 @@
+"""`GINConv`, the graph isomorphism layer (Xu et al.), PyG's semantics."""
+
 import keras
 from keras import ops
 

@@ -1,3 +1,5 @@
+"""`GINEConv`, GIN with edge features (Hu et al.), PyG's semantics."""
+
 import keras
 
 from kerasbig.graph.layers.gin_conv import GINConv

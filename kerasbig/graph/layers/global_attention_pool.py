@@ -1,3 +1,6 @@
+"""`GlobalAttentionPool`: a gated, attention-weighted sum of each graph's
+nodes."""
+
 import keras
 
 from kerasbig.graph.layers._global_pool import GlobalPool

@@ -1,3 +1,5 @@
+"""`GlobalMaxPool`: each graph's node-wise maximum."""
+
 import keras
 
 from kerasbig.graph.layers._global_pool import GlobalPool

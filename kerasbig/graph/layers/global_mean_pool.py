@@ -1,3 +1,5 @@
+"""`GlobalMeanPool`: each graph's node mean."""
+
 import keras
 
 from kerasbig.graph.layers._global_pool import GlobalPool

@@ -1,3 +1,5 @@
+"""`GlobalSumPool`: each graph's node sum."""
+
 import keras
 
 from kerasbig.graph.layers._global_pool import GlobalPool

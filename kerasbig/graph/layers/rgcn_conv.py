@@ -1,3 +1,6 @@
+"""`RGCNConv`, the relational graph convolution (Schlichtkrull et al.), PyG's
+semantics."""
+
 import keras
 from keras import ops
 

@@ -1,3 +1,5 @@
+"""`SAGEConv`, GraphSAGE's convolution (Hamilton et al.), PyG's semantics."""
+
 import keras
 from keras import ops
 

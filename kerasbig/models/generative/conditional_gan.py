@@ -1,3 +1,6 @@
+"""`ConditionalGAN`: a GAN whose generator and discriminator see the class
+label."""
+
 import keras
 import numpy as np
 from keras import ops

@@ -1,3 +1,5 @@
+"""`GAN`: generator and discriminator trained with `fit()` on every backend."""
+
 import keras
 import numpy as np
 from keras import ops

@@ -1,3 +1,5 @@
+"""`VAE`: a variational autoencoder trained with `fit()`, with KL warm-up."""
+
 import keras
 import numpy as np
 from keras import ops

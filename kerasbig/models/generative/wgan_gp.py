@@ -1,3 +1,5 @@
+"""`WGANGP`: a Wasserstein GAN with gradient penalty."""
+
 import keras
 from keras import ops
 

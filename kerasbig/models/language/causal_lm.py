@@ -1,3 +1,6 @@
+"""`CausalLM`: a decoder-only language model with cached generation, Hugging
+Face checkpoints and LoRA."""
+
 import json
 import pathlib
 

@@ -1,3 +1,5 @@
+"""`TransformerClassifier`: a transformer encoder with a classification head."""
+
 import keras
 from keras import ops
 

@@ -108,6 +108,18 @@ def test_sampling_is_seeded_and_respects_top_k():
     assert nucleus.shape == (4, 13)
 
 
+def test_temperature_changes_the_draws():
+    # Fails if the temperature were ignored: near zero it is greedy, at 1
+    # an untrained model's nearly flat logits give other tokens.
+    model = CausalLM(**SMALL)
+    prompt = _ids((4, 3))
+    greedy = model.generate(prompt, 10, temperature=0)
+    cold = model.generate(prompt, 10, temperature=1e-4, seed=7)
+    np.testing.assert_array_equal(cold, greedy)
+    warm = model.generate(prompt, 10, temperature=1.0, seed=7)
+    assert (warm != greedy).mean() > 0.3
+
+
 def test_padded_prompts_match_prompts_run_alone():
     model = CausalLM(**SMALL)
     prompt = _ids((3, 5))
