@@ -360,90 +360,90 @@ def main(argv=None):
         )
     check_export_backend(config.export_litert)
     tokenizer = load_tokenizer(config)
-    run = start_run(
+    with start_run(
         config,
         layout_model=lambda: build_model(config, tokenizer, load_weights=False),
-    )
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    x, y, (train, validation, test), padding = sequences(
-        config, tokenizer, run.distribution["replicas"]
-    )
-    with run.strategy.scope():
-        model = build_model(config, tokenizer)
-        model.compile(
-            optimizer=accumulate_gradients(
-                keras.optimizers.Adam(config.learning_rate),
-                config.grad_accumulation,
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, ignore_class=IGNORED
-            ),
-            jit_compile=resolve_jit_compile(config.jit_compile),
+    ) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        x, y, (train, validation, test), padding = sequences(
+            config, tokenizer, run.distribution["replicas"]
         )
-    start = time.perf_counter()
-    history, stopped = fit_to_folder(
-        model,
-        (x[train], y[train]),
-        (x[validation], y[validation]),
-        epochs=config.epochs,
-        output_dir=output_dir,
-        batch_size=config.batch_size,
-        monitor="val_loss",
-    )
-    train_seconds = time.perf_counter() - start
-    if stopped:
-        raise TrainingStopped(stopped)
-    test_loss = float(
-        model.evaluate(
-            x[test], y[test], batch_size=config.batch_size, verbose=0
+        with run.strategy.scope():
+            model = build_model(config, tokenizer)
+            model.compile(
+                optimizer=accumulate_gradients(
+                    keras.optimizers.Adam(config.learning_rate),
+                    config.grad_accumulation,
+                ),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True, ignore_class=IGNORED
+                ),
+                jit_compile=resolve_jit_compile(config.jit_compile),
+            )
+        start = time.perf_counter()
+        history, stopped = fit_to_folder(
+            model,
+            (x[train], y[train]),
+            (x[validation], y[validation]),
+            epochs=config.epochs,
+            output_dir=output_dir,
+            batch_size=config.batch_size,
+            monitor="val_loss",
         )
-    )
-    results = {
-        "epochs": len(history.get("epoch", [])),
-        "train_seconds": round(train_seconds, 2),
-        "examples": {
-            "train": len(train) - padding,
-            "validation": len(validation),
-            "test": len(test),
-        },
-        "tokenizer": tokenizer.name,
-        "best_val_loss": min(history.get("val_loss", [math.inf])),
-        "test_loss": test_loss,
-        "test_perplexity": math.exp(min(test_loss, 50.0)),
-        "trainable_parameters": int(
-            sum(np.prod(w.shape) for w in model.trainable_weights)
-        ),
-    }
-    if model.lora_config is not None:
-        model.save_lora_weights(output_dir / "adapters.npz")
-        results["lora"] = model.lora_config
-        model = model.merge_lora()
-        model.save(output_dir / "model.keras")
-    if config.model:
-        model.save_pretrained(output_dir / "hugging_face")
-    prompt_ids = np.array(tokenizer.encode(config.prompt) or [0], "int32")
-    room = model.max_sequence_length - len(prompt_ids)
-    continuation = model.generate(
-        prompt_ids, min(config.max_new_tokens, room), temperature=0
-    )
-    results["sample"] = {
-        "prompt": config.prompt,
-        "greedy_continuation": tokenizer.decode(
-            continuation[len(prompt_ids) :]
-        ),
-    }
-    if config.export_litert:
-        results["litert"] = export_files(model, output_dir, config)
-    return write_report(
-        output_dir,
-        recipe="causal_lm_finetune",
-        config=config,
-        headline=("test_perplexity", results["test_perplexity"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"{len(test)} held-out sequences",
-    )
+        train_seconds = time.perf_counter() - start
+        if stopped:
+            raise TrainingStopped(stopped)
+        test_loss = float(
+            model.evaluate(
+                x[test], y[test], batch_size=config.batch_size, verbose=0
+            )
+        )
+        results = {
+            "epochs": len(history.get("epoch", [])),
+            "train_seconds": round(train_seconds, 2),
+            "examples": {
+                "train": len(train) - padding,
+                "validation": len(validation),
+                "test": len(test),
+            },
+            "tokenizer": tokenizer.name,
+            "best_val_loss": min(history.get("val_loss", [math.inf])),
+            "test_loss": test_loss,
+            "test_perplexity": math.exp(min(test_loss, 50.0)),
+            "trainable_parameters": int(
+                sum(np.prod(w.shape) for w in model.trainable_weights)
+            ),
+        }
+        if model.lora_config is not None:
+            model.save_lora_weights(output_dir / "adapters.npz")
+            results["lora"] = model.lora_config
+            model = model.merge_lora()
+            model.save(output_dir / "model.keras")
+        if config.model:
+            model.save_pretrained(output_dir / "hugging_face")
+        prompt_ids = np.array(tokenizer.encode(config.prompt) or [0], "int32")
+        room = model.max_sequence_length - len(prompt_ids)
+        continuation = model.generate(
+            prompt_ids, min(config.max_new_tokens, room), temperature=0
+        )
+        results["sample"] = {
+            "prompt": config.prompt,
+            "greedy_continuation": tokenizer.decode(
+                continuation[len(prompt_ids) :]
+            ),
+        }
+        if config.export_litert:
+            results["litert"] = export_files(model, output_dir, config)
+        return write_report(
+            output_dir,
+            recipe="causal_lm_finetune",
+            config=config,
+            headline=("test_perplexity", results["test_perplexity"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"{len(test)} held-out sequences",
+        )
 
 
 if __name__ == "__main__":

@@ -111,77 +111,78 @@ def scores(gan, classifier, features, x_test, y_test, seed):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    run = start_run(config)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    data = load_image_data(**config.data_options(), seed=config.seed)
-    x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
-    num_classes = len(data.class_names)
-    with run.strategy.scope():
-        gan = build_gan(config, x_train.shape[1:], num_classes)
-    classifier, features = train_feature_classifier(
-        x_train,
-        data.y_train,
-        num_classes,
-        epochs=config.classifier_epochs,
-        seed=config.seed,
-    )
-    test_accuracy = float(
-        np.mean(
-            np.argmax(classifier.predict(x_test, verbose=0), -1) == data.y_test
+    with start_run(config) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        data = load_image_data(**config.data_options(), seed=config.seed)
+        x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
+        num_classes = len(data.class_names)
+        with run.strategy.scope():
+            gan = build_gan(config, x_train.shape[1:], num_classes)
+        classifier, features = train_feature_classifier(
+            x_train,
+            data.y_train,
+            num_classes,
+            epochs=config.classifier_epochs,
+            seed=config.seed,
         )
-    )
-
-    def evaluate():
-        return scores(
-            gan, classifier, features, x_test, data.y_test, config.seed + 1
-        )
-
-    untrained = evaluate()
-    history, ema, seconds = fit_generative(
-        gan,
-        x_train,
-        data.y_train,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        output_dir=output_dir,
-        samples_every=config.samples_every,
-        seed=config.seed,
-        ema_decay=config.ema_decay,
-    )
-    results = {
-        "epochs": history.epoch[-1] + 1,
-        "train_seconds": round(seconds, 1),
-        "examples": {"train": len(x_train), "test": len(x_test)},
-        "classes": data.class_names,
-        "classifier_test_accuracy": test_accuracy,
-        "final": {k: v[-1] for k, v in history.history.items()},
-        "untrained": untrained,
-        "trained": evaluate(),
-    }
-    gan.save(f"{output_dir}/gan.keras")
-    if ema:
-        ema.apply()
-        results["ema"] = evaluate()
-    gan.generator.save(f"{output_dir}/generator.keras")
-    for name in ("untrained", "trained", "ema"):
-        if name in results:
-            print(
-                f"{name}: class accuracy "
-                f"{results[name]['class_accuracy']:.3f}, Fréchet distance "
-                f"{results[name]['frechet_distance']:.3f}"
+        test_accuracy = float(
+            np.mean(
+                np.argmax(classifier.predict(x_test, verbose=0), -1)
+                == data.y_test
             )
-    final = results.get("ema", results["trained"])
-    return write_report(
-        output_dir,
-        recipe="conditional_gan",
-        config=config,
-        headline=("class_accuracy", final["class_accuracy"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"{'EMA ' if ema else ''}generator; Fréchet distance "
-        f"{final['frechet_distance']:.3f}",
-    )
+        )
+
+        def evaluate():
+            return scores(
+                gan, classifier, features, x_test, data.y_test, config.seed + 1
+            )
+
+        untrained = evaluate()
+        history, ema, seconds = fit_generative(
+            gan,
+            x_train,
+            data.y_train,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            output_dir=output_dir,
+            samples_every=config.samples_every,
+            seed=config.seed,
+            ema_decay=config.ema_decay,
+        )
+        results = {
+            "epochs": history.epoch[-1] + 1,
+            "train_seconds": round(seconds, 1),
+            "examples": {"train": len(x_train), "test": len(x_test)},
+            "classes": data.class_names,
+            "classifier_test_accuracy": test_accuracy,
+            "final": {k: v[-1] for k, v in history.history.items()},
+            "untrained": untrained,
+            "trained": evaluate(),
+        }
+        gan.save(f"{output_dir}/gan.keras")
+        if ema:
+            ema.apply()
+            results["ema"] = evaluate()
+        gan.generator.save(f"{output_dir}/generator.keras")
+        for name in ("untrained", "trained", "ema"):
+            if name in results:
+                print(
+                    f"{name}: class accuracy "
+                    f"{results[name]['class_accuracy']:.3f}, Fréchet distance "
+                    f"{results[name]['frechet_distance']:.3f}"
+                )
+        final = results.get("ema", results["trained"])
+        return write_report(
+            output_dir,
+            recipe="conditional_gan",
+            config=config,
+            headline=("class_accuracy", final["class_accuracy"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"{'EMA ' if ema else ''}generator; Fréchet distance "
+            f"{final['frechet_distance']:.3f}",
+        )
 
 
 if __name__ == "__main__":

@@ -140,66 +140,66 @@ def build_gan(config, image_shape):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    run = start_run(config)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    data = load_image_data(**config.data_options(), seed=config.seed)
-    # The generator ends in tanh: train on [-1, 1].
-    x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
-    image_shape = x_train.shape[1:]
-    with run.strategy.scope():
-        gan = build_gan(config, image_shape)
-    _, features = train_feature_classifier(
-        x_train,
-        data.y_train,
-        len(data.class_names),
-        epochs=config.classifier_epochs,
-        seed=config.seed,
-    )
+    with start_run(config) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        data = load_image_data(**config.data_options(), seed=config.seed)
+        # The generator ends in tanh: train on [-1, 1].
+        x_train, x_test = data.x_train * 2 - 1, data.x_test * 2 - 1
+        image_shape = x_train.shape[1:]
+        with run.strategy.scope():
+            gan = build_gan(config, image_shape)
+        _, features = train_feature_classifier(
+            x_train,
+            data.y_train,
+            len(data.class_names),
+            epochs=config.classifier_epochs,
+            seed=config.seed,
+        )
 
-    def distance():
-        samples = gan.generate(config.eval_samples, seed=config.seed + 1)
-        return image_frechet_distance(features, x_test, samples)
+        def distance():
+            samples = gan.generate(config.eval_samples, seed=config.seed + 1)
+            return image_frechet_distance(features, x_test, samples)
 
-    untrained = distance()
-    history, ema, seconds = fit_generative(
-        gan,
-        x_train,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        output_dir=output_dir,
-        samples_every=config.samples_every,
-        seed=config.seed,
-        ema_decay=config.ema_decay,
-    )
-    trained = distance()
-    gan.save(f"{output_dir}/gan.keras")
-    distances = {"untrained": untrained, "trained": trained}
-    if ema:
-        ema.apply()
-        distances["ema"] = distance()
-    gan.generator.save(f"{output_dir}/generator.keras")
-    best = min(distances.values())
-    distances["improvement"] = untrained / max(best, 1e-12)
-    results = {
-        "epochs": history.epoch[-1] + 1,
-        "train_seconds": round(seconds, 1),
-        "examples": {"train": len(x_train), "test": len(x_test)},
-        "model": config.model,
-        "image_shape": list(image_shape),
-        "final": {k: v[-1] for k, v in history.history.items()},
-        "frechet_distance": distances,
-    }
-    return write_report(
-        output_dir,
-        recipe="dcgan",
-        config=config,
-        headline=("frechet_distance", best),
-        results=results,
-        distribution=run.distribution,
-        summary=f"to real test images; untrained {untrained:.3f}, trained "
-        f"{trained:.3f}" + (f", EMA {distances['ema']:.3f}" if ema else ""),
-    )
+        untrained = distance()
+        history, ema, seconds = fit_generative(
+            gan,
+            x_train,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            output_dir=output_dir,
+            samples_every=config.samples_every,
+            seed=config.seed,
+            ema_decay=config.ema_decay,
+        )
+        trained = distance()
+        gan.save(f"{output_dir}/gan.keras")
+        distances = {"untrained": untrained, "trained": trained}
+        if ema:
+            ema.apply()
+            distances["ema"] = distance()
+        gan.generator.save(f"{output_dir}/generator.keras")
+        best = min(distances.values())
+        distances["improvement"] = untrained / max(best, 1e-12)
+        results = {
+            "epochs": history.epoch[-1] + 1,
+            "train_seconds": round(seconds, 1),
+            "examples": {"train": len(x_train), "test": len(x_test)},
+            "model": config.model,
+            "image_shape": list(image_shape),
+            "final": {k: v[-1] for k, v in history.history.items()},
+            "frechet_distance": distances,
+        }
+        return write_report(
+            output_dir,
+            recipe="dcgan",
+            config=config,
+            headline=("frechet_distance", best),
+            results=results,
+            distribution=run.distribution,
+            summary=f"to real test images; untrained {untrained:.3f}, trained "
+            f"{trained:.3f}" + (f", EMA {distances['ema']:.3f}" if ema else ""),
+        )
 
 
 if __name__ == "__main__":

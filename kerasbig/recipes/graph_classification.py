@@ -196,66 +196,68 @@ def graph_datasets(splits, batch_size, seed):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    run = start_run(config, splits_batches=False)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    splits = load_graphs(config)
-    num_classes = int(max(labels.max() for _, labels in splits.values())) + 1
-    data = graph_datasets(splits, config.batch_size, config.seed)
-    model = build_model(
-        config,
-        data["train"].keras_inputs(),
-        num_classes,
-        num_graphs=config.batch_size + 1,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        ),
-        weighted_metrics=["accuracy"],
-    )
-    # fit_to_folder keeps the best epoch's weights; this only stops.
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", patience=config.patience or config.epochs
-    )
-    start = time.perf_counter()
-    history, stopped = fit_to_folder(
-        model,
-        data["train"],
-        data["val"],
-        epochs=config.epochs,
-        output_dir=output_dir,
-        callbacks=[stopper],
-    )
-    train_seconds = time.perf_counter() - start
-    if stopped:
-        raise TrainingStopped(stopped)
-    scores = {
-        split: model.evaluate(data[split], verbose=0, return_dict=True)
-        for split in ("val", "test")
-    }
-    results = {
-        "epochs": len(history.get("epoch", [])),
-        "train_seconds": round(train_seconds, 2),
-        "examples": {
-            "train": len(splits["train"][1]),
-            "validation": len(splits["val"][1]),
-            "test": len(splits["test"][1]),
-        },
-        "val_accuracy": float(scores["val"]["accuracy"]),
-        "test_accuracy": float(scores["test"]["accuracy"]),
-        "test_loss": float(scores["test"]["loss"]),
-    }
-    return write_report(
-        output_dir,
-        recipe="graph_classification",
-        config=config,
-        headline=("test_accuracy", results["test_accuracy"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"GIN, {results['examples']['test']} test graphs",
-    )
+    with start_run(config, splits_batches=False) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        splits = load_graphs(config)
+        num_classes = (
+            int(max(labels.max() for _, labels in splits.values())) + 1
+        )
+        data = graph_datasets(splits, config.batch_size, config.seed)
+        model = build_model(
+            config,
+            data["train"].keras_inputs(),
+            num_classes,
+            num_graphs=config.batch_size + 1,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
+            weighted_metrics=["accuracy"],
+        )
+        # fit_to_folder keeps the best epoch's weights; this only stops.
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=config.patience or config.epochs
+        )
+        start = time.perf_counter()
+        history, stopped = fit_to_folder(
+            model,
+            data["train"],
+            data["val"],
+            epochs=config.epochs,
+            output_dir=output_dir,
+            callbacks=[stopper],
+        )
+        train_seconds = time.perf_counter() - start
+        if stopped:
+            raise TrainingStopped(stopped)
+        scores = {
+            split: model.evaluate(data[split], verbose=0, return_dict=True)
+            for split in ("val", "test")
+        }
+        results = {
+            "epochs": len(history.get("epoch", [])),
+            "train_seconds": round(train_seconds, 2),
+            "examples": {
+                "train": len(splits["train"][1]),
+                "validation": len(splits["val"][1]),
+                "test": len(splits["test"][1]),
+            },
+            "val_accuracy": float(scores["val"]["accuracy"]),
+            "test_accuracy": float(scores["test"]["accuracy"]),
+            "test_loss": float(scores["test"]["loss"]),
+        }
+        return write_report(
+            output_dir,
+            recipe="graph_classification",
+            config=config,
+            headline=("test_accuracy", results["test_accuracy"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"GIN, {results['examples']['test']} test graphs",
+        )
 
 
 if __name__ == "__main__":

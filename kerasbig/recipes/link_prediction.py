@@ -175,71 +175,75 @@ def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     # One replica: the multi-replica path of the embeddings' sampling
     # and one-to-N loss is not tested yet.
-    run = start_run(config, splits_batches=False)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    graph = load_triples(config.data or nations_folder())
-    with run.strategy.scope():
-        model = build_model(config, graph)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate(config)))
-    if model.objective == "one_to_n":
-        train_data = graph.one_to_n_data(inverse_relations=True)
-    else:
-        train_data = (graph.train, None)
-    ranking = LinkPredictionMetrics(graph, "valid", every=config.evaluate_every)
-    callbacks = [ranking]
-    if config.patience:
-        # fit_to_folder keeps the best epoch's weights; this only stops.
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                # Counts rankings: epochs without one log no val_mrr.
-                monitor="val_mrr",
-                mode="max",
-                patience=config.patience,
+    with start_run(config, splits_batches=False) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        graph = load_triples(config.data or nations_folder())
+        with run.strategy.scope():
+            model = build_model(config, graph)
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate(config))
             )
+        if model.objective == "one_to_n":
+            train_data = graph.one_to_n_data(inverse_relations=True)
+        else:
+            train_data = (graph.train, None)
+        ranking = LinkPredictionMetrics(
+            graph, "valid", every=config.evaluate_every
         )
-    start = time.perf_counter()
-    history, stopped = fit_to_folder(
-        model,
-        train_data,
-        None,
-        epochs=config.epochs,
-        output_dir=output_dir,
-        batch_size=config.batch_size,
-        monitor="val_mrr",
-        callbacks=callbacks,
-    )
-    train_seconds = time.perf_counter() - start
-    if stopped:
-        raise TrainingStopped(stopped)
-    rankings = {
-        split: link_prediction_metrics(model, graph, split)
-        for split in ("valid", "test")
-    }
-    test = rankings["test"]["both"]
-    results = {
-        "epochs": len(history.get("epoch", [])),
-        "train_seconds": round(train_seconds, 2),
-        "examples": {
-            "train": len(graph.train),
-            "validation": len(graph.valid),
-            "test": len(graph.test),
-        },
-        "entities": graph.num_entities,
-        "relations": graph.num_relations,
-        "test_mrr": test["mrr"],
-        "test_hits@10": test["hits@10"],
-        "ranking": rankings,
-    }
-    return write_report(
-        output_dir,
-        recipe="link_prediction",
-        config=config,
-        headline=("test_mrr", test["mrr"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"{config.model}, Hits@10 {test['hits@10']:.3f}, filtered",
-    )
+        callbacks = [ranking]
+        if config.patience:
+            # fit_to_folder keeps the best epoch's weights; this only stops.
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    # Counts rankings: epochs without one log no val_mrr.
+                    monitor="val_mrr",
+                    mode="max",
+                    patience=config.patience,
+                )
+            )
+        start = time.perf_counter()
+        history, stopped = fit_to_folder(
+            model,
+            train_data,
+            None,
+            epochs=config.epochs,
+            output_dir=output_dir,
+            batch_size=config.batch_size,
+            monitor="val_mrr",
+            callbacks=callbacks,
+        )
+        train_seconds = time.perf_counter() - start
+        if stopped:
+            raise TrainingStopped(stopped)
+        rankings = {
+            split: link_prediction_metrics(model, graph, split)
+            for split in ("valid", "test")
+        }
+        test = rankings["test"]["both"]
+        results = {
+            "epochs": len(history.get("epoch", [])),
+            "train_seconds": round(train_seconds, 2),
+            "examples": {
+                "train": len(graph.train),
+                "validation": len(graph.valid),
+                "test": len(graph.test),
+            },
+            "entities": graph.num_entities,
+            "relations": graph.num_relations,
+            "test_mrr": test["mrr"],
+            "test_hits@10": test["hits@10"],
+            "ranking": rankings,
+        }
+        return write_report(
+            output_dir,
+            recipe="link_prediction",
+            config=config,
+            headline=("test_mrr", test["mrr"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"{config.model}, Hits@10 {test['hits@10']:.3f}, filtered",
+        )
 
 
 if __name__ == "__main__":

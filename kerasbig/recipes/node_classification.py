@@ -254,52 +254,54 @@ def run_seed(config, seed, data, num_classes, folder):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    run = start_run(config, splits_batches=False)
-    output_dir = run.output_dir
-    graph = load_planetoid(
-        config.dataset, find_data(config), normalize_features=True
-    )  # no --data-path: downloads, or reads the cached download
-    num_classes = int(graph["y"].max()) + 1
-    data = split_datasets(graph)
-    runs = []
-    for seed in range(config.seed, config.seed + config.seeds):
-        folder = output_dir / f"seed-{seed}"
-        result = folder / "result.json"
-        if run.resuming and result.exists():
-            runs.append(json.loads(result.read_text()))
-            print(f"seed {seed}: finished before, kept")
-            continue
-        model, outcome = run_seed(config, seed, data, num_classes, folder)
-        if seed == config.seed:
-            model.save(output_dir / "model.keras")
-        write_json(result, outcome)
-        runs.append(outcome)
-    accuracies = np.array([outcome["test_accuracy"] for outcome in runs])
-    results = {
-        "epochs": sum(outcome["epochs"] for outcome in runs),
-        "train_seconds": round(sum(outcome["seconds"] for outcome in runs), 2),
-        "examples": {
-            split: int(np.sum(graph[f"{mask}_mask"]))
-            for split, mask in (
-                ("train", "train"),
-                ("validation", "val"),
-                ("test", "test"),
-            )
-        },
-        "test_accuracy_mean": float(accuracies.mean()),
-        "test_accuracy_std": float(accuracies.std()),
-        "runs": runs,
-    }
-    return write_report(
-        output_dir,
-        recipe="node_classification",
-        config=config,
-        headline=("test_accuracy_mean", results["test_accuracy_mean"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"± {accuracies.std():.4f} over {len(runs)} seed(s), "
-        f"{config.model.upper()} on {config.dataset}",
-    )
+    with start_run(config, splits_batches=False) as run:
+        output_dir = run.output_dir
+        graph = load_planetoid(
+            config.dataset, find_data(config), normalize_features=True
+        )  # no --data-path: downloads, or reads the cached download
+        num_classes = int(graph["y"].max()) + 1
+        data = split_datasets(graph)
+        runs = []
+        for seed in range(config.seed, config.seed + config.seeds):
+            folder = output_dir / f"seed-{seed}"
+            result = folder / "result.json"
+            if run.resuming and result.exists():
+                runs.append(json.loads(result.read_text()))
+                print(f"seed {seed}: finished before, kept")
+                continue
+            model, outcome = run_seed(config, seed, data, num_classes, folder)
+            if seed == config.seed:
+                model.save(output_dir / "model.keras")
+            write_json(result, outcome)
+            runs.append(outcome)
+        accuracies = np.array([outcome["test_accuracy"] for outcome in runs])
+        results = {
+            "epochs": sum(outcome["epochs"] for outcome in runs),
+            "train_seconds": round(
+                sum(outcome["seconds"] for outcome in runs), 2
+            ),
+            "examples": {
+                split: int(np.sum(graph[f"{mask}_mask"]))
+                for split, mask in (
+                    ("train", "train"),
+                    ("validation", "val"),
+                    ("test", "test"),
+                )
+            },
+            "test_accuracy_mean": float(accuracies.mean()),
+            "test_accuracy_std": float(accuracies.std()),
+            "runs": runs,
+        }
+        return write_report(
+            output_dir,
+            recipe="node_classification",
+            config=config,
+            headline=("test_accuracy_mean", results["test_accuracy_mean"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"± {accuracies.std():.4f} over {len(runs)} seed(s), "
+            f"{config.model.upper()} on {config.dataset}",
+        )
 
 
 if __name__ == "__main__":

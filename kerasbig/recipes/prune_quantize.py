@@ -323,48 +323,52 @@ def main(argv=None):
             f"(the backend is {keras.backend.backend()}). Pruning itself "
             "works on every backend: see docs/optimize.md."
         )
-    run = start_run(config)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    train, test = load_digits(image_size=config.image_size, seed=config.seed)
-    start = time.perf_counter()
-    with run.strategy.scope():
-        models = train_models(config, train, output_dir, run.resuming)
-    train_seconds = time.perf_counter() - start
-    rows = export_rows(
-        models,
-        config,
-        train[0][: config.calibration_examples],
-        test,
-        output_dir,
-    )
-    summary = summarize(rows)
-    table = markdown_table(rows)
-    lines = "".join(f"- {key}: {value:.3f}\n" for key, value in summary.items())
-    (output_dir / "report.md").write_text(
-        f"# prune_quantize report\n\n{len(test[1])} held-out digits, "
-        f"LiteRT interpreter, {keras.backend.backend()} backend.\n\n"
-        f"{table}\n{lines}"
-    )
-    print(f"\n{table}\n{lines}")
-    int8 = next(row for row in rows if row["name"] == "pruned int8")
-    return write_report(
-        output_dir,
-        recipe="prune_quantize",
-        config=config,
-        headline=("pruned_int8_accuracy", int8["accuracy"]),
-        results={
-            "epochs": config.epochs
-            + config.prune_epochs
-            + (config.qat_epochs if config.qat else 0),
-            "train_seconds": round(train_seconds, 2),
-            "examples": {"train": len(train[1]), "test": len(test[1])},
-            "models": rows,
-            "summary": summary,
-        },
-        distribution=run.distribution,
-        summary=f"{int8['size'] / 1024:.1f} KB; report.md has every file",
-    )
+    with start_run(config) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        train, test = load_digits(
+            image_size=config.image_size, seed=config.seed
+        )
+        start = time.perf_counter()
+        with run.strategy.scope():
+            models = train_models(config, train, output_dir, run.resuming)
+        train_seconds = time.perf_counter() - start
+        rows = export_rows(
+            models,
+            config,
+            train[0][: config.calibration_examples],
+            test,
+            output_dir,
+        )
+        summary = summarize(rows)
+        table = markdown_table(rows)
+        lines = "".join(
+            f"- {key}: {value:.3f}\n" for key, value in summary.items()
+        )
+        (output_dir / "report.md").write_text(
+            f"# prune_quantize report\n\n{len(test[1])} held-out digits, "
+            f"LiteRT interpreter, {keras.backend.backend()} backend.\n\n"
+            f"{table}\n{lines}"
+        )
+        print(f"\n{table}\n{lines}")
+        int8 = next(row for row in rows if row["name"] == "pruned int8")
+        return write_report(
+            output_dir,
+            recipe="prune_quantize",
+            config=config,
+            headline=("pruned_int8_accuracy", int8["accuracy"]),
+            results={
+                "epochs": config.epochs
+                + config.prune_epochs
+                + (config.qat_epochs if config.qat else 0),
+                "train_seconds": round(train_seconds, 2),
+                "examples": {"train": len(train[1]), "test": len(test[1])},
+                "models": rows,
+                "summary": summary,
+            },
+            distribution=run.distribution,
+            summary=f"{int8['size'] / 1024:.1f} KB; report.md has every file",
+        )
 
 
 if __name__ == "__main__":

@@ -94,86 +94,88 @@ def build_model(
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     check_export_backend(config.export_litert)
-    run = start_run(config)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    (x_train, y_train), (x_test, y_test) = load_digits(
-        image_size=config.image_size, seed=config.seed
-    )
-    train, validation = stratified_split(
-        y_train, config.validation_fraction, config.seed
-    )
-    policy = set_precision(config.mixed_precision)
-    with run.strategy.scope():
-        model = build_model(config.image_size)
-        model.compile(
-            optimizer=accumulate_gradients(
-                keras.optimizers.Adam(config.learning_rate),
-                config.grad_accumulation,
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=resolve_jit_compile(config.jit_compile),
+    with start_run(config) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        (x_train, y_train), (x_test, y_test) = load_digits(
+            image_size=config.image_size, seed=config.seed
         )
-    start = time.perf_counter()
-    history, stopped = fit_to_folder(
-        model,
-        (x_train[train], y_train[train]),
-        (x_train[validation], y_train[validation]),
-        epochs=config.epochs,
-        output_dir=output_dir,
-        batch_size=config.batch_size,
-    )
-    train_seconds = time.perf_counter() - start
-    if stopped:
-        raise TrainingStopped(stopped)
-    loss, accuracy = model.evaluate(
-        x_test, y_test, batch_size=config.batch_size, verbose=0
-    )
+        train, validation = stratified_split(
+            y_train, config.validation_fraction, config.seed
+        )
+        policy = set_precision(config.mixed_precision)
+        with run.strategy.scope():
+            model = build_model(config.image_size)
+            model.compile(
+                optimizer=accumulate_gradients(
+                    keras.optimizers.Adam(config.learning_rate),
+                    config.grad_accumulation,
+                ),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True
+                ),
+                metrics=["accuracy"],
+                jit_compile=resolve_jit_compile(config.jit_compile),
+            )
+        start = time.perf_counter()
+        history, stopped = fit_to_folder(
+            model,
+            (x_train[train], y_train[train]),
+            (x_train[validation], y_train[validation]),
+            epochs=config.epochs,
+            output_dir=output_dir,
+            batch_size=config.batch_size,
+        )
+        train_seconds = time.perf_counter() - start
+        if stopped:
+            raise TrainingStopped(stopped)
+        loss, accuracy = model.evaluate(
+            x_test, y_test, batch_size=config.batch_size, verbose=0
+        )
 
-    # The lesson of the quick start: the saved file is the model.
-    path = f"{output_dir}/model.keras"
-    restored = keras.saving.load_model(path)
-    difference = float(
-        np.max(
-            np.abs(
-                model.predict(x_test, verbose=0)
-                - restored.predict(x_test, verbose=0)
+        # The lesson of the quick start: the saved file is the model.
+        path = f"{output_dir}/model.keras"
+        restored = keras.saving.load_model(path)
+        difference = float(
+            np.max(
+                np.abs(
+                    model.predict(x_test, verbose=0)
+                    - restored.predict(x_test, verbose=0)
+                )
             )
         )
-    )
-    if difference > 1e-5:
-        raise RuntimeError(
-            f"the reloaded model predicts differently (max abs difference "
-            f"{difference:.3g}); the .keras file at {path} is not usable"
+        if difference > 1e-5:
+            raise RuntimeError(
+                f"the reloaded model predicts differently (max abs difference "
+                f"{difference:.3g}); the .keras file at {path} is not usable"
+            )
+        results = {
+            "epochs": len(history.get("epoch", [])),
+            "train_seconds": round(train_seconds, 2),
+            "examples": {
+                "train": len(train),
+                "validation": len(validation),
+                "test": len(y_test),
+            },
+            "precision_policy": policy,
+            "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
+            "test_accuracy": float(accuracy),
+            "test_loss": float(loss),
+            "reload_max_abs_difference": difference,
+        }
+        if config.export_litert:
+            results["litert"] = export_litert(
+                model, f"{output_dir}/model.tflite", x_test[:16]
+            )
+        return write_report(
+            output_dir,
+            recipe="quickstart",
+            config=config,
+            headline=("test_accuracy", results["test_accuracy"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"{len(y_test)} held-out digits",
         )
-    results = {
-        "epochs": len(history.get("epoch", [])),
-        "train_seconds": round(train_seconds, 2),
-        "examples": {
-            "train": len(train),
-            "validation": len(validation),
-            "test": len(y_test),
-        },
-        "precision_policy": policy,
-        "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
-        "test_accuracy": float(accuracy),
-        "test_loss": float(loss),
-        "reload_max_abs_difference": difference,
-    }
-    if config.export_litert:
-        results["litert"] = export_litert(
-            model, f"{output_dir}/model.tflite", x_test[:16]
-        )
-    return write_report(
-        output_dir,
-        recipe="quickstart",
-        config=config,
-        headline=("test_accuracy", results["test_accuracy"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"{len(y_test)} held-out digits",
-    )
 
 
 if __name__ == "__main__":

@@ -173,107 +173,112 @@ def classification_report(labels, predicted, class_names):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     check_export_backend(config.export_litert)
-    run = start_run(config)
-    strategy, output = run.strategy, run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    data = load_text_data(
-        config.data,
-        seed=config.seed,
-        max_samples=config.max_samples,
-        data_dir=config.data_dir,
-    )
-    num_classes = len(data.class_names)
-    vectorizer = keras.layers.TextVectorization(
-        max_tokens=config.vocabulary_size,
-        output_sequence_length=config.sequence_length,
-    )
-    vectorizer.adapt(data.train[0], batch_size=1024)
+    with start_run(config) as run:
+        strategy, output = run.strategy, run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        data = load_text_data(
+            config.data,
+            seed=config.seed,
+            max_samples=config.max_samples,
+            data_dir=config.data_dir,
+        )
+        num_classes = len(data.class_names)
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=config.vocabulary_size,
+            output_sequence_length=config.sequence_length,
+        )
+        vectorizer.adapt(data.train[0], batch_size=1024)
 
-    # keras.distribution (JAX) splits only batches of a static size.
-    whole_batches = (
-        keras.backend.backend() == "jax" and num_replicas(strategy) > 1
-    )
-
-    def dataset(split, shuffle=False, drop_remainder=False):
-        return text_dataset(
-            *split,
-            vectorizer,
-            config.batch_size,
-            shuffle,
-            config.seed,
-            drop_remainder=drop_remainder and whole_batches,
+        # keras.distribution (JAX) splits only batches of a static size.
+        whole_batches = (
+            keras.backend.backend() == "jax" and num_replicas(strategy) > 1
         )
 
-    policy = set_precision(config.mixed_precision)
-    with strategy.scope():
-        model = build_model(config, num_classes)
-        model.compile(
-            optimizer=accumulate_gradients(
-                keras.optimizers.Adam(config.learning_rate),
-                config.grad_accumulation,
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=resolve_jit_compile(config.jit_compile),
+        def dataset(split, shuffle=False, drop_remainder=False):
+            return text_dataset(
+                *split,
+                vectorizer,
+                config.batch_size,
+                shuffle,
+                config.seed,
+                drop_remainder=drop_remainder and whole_batches,
+            )
+
+        policy = set_precision(config.mixed_precision)
+        with strategy.scope():
+            model = build_model(config, num_classes)
+            model.compile(
+                optimizer=accumulate_gradients(
+                    keras.optimizers.Adam(config.learning_rate),
+                    config.grad_accumulation,
+                ),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True
+                ),
+                metrics=["accuracy"],
+                jit_compile=resolve_jit_compile(config.jit_compile),
+            )
+        class_weight = None
+        if config.class_weight == "balanced":
+            class_weight = balanced_class_weight(data.train[1], num_classes)
+        start = time.perf_counter()
+        history, stopped = fit_to_folder(
+            model,
+            dataset(data.train, shuffle=True, drop_remainder=True),
+            dataset(data.validation, drop_remainder=True),
+            epochs=config.epochs,
+            output_dir=output,
+            monitor="val_accuracy",
+            class_weight=class_weight,
         )
-    class_weight = None
-    if config.class_weight == "balanced":
-        class_weight = balanced_class_weight(data.train[1], num_classes)
-    start = time.perf_counter()
-    history, stopped = fit_to_folder(
-        model,
-        dataset(data.train, shuffle=True, drop_remainder=True),
-        dataset(data.validation, drop_remainder=True),
-        epochs=config.epochs,
-        output_dir=output,
-        monitor="val_accuracy",
-        class_weight=class_weight,
-    )
-    seconds = time.perf_counter() - start
-    if stopped:
-        raise TrainingStopped(stopped)
-    if whole_batches:
-        # The trained weights span every device (of every process); each
-        # process scores whole splits on its own copy of the saved model.
-        keras.distribution.set_distribution(None)
-        model = keras.saving.load_model(f"{output}/model.keras")
-    with open(f"{output}/vocabulary.txt", "w", encoding="utf-8") as file:
-        file.write("\n".join(vectorizer.get_vocabulary()) + "\n")
-    results = {
-        "epochs": len(history.get("epoch", [])),
-        "train_seconds": round(seconds, 1),
-        "examples": {
-            "train": len(data.train[1]),
-            "validation": len(data.validation[1]),
-            "test": len(data.test[1]) if data.test else 0,
-        },
-        "model": config.model,
-        "precision_policy": policy,
-        "class_weight": class_weight,
-        "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
-    }
-    for name, split in (("validation", data.validation), ("test", data.test)):
-        if split is None:
-            continue
-        logits = model.predict(dataset(split), verbose=0)
-        results[name] = classification_report(
-            split[1], np.argmax(logits, -1), data.class_names
+        seconds = time.perf_counter() - start
+        if stopped:
+            raise TrainingStopped(stopped)
+        if whole_batches:
+            # The trained weights span every device (of every process); each
+            # process scores whole splits on its own copy of the saved model.
+            keras.distribution.set_distribution(None)
+            model = keras.saving.load_model(f"{output}/model.keras")
+        with open(f"{output}/vocabulary.txt", "w", encoding="utf-8") as file:
+            file.write("\n".join(vectorizer.get_vocabulary()) + "\n")
+        results = {
+            "epochs": len(history.get("epoch", [])),
+            "train_seconds": round(seconds, 1),
+            "examples": {
+                "train": len(data.train[1]),
+                "validation": len(data.validation[1]),
+                "test": len(data.test[1]) if data.test else 0,
+            },
+            "model": config.model,
+            "precision_policy": policy,
+            "class_weight": class_weight,
+            "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
+        }
+        for name, split in (
+            ("validation", data.validation),
+            ("test", data.test),
+        ):
+            if split is None:
+                continue
+            logits = model.predict(dataset(split), verbose=0)
+            results[name] = classification_report(
+                split[1], np.argmax(logits, -1), data.class_names
+            )
+        if config.export_litert:
+            sample = next(iter(dataset(data.validation)))[0]
+            results["litert"] = export_litert(
+                model, f"{output}/model.tflite", np.asarray(sample)[:16]
+            )
+        return write_report(
+            output,
+            recipe="text_classification",
+            config=config,
+            headline=("validation_accuracy", results["validation"]["accuracy"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"{config.model}, macro F1 "
+            f"{results['validation']['macro_f1']:.4f}",
         )
-    if config.export_litert:
-        sample = next(iter(dataset(data.validation)))[0]
-        results["litert"] = export_litert(
-            model, f"{output}/model.tflite", np.asarray(sample)[:16]
-        )
-    return write_report(
-        output,
-        recipe="text_classification",
-        config=config,
-        headline=("validation_accuracy", results["validation"]["accuracy"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"{config.model}, macro F1 "
-        f"{results['validation']['macro_f1']:.4f}",
-    )
 
 
 if __name__ == "__main__":

@@ -102,58 +102,58 @@ def build_vae(config, image_shape):
 
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
-    run = start_run(config)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    data = load_image_data(**config.data_options(), seed=config.seed)
-    with run.strategy.scope():
-        vae = build_vae(config, data.x_train.shape[1:])
-    history, _, seconds = fit_generative(
-        vae,
-        data.x_train,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        output_dir=output_dir,
-        samples_every=config.samples_every,
-        seed=config.seed,
-        value_range=(0, 1),
-        validation_data=(data.x_test,),
-    )
-    test = vae.evaluate(data.x_test, verbose=0, return_dict=True)
-    shown = data.x_test[:10]
-    save_image_grid(
-        np.concatenate([shown, vae.reconstruct(shown)]),
-        f"{output_dir}/reconstructions.png",
-        columns=10,
-        value_range=(0, 1),
-    )
-    save_image_grid(
-        vae.sample(100, seed=config.seed),
-        f"{output_dir}/samples.png",
-        value_range=(0, 1),
-    )
-    vae.save(f"{output_dir}/vae.keras")
-    results = {
-        "epochs": history.epoch[-1] + 1,
-        "train_seconds": round(seconds, 1),
-        "examples": {"train": len(data.x_train), "test": len(data.x_test)},
-        "test": {
-            "elbo": test["elbo"],
-            "reconstruction_loss": test["reconstruction_loss"],
-            "kl_loss": test["kl_loss"],
-        },
-        "final": {k: v[-1] for k, v in history.history.items()},
-    }
-    return write_report(
-        output_dir,
-        recipe="vae",
-        config=config,
-        headline=("test_elbo", test["elbo"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"nats per image; reconstruction "
-        f"{test['reconstruction_loss']:.2f}, KL {test['kl_loss']:.2f}",
-    )
+    with start_run(config) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        data = load_image_data(**config.data_options(), seed=config.seed)
+        with run.strategy.scope():
+            vae = build_vae(config, data.x_train.shape[1:])
+        history, _, seconds = fit_generative(
+            vae,
+            data.x_train,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            output_dir=output_dir,
+            samples_every=config.samples_every,
+            seed=config.seed,
+            value_range=(0, 1),
+            validation_data=(data.x_test,),
+        )
+        test = vae.evaluate(data.x_test, verbose=0, return_dict=True)
+        shown = data.x_test[:10]
+        save_image_grid(
+            np.concatenate([shown, vae.reconstruct(shown)]),
+            f"{output_dir}/reconstructions.png",
+            columns=10,
+            value_range=(0, 1),
+        )
+        save_image_grid(
+            vae.sample(100, seed=config.seed),
+            f"{output_dir}/samples.png",
+            value_range=(0, 1),
+        )
+        vae.save(f"{output_dir}/vae.keras")
+        results = {
+            "epochs": history.epoch[-1] + 1,
+            "train_seconds": round(seconds, 1),
+            "examples": {"train": len(data.x_train), "test": len(data.x_test)},
+            "test": {
+                "elbo": test["elbo"],
+                "reconstruction_loss": test["reconstruction_loss"],
+                "kl_loss": test["kl_loss"],
+            },
+            "final": {k: v[-1] for k, v in history.history.items()},
+        }
+        return write_report(
+            output_dir,
+            recipe="vae",
+            config=config,
+            headline=("test_elbo", test["elbo"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"nats per image; reconstruction "
+            f"{test['reconstruction_loss']:.2f}, KL {test['kl_loss']:.2f}",
+        )
 
 
 if __name__ == "__main__":

@@ -287,77 +287,82 @@ def main(argv=None):
             f"image five times). Received: {config.image_size}"
         )
     check_export_backend(config.export_litert)
-    run = start_run(config)
-    output_dir = run.output_dir
-    keras.utils.set_random_seed(config.seed)
-    data = load_image_data(**config.data_options(), seed=config.seed)
-    train, val, test, names = select(data, config)
-    policy = set_precision(config.mixed_precision)
-    # Variables made in the scope are mirrored (TensorFlow) or laid out
-    # (JAX); each phase's optimizer is built by fit under the same scope.
-    with run.strategy.scope():
-        base = build_base(config)
-        model = build_model(config, base, len(names))
-    if config.weights == "none":
-        # Nothing pretrained to keep: the whole network trains at once.
-        plan = {"full": (config.epochs, config.learning_rate)}
-    else:
-        plan = {"head": (config.epochs, config.learning_rate)}
-        if config.fine_tune_epochs:
-            plan["fine_tune"] = (
-                config.fine_tune_epochs,
-                config.fine_tune_learning_rate,
+    with start_run(config) as run:
+        output_dir = run.output_dir
+        keras.utils.set_random_seed(config.seed)
+        data = load_image_data(**config.data_options(), seed=config.seed)
+        train, val, test, names = select(data, config)
+        policy = set_precision(config.mixed_precision)
+        # Variables made in the scope are mirrored (TensorFlow) or laid out
+        # (JAX); each phase's optimizer is built by fit under the same scope.
+        with run.strategy.scope():
+            base = build_base(config)
+            model = build_model(config, base, len(names))
+        if config.weights == "none":
+            # Nothing pretrained to keep: the whole network trains at once.
+            plan = {"full": (config.epochs, config.learning_rate)}
+        else:
+            plan = {"head": (config.epochs, config.learning_rate)}
+            if config.fine_tune_epochs:
+                plan["fine_tune"] = (
+                    config.fine_tune_epochs,
+                    config.fine_tune_learning_rate,
+                )
+        start = time.perf_counter()
+        phases = {}
+        for name, phase in plan.items():
+            if name == "head":
+                base.trainable = False
+            elif name == "fine_tune":
+                base.trainable = True
+                for layer in base.layers:
+                    # Layer names are "block<k>_conv<j>" / "block<k>_pool".
+                    layer.trainable = layer.name[:6] >= config.fine_tune_from
+            phases[name] = train_phase(
+                model,
+                config,
+                phase,
+                (train, val),
+                output_dir / name,
+                run.resuming,
             )
-    start = time.perf_counter()
-    phases = {}
-    for name, phase in plan.items():
-        if name == "head":
-            base.trainable = False
-        elif name == "fine_tune":
-            base.trainable = True
-            for layer in base.layers:
-                # Layer names are "block<k>_conv<j>" / "block<k>_pool".
-                layer.trainable = layer.name[:6] >= config.fine_tune_from
-        phases[name] = train_phase(
-            model, config, phase, (train, val), output_dir / name, run.resuming
+        seconds = time.perf_counter() - start
+        logits = model.predict(batches(*test, config.batch_size), verbose=0)
+        test_loss = keras.losses.sparse_categorical_crossentropy(
+            test[1], logits, from_logits=True
         )
-    seconds = time.perf_counter() - start
-    logits = model.predict(batches(*test, config.batch_size), verbose=0)
-    test_loss = keras.losses.sparse_categorical_crossentropy(
-        test[1], logits, from_logits=True
-    )
-    model.save(output_dir / "model.keras")
-    if config.save_base_weights:
-        base.save_weights(config.save_base_weights)
-    results = {
-        "epochs": sum(epochs for epochs, _ in plan.values()),
-        "train_seconds": round(seconds, 1),
-        "examples": {
-            "train": len(train[1]),
-            "validation": len(val[1]),
-            "test": len(test[1]),
-        },
-        "classes": names,
-        "input_preprocessing": "keras.applications.vgg16.preprocess_input "
-        "of 0-255 RGB (grey repeated to 3 channels)",
-        "precision_policy": policy,
-        "phases": phases,
-        "test_accuracy": float(np.mean(np.argmax(logits, -1) == test[1])),
-        "test_loss": float(keras.ops.mean(test_loss)),
-    }
-    if config.export_litert:
-        results["litert"] = export_litert(
-            model, output_dir / "model.tflite", to_vgg_inputs(test[0][:8])
+        model.save(output_dir / "model.keras")
+        if config.save_base_weights:
+            base.save_weights(config.save_base_weights)
+        results = {
+            "epochs": sum(epochs for epochs, _ in plan.values()),
+            "train_seconds": round(seconds, 1),
+            "examples": {
+                "train": len(train[1]),
+                "validation": len(val[1]),
+                "test": len(test[1]),
+            },
+            "classes": names,
+            "input_preprocessing": "keras.applications.vgg16.preprocess_input "
+            "of 0-255 RGB (grey repeated to 3 channels)",
+            "precision_policy": policy,
+            "phases": phases,
+            "test_accuracy": float(np.mean(np.argmax(logits, -1) == test[1])),
+            "test_loss": float(keras.ops.mean(test_loss)),
+        }
+        if config.export_litert:
+            results["litert"] = export_litert(
+                model, output_dir / "model.tflite", to_vgg_inputs(test[0][:8])
+            )
+        return write_report(
+            output_dir,
+            recipe="vgg16_transfer",
+            config=config,
+            headline=("test_accuracy", results["test_accuracy"]),
+            results=results,
+            distribution=run.distribution,
+            summary=f"{len(test[1])} test images",
         )
-    return write_report(
-        output_dir,
-        recipe="vgg16_transfer",
-        config=config,
-        headline=("test_accuracy", results["test_accuracy"]),
-        results=results,
-        distribution=run.distribution,
-        summary=f"{len(test[1])} test images",
-    )
 
 
 if __name__ == "__main__":

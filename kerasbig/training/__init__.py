@@ -16,6 +16,7 @@ from kerasbig import _console
 from kerasbig.training.configs import DistributeConfig
 from kerasbig.training.configs import ImageDataConfig
 from kerasbig.training.configs import ModelParallelConfig
+from kerasbig.training.configs import RunConfig
 from kerasbig.training.configs import TrainingConfig
 from kerasbig.training.flags import add_run_flags
 from kerasbig.training.flags import answer_help
@@ -47,6 +48,7 @@ if not _console.HELP_ONLY:
     from kerasbig.training.run import start_run
     from kerasbig.training.run_folder import RunInterrupted
     from kerasbig.training.run_folder import TrainingStopped
+    from kerasbig.training.run_folder import abandon_run_folder
     from kerasbig.training.run_folder import explain_interruption
     from kerasbig.training.run_folder import progress_verbosity
     from kerasbig.training.run_folder import run_callbacks
@@ -62,9 +64,11 @@ __all__ = [
     "ModelParallelConfig",
     "PerUpdateSchedule",
     "Run",
+    "RunConfig",
     "RunInterrupted",
     "TrainingConfig",
     "TrainingStopped",
+    "abandon_run_folder",
     "accumulate_gradients",
     "add_run_flags",
     "answer_help",

@@ -23,7 +23,27 @@ _STRATEGY_HELP = (
 
 
 @dataclasses.dataclass
-class DistributeConfig:
+class RunConfig:
+    """The flag of every recipe's run folder besides `--output-dir`:
+    `--overwrite` (see `kerasbig.training.start_run_folder`).
+    `DistributeConfig`, so every recipe config, includes it.
+
+    Example:
+
+        >>> from kerasbig.training import RunConfig, parse_config
+        >>> parse_config(RunConfig, ["--overwrite"]).overwrite
+        True
+    """
+
+    overwrite: bool = option(
+        False,
+        "replace the run in --output-dir even when it was run with other "
+        "flags (its files are deleted once this run trains)",
+    )
+
+
+@dataclasses.dataclass
+class DistributeConfig(RunConfig):
     """Flags that choose how a recipe is distributed (see
     `kerasbig.distribute.strategy`). `TrainingConfig` includes them; mix
     it into other recipe configs.
@@ -139,7 +159,9 @@ class ModelParallelConfig(DistributeConfig):
 
 
 DISTRIBUTION_FLAGS = tuple(
-    field.name for field in dataclasses.fields(ModelParallelConfig)
+    field.name
+    for field in dataclasses.fields(ModelParallelConfig)
+    if field.name not in {f.name for f in dataclasses.fields(RunConfig)}
 )
 """The fields that say where a run is spread, not what it computes: a
 resumed run may change them."""

@@ -8,11 +8,14 @@ import typing
 
 from kerasbig.training.distributed import start_distribution
 from kerasbig.training.flags import run_flags
+from kerasbig.training.run_folder import abandon_run_folder
 from kerasbig.training.run_folder import start_run_folder
 
 
 class Run(typing.NamedTuple):
-    """What `start_run` set up."""
+    """What `start_run` set up. As a context manager (`with
+    start_run(config) as run:`, as every recipe does), a run that stops
+    before training leaves its folder as it was (`abandon_run_folder`)."""
 
     strategy: object
     """Build and compile the model inside its `scope()`."""
@@ -24,13 +27,24 @@ class Run(typing.NamedTuple):
     resuming: bool
     """Whether an unfinished run with the same flags is resumed
     (`start_run_folder`)."""
+    created: bool = False
+    """Whether `start_run` created the run folder."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is not None:
+            abandon_run_folder(self.output_dir, self.created)
+        return False
 
 
 def start_run(config, splits_batches=True, layout_model=None):
     """Starts a recipe run from its config: `start_distribution` with its
     `DistributeConfig` flags, `batch_size` (when it has one) and
-    `output_dir`, then `start_run_folder`. Every recipe's `main` begins
-    with `parse_config` and this.
+    `output_dir`, then `start_run_folder` (with `--overwrite`). Every
+    recipe's `main` begins with `parse_config` and `with start_run(config)
+    as run:`.
 
     Args:
         config: a config dataclass with `DistributeConfig`'s fields and
@@ -40,17 +54,26 @@ def start_run(config, splits_batches=True, layout_model=None):
             model_parallel` needs it).
 
     Returns:
-        A `Run`: `(strategy, output_dir, distribution, resuming)`.
+        A `Run`: `(strategy, output_dir, distribution, resuming,
+        created)`.
 
     Example:
 
-        >>> import tempfile
+        >>> import os, tempfile
         >>> from kerasbig.training import TrainingConfig, start_run
         >>> config = TrainingConfig(strategy="none",
         ...                         output_dir=tempfile.mkdtemp())
-        >>> run = start_run(config)
-        >>> run.distribution["replicas"], run.resuming
-        (1, False)
+        >>> with start_run(config) as run:
+        ...     print(run.distribution["replicas"], run.resuming)
+        1 False
+        >>> folder = os.path.join(tempfile.mkdtemp(), "run")
+        >>> config = TrainingConfig(strategy="none", output_dir=folder)
+        >>> try:
+        ...     with start_run(config) as run:
+        ...         raise ValueError("data.tsv: no rows")  # before training
+        ... except ValueError:
+        ...     os.path.exists(folder)  # left as it was: not there
+        False
     """
     distribution = start_distribution(
         **config.distribution_options(),
@@ -60,9 +83,16 @@ def start_run(config, splits_batches=True, layout_model=None):
         layout_model=layout_model,
     )
     output_dir = pathlib.Path(distribution.output_dir)
-    resuming = start_run_folder(output_dir, config)
+    created = not output_dir.exists()
+    resuming = start_run_folder(
+        output_dir, config, overwrite=getattr(config, "overwrite", False)
+    )
     return Run(
-        distribution.strategy, output_dir, distribution.summary, resuming
+        distribution.strategy,
+        output_dir,
+        distribution.summary,
+        resuming,
+        created,
     )
 
 

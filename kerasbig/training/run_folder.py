@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import shutil
 import sys
 
 import keras
@@ -58,6 +59,7 @@ def run_callbacks(output_dir, backup=True, csv=True, nan_checkpoint=True):
     """
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    discard_previous_run(output_dir)  # the replaced run: training starts
     callbacks = []
     if backup:
         callbacks.append(
@@ -122,26 +124,96 @@ def write_json(path, data):
     os.replace(partial, path)
 
 
-def start_run_folder(output_dir, config):
+KEPT = ".kerasbig-kept.json"
+"""The entries a folder held before a run first claimed it (your data,
+say): no run ever moves or deletes them."""
+
+PREVIOUS = ".previous-run"
+"""Where a replaced run's files wait until the new run trains (then they
+are deleted) or fails before training (then they come back)."""
+
+_BOOKKEEPING = ("config.json", KEPT, PREVIOUS)
+
+
+def _settings(config):
+    settings = _plain(dataclasses.asdict(config))
+    # Neither the folder, --overwrite nor where the run is spread (a
+    # resumed run may use other ports, machines or devices) changes what
+    # it computes.
+    for name in ("output_dir", "overwrite", *DISTRIBUTION_FLAGS):
+        settings.pop(name, None)
+    return settings
+
+
+def _kept(folder):
+    path = folder / KEPT
+    return set(json.loads(path.read_text())) if path.exists() else set()
+
+
+def _run_entries(folder):
+    """The entries of the run in `folder`: not the bookkeeping, not the
+    kept entries, not other workers' folders (each worker claims its
+    own)."""
+    if not folder.exists():
+        return []
+    kept = _kept(folder)
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.name not in kept
+        and path.name not in _BOOKKEEPING
+        and not path.name.startswith("worker-")
+    )
+
+
+def _restore_previous(folder):
+    """Puts a replaced run's files back (its successor never trained)."""
+    previous = folder / PREVIOUS
+    for path in sorted(previous.iterdir()):
+        target = folder / path.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        path.rename(target)
+    previous.rmdir()
+
+
+def discard_previous_run(output_dir):
+    """Deletes the files of the run this one replaced (`start_run_folder`
+    set them aside): called when training starts (`run_callbacks`) and by
+    `write_report`."""
+    shutil.rmtree(pathlib.Path(output_dir) / PREVIOUS, ignore_errors=True)
+
+
+def start_run_folder(output_dir, config, overwrite=False):
     """Claims `output_dir` for a run with `config` and says whether the
     run resumes an unfinished one.
 
-    The folder keeps `config.json` (every flag's value; written now) while
-    a run is unfinished; `write_report`'s `metrics.json` marks it
-    finished, and a folder that holds nothing else (a run stopped before
-    training, e.g. by bad data) holds no run. Run again with the same
-    flags, an unfinished run resumes (its
-    `BackupAndRestore` state, its finished phases); a finished one starts
-    over (its old `metrics.json` is removed now, so that a killed rerun is
-    not taken for finished). An unfinished run with other flags stops
-    with one line naming them: resuming it with them would mix two runs.
-    The distribution flags may change (`DistributeConfig` and
-    `ModelParallelConfig`: a run may resume on other ports, machines,
-    devices or meshes).
+    The folder keeps `config.json` (every flag's value); `write_report`'s
+    `metrics.json` marks the run finished. Run again:
+
+    - with the same flags, an unfinished run resumes (its
+      `BackupAndRestore` state, its finished phases) and a finished one
+      starts over;
+    - with other flags, a run (finished or not) is refused with one line
+      naming the flags that differ, unless `overwrite` (`--overwrite`),
+      which starts over.
+
+    A run that starts over never mixes with the one before: that run's
+    files are set aside now and deleted once the new run trains
+    (`run_callbacks`), so no file of it survives in a folder whose
+    `metrics.json` is new; if the new run fails before training
+    (`abandon_run_folder`, which `Run` calls when used as a context
+    manager) they come back. Entries the folder held before any run
+    claimed it are never touched. The distribution flags may change
+    (`DistributeConfig` and `ModelParallelConfig`: a run may resume on
+    other ports, machines, devices or meshes).
 
     Args:
         output_dir: the run folder (created if needed).
         config: the run's config dataclass.
+        overwrite: replace a run with other flags instead of refusing.
 
     Returns:
         True when an unfinished run with the same flags is resumed.
@@ -163,45 +235,85 @@ def start_run_folder(output_dir, config):
         Traceback (most recent call last):
         ...
         ValueError: ... (--epochs 3 there, 5 now); ...
-        >>> with open(os.path.join(folder, "metrics.json"), "w") as file:
-        ...     _ = file.write("{}")  # what write_report leaves: finished
-        >>> start_run_folder(folder, Config(epochs=5))  # a new run
+        >>> start_run_folder(folder, Config(epochs=5), overwrite=True)
         False
     """
     folder = pathlib.Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    settings = _plain(dataclasses.asdict(config))
-    # Neither the folder nor where the run is spread (a resumed run may
-    # use other ports, machines or devices) changes what it computes.
-    for name in ("output_dir", *DISTRIBUTION_FLAGS):
-        settings.pop(name, None)
+    if (folder / PREVIOUS).exists():
+        if _run_entries(folder):  # its successor trained
+            discard_previous_run(folder)
+        else:  # its successor stopped before training
+            _restore_previous(folder)
+    settings = _settings(config)
     claimed = folder / "config.json"
-    report = folder / "metrics.json"
-    # A run that stopped before writing anything (bad data, offline) left
-    # nothing to resume.
-    unfinished = (
-        claimed.exists()
-        and not report.exists()
-        and any(path.name != "config.json" for path in folder.iterdir())
-    )
-    if unfinished:
+    entries = _run_entries(folder)
+    if claimed.exists() and entries:
         before = json.loads(claimed.read_text())
+        finished = (folder / "metrics.json").exists()
         changed = [
             f"--{key.replace('_', '-')} {before.get(key)} there, "
             f"{settings.get(key)} now"
             for key in sorted(set(before) | set(settings))
             if before.get(key) != settings.get(key)
         ]
-        if changed:
+        if changed and not overwrite:
+            what = "a finished run" if finished else "an unfinished run"
+            how = "" if finished else "run the same command to resume it, "
             raise ValueError(
-                f"{folder} holds an unfinished run with other flags "
-                f"({'; '.join(changed)}); run the same command to resume "
+                f"{folder} holds {what} with other flags "
+                f"({'; '.join(changed)}); {how}pass --overwrite to replace "
                 "it, or pass another --output-dir"
             )
-    if report.exists():
-        report.unlink()
+        if not finished and not changed and not overwrite:
+            return True
+    elif not claimed.exists() and entries:
+        # Not a run's folder: what it holds is not ours to move.
+        write_json(folder / KEPT, sorted(path.name for path in entries))
+        entries = []
+    folder.mkdir(parents=True, exist_ok=True)
+    if claimed.exists():
+        entries.append(claimed)
+    if entries:
+        previous = folder / PREVIOUS
+        previous.mkdir()
+        for path in entries:
+            path.rename(previous / path.name)
     write_json(claimed, settings)
-    return unfinished
+    return False
+
+
+def abandon_run_folder(output_dir, created):
+    """Leaves `output_dir` as it was before `start_run_folder` claimed it,
+    when the run stopped before training (the folder holds nothing but
+    the claim): the claim goes, a replaced run's files come back, and a
+    folder the claim `created` is removed. Does nothing once the run has
+    trained.
+
+    Example:
+
+        >>> import dataclasses, os, tempfile
+        >>> from kerasbig.training import abandon_run_folder
+        >>> from kerasbig.training import start_run_folder
+        >>> @dataclasses.dataclass
+        ... class Config:
+        ...     epochs: int = 3
+        >>> folder = os.path.join(tempfile.mkdtemp(), "run")
+        >>> start_run_folder(folder, Config())
+        False
+        >>> abandon_run_folder(folder, created=True)  # bad data, say
+        >>> os.path.exists(folder)
+        False
+    """
+    folder = pathlib.Path(output_dir)
+    if not folder.exists() or _run_entries(folder):
+        return
+    (folder / "config.json").unlink(missing_ok=True)
+    if (folder / PREVIOUS).exists():
+        _restore_previous(folder)
+    if created and not any(
+        path.name != KEPT for path in folder.iterdir()
+    ):
+        shutil.rmtree(folder)
 
 
 REPORT_RESULTS = ("epochs", "train_seconds", "examples")
@@ -274,6 +386,7 @@ def write_report(
         **results,
     }
     report = _plain(report)
+    discard_previous_run(output_dir)
     write_json(pathlib.Path(output_dir) / "metrics.json", report)
     words = f"{name.replace('_', ' ')} {report['headline']['value']:.4g}"
     if summary:

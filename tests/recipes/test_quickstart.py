@@ -20,6 +20,26 @@ def test_smoke_run_writes_model_and_metrics(
     assert (tmp_path / "model.keras").is_file()
 
 
+@pytest.mark.backend_agnostic
+def test_a_finished_run_is_never_mixed_with_one_of_other_flags(
+    load_recipe, tmp_path
+):
+    quickstart = load_recipe("quickstart")
+    first = quickstart.main(["--smoke", "--output-dir", str(tmp_path)])
+    (tmp_path / "tensorboard" / "stale").write_text("an older file")
+    with pytest.raises(ValueError, match=r"--seed 0 there, 1 now\); pass "):
+        quickstart.main(
+            ["--smoke", "--seed", "1", "--output-dir", str(tmp_path)]
+        )
+    assert json.loads((tmp_path / "metrics.json").read_text()) == first
+    second = quickstart.main(
+        ["--smoke", "--seed", "1", "--overwrite", "--output-dir", str(tmp_path)]
+    )
+    assert second["config"]["seed"] == 1
+    assert not (tmp_path / "tensorboard" / "stale").exists()
+    assert not (tmp_path / ".previous-run").exists()
+
+
 @pytest.mark.tensorflow_per_push
 def test_default_run_learns_the_digits(load_recipe, tmp_path):
     quickstart = load_recipe("quickstart")
