@@ -9,6 +9,8 @@ ai_edge_litert, and only inside its functions.
 
 import contextlib
 import io
+import os
+import pathlib
 import re
 import tempfile
 
@@ -210,6 +212,75 @@ def converter_summary(error, lines=3, width=300):
     ]
     more = len(found) - len(shown)
     return " | ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+
+
+# The interpreter joins its messages without a separator ("failed to
+# delegate FULLY_CONNECTED node #7Node number 9 (...) failed to prepare.").
+_MESSAGE_START = re.compile(
+    r"(?<=[a-z0-9.)#])(?=(?:Node number|failed to|Didn't find|Encountered|"
+    r"Unsupported|Invalid|Cannot|Failed) )"
+)
+
+
+def interpreter_summary(error, lines=3, width=200):
+    """The LiteRT interpreter's error as separate, trimmed messages (at
+    most `lines`, repeats dropped) joined by "; ".
+
+    Example:
+
+        >>> from kerasbig.export.converter import interpreter_summary
+        >>> for part in interpreter_summary(RuntimeError(
+        ...     "failed to delegate CONV_2D node #4failed to delegate "
+        ...     "FULLY_CONNECTED node #13Node number 15 (TfLiteXNNPack"
+        ...     "Delegate) failed to prepare.")).split("; "):
+        ...     print(part)
+        failed to delegate CONV_2D node #4
+        failed to delegate FULLY_CONNECTED node #13
+        Node number 15 (TfLiteXNNPackDelegate) failed to prepare.
+    """
+    found = []
+    for line in str(error).splitlines():
+        for part in _MESSAGE_START.split(line):
+            part = part.strip()
+            if part and part not in found:
+                found.append(part)
+    found = found or [type(error).__name__]
+    shown = [
+        part if len(part) <= width else part[: width - 3] + "..."
+        for part in found[:lines]
+    ]
+    more = len(found) - len(shown)
+    return "; ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+
+
+@contextlib.contextmanager
+def unverified_file(path):
+    """A temporary path beside `path` to write and check a file at: moved
+    to `path` when the block ends normally, deleted when it raises, so
+    that `path` only ever holds a verified file.
+
+    Example:
+
+        >>> import os, tempfile
+        >>> from kerasbig.export.converter import unverified_file
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.tflite")
+        >>> try:
+        ...     with unverified_file(path) as temporary:
+        ...         _ = temporary.write_bytes(b"not a model")
+        ...         raise ValueError("rejected")
+        ... except ValueError:
+        ...     os.listdir(os.path.dirname(path))
+        []
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.unverified")
+    try:
+        yield temporary
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    os.replace(temporary, path)
 
 
 def input_structure(model):

@@ -136,28 +136,31 @@ def to_litert_lm(
             quantization=quantization,
         )
     path = pathlib.Path(path)
-    path.write_bytes(content)
-    generator = LiteRTGenerator(path)
-    prompts = verify_prompts
-    if prompts is None:
-        prompts = _random_prompts(model, lengths[-1] + 1, cache_length)
-    new_tokens = min(
-        verify_new_tokens, cache_length - max(len(p) for p in prompts)
-    )
-    generator.agreement = _agreement(model, generator, prompts, new_tokens)
-    generator.quantization = quantization
-    required = (
-        MIN_AGREEMENT[quantization]
-        if min_agreement is None
-        else (min_agreement)
-    )
-    if generator.agreement < required:
-        raise ValueError(
-            f"{owner}: the LiteRT file's greedy tokens agree with Keras's on "
-            f"{generator.agreement:.1%} of {len(prompts)} prompts x "
-            f"{new_tokens} tokens; at least {required:.0%} is required "
-            f"(quantization={quantization!r}). The file is at {path}"
+    with converter.unverified_file(path) as unverified:
+        unverified.write_bytes(content)
+        generator = LiteRTGenerator(unverified)
+        prompts = verify_prompts
+        if prompts is None:
+            prompts = _random_prompts(model, lengths[-1] + 1, cache_length)
+        new_tokens = min(
+            verify_new_tokens, cache_length - max(len(p) for p in prompts)
         )
+        generator.agreement = _agreement(model, generator, prompts, new_tokens)
+        generator.quantization = quantization
+        required = (
+            MIN_AGREEMENT[quantization]
+            if min_agreement is None
+            else min_agreement
+        )
+        if generator.agreement < required:
+            raise ValueError(
+                f"{owner}: the LiteRT file's greedy tokens agree with Keras's "
+                f"on {generator.agreement:.1%} of {len(prompts)} prompts x "
+                f"{new_tokens} tokens; at least {required:.0%} is required "
+                f"(quantization={quantization!r}); no file was written to "
+                f"{path}"
+            )
+    generator.path = str(path)
     return generator
 
 

@@ -13,6 +13,10 @@ from kerasbig.export.litert_model import LiteRTModel
 # output: exact float maths, then what each quantization costs.
 TOLERANCES = {None: 1e-4, "float16": 1e-2, "dynamic": 0.05, "int8": 0.25}
 
+# Quantizations whose sparse files LiteRT's default CPU delegate
+# (XNNPack, ai-edge-litert 2.3) cannot prepare ("failed to delegate").
+SPARSE_UNSUPPORTED = ("dynamic", "int8")
+
 
 def to_litert(
     model,
@@ -30,7 +34,10 @@ def to_litert(
     export, then the TFLite converter). The file is then run with the
     `ai_edge_litert` interpreter on `verify_data` and its outputs compared
     with Keras's before anything is returned: a conversion that is empty or
-    wrong (it happens silently) raises instead.
+    wrong (it happens silently) raises instead. The file is written under
+    a temporary name beside `path` and moved to `path` only once verified:
+    a rejected conversion leaves no file (and no earlier file at `path` is
+    replaced).
 
     Args:
         model: a Keras model with defined inputs (functional, Sequential or
@@ -57,10 +64,12 @@ def to_litert(
             converter's sparsity optimisation), so a pruned model's file
             is smaller as it is, not only after gzip. The runtime
             densifies the weights when it loads the file (`DENSIFY` ops).
-            With `quantization="int8"` the file may not run: LiteRT's
-            default CPU delegate (XNNPack, ai-edge-litert 2.3) cannot
-            prepare sparse int8 fully connected layers, and `to_litert`
-            then raises. Defaults to `False`.
+            Float32 and float16 only: LiteRT's default CPU delegate
+            (XNNPack, ai-edge-litert 2.3) cannot prepare sparse int8
+            weights, so `"dynamic"` and `"int8"` are refused at once
+            (their int8 weights already take a quarter of the space; the
+            zeros of a pruned model still compress with gzip). Defaults to
+            `False`.
 
     Returns:
         A `LiteRTModel`, with `max_abs_difference` and `tolerance` of the
@@ -87,6 +96,15 @@ def to_litert(
             f"{list(converter.QUANTIZATIONS)}. Received: "
             f"quantization={quantization!r}"
         )
+    if sparse and quantization in SPARSE_UNSUPPORTED:
+        raise ValueError(
+            f"{owner}: `sparse` weights run only in float32 or float16 "
+            "files: LiteRT's default CPU delegate (XNNPack) cannot prepare "
+            "sparse int8 weights, so the file would not load on a phone. "
+            "Drop `sparse` (int8 weights are already 4x smaller; a pruned "
+            "model's zeros still compress) or use float16. Received: "
+            f"sparse=True, quantization={quantization!r}"
+        )
     if not model.built or not getattr(model, "inputs", None):
         raise ValueError(
             f"{owner}: the model needs defined inputs (a functional or "
@@ -105,12 +123,6 @@ def to_litert(
         representative_data=representative,
         sparse=sparse,
     )
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    exported = _open_checked(
-        path, model, quantization, builtins_only, representative_data
-    )
     if verify_data is None:
         verify = (
             [array[:32] for array in representative]
@@ -119,16 +131,23 @@ def to_litert(
         )
     else:
         verify = _flat_inputs(owner, "verify_data", model, verify_data)
-    difference, allowed = _compare_with_keras(
-        exported, model, verify, tolerance or TOLERANCES[quantization]
-    )
-    if not difference <= allowed:
-        raise ValueError(
-            f"{owner}: the LiteRT file disagrees with Keras: max |LiteRT - "
-            f"Keras| = {difference:.4g} on the verification inputs, more "
-            f"than the {allowed:.4g} allowed for quantization="
-            f"{quantization!r}. The file is at {path} for inspection."
+    path = pathlib.Path(path)
+    with converter.unverified_file(path) as unverified:
+        unverified.write_bytes(content)
+        exported = _open_checked(
+            unverified, model, quantization, builtins_only, representative_data
         )
+        difference, allowed = _compare_with_keras(
+            exported, model, verify, tolerance or TOLERANCES[quantization]
+        )
+        if not difference <= allowed:
+            raise ValueError(
+                f"{owner}: the LiteRT file disagrees with Keras: max |LiteRT "
+                f"- Keras| = {difference:.4g} on the verification inputs, "
+                f"more than the {allowed:.4g} allowed for quantization="
+                f"{quantization!r}; no file was written to {path}"
+            )
+    exported.path = str(path)
     exported.max_abs_difference = difference
     exported.tolerance = allowed
     return exported
@@ -144,21 +163,23 @@ def _open_checked(path, model, quantization, builtins_only, representative):
             path, input_names=[tensor.name for tensor in model.inputs]
         )
     except RuntimeError as error:
-        raise _does_not_run(path, error) from error
+        raise _does_not_run(error) from error
     if not exported.ops:
         raise ValueError(
-            f"{owner}: the converted file {path} has no operators (an empty "
-            "conversion); it would return nothing useful."
+            f"{owner}: the converted file has no operators (an empty "
+            "conversion) and would return nothing useful; no file was "
+            "written"
         )
     if quantization == "int8":
         floating = exported.float_compute_ops()
         if floating:
             raise ValueError(
                 f"{owner}: quantization='int8' left {floating} computing in "
-                "float. Pass `representative_data` (a few hundred typical "
-                "inputs that calibrate activation ranges), or convert a "
-                "model trained with kerasbig.optimize.quantize_aware. "
-                f"Received: representative_data="
+                "float, so no file was written. Pass `representative_data` "
+                "(a few hundred typical inputs that calibrate activation "
+                "ranges), or convert a model trained with "
+                "kerasbig.optimize.quantize_aware. Received: "
+                "representative_data="
                 f"{'given' if representative is not None else None}"
             )
     if builtins_only:
@@ -167,7 +188,8 @@ def _open_checked(path, model, quantization, builtins_only, representative):
         ]
         if foreign:
             raise ValueError(
-                f"{owner}: builtins_only=True but the file uses {foreign}."
+                f"{owner}: builtins_only=True but the file uses {foreign}; "
+                "no file was written"
             )
     return exported
 
@@ -191,7 +213,7 @@ def _compare_with_keras(exported, model, verify, relative_tolerance):
             {t.name: a for t, a in zip(model.inputs, verify, strict=True)}
         )
     except RuntimeError as error:
-        raise _does_not_run(exported.path, error) from error
+        raise _does_not_run(error) from error
     got = got if isinstance(got, list) else [got]
     scale = max(float(np.abs(e).max()) for e in expected) or 1.0
     difference = max(
@@ -247,12 +269,9 @@ def _random_inputs(model):
     return arrays
 
 
-def _does_not_run(path, error):
-    first = next(
-        (line.strip() for line in str(error).splitlines() if line.strip()),
-        type(error).__name__,
-    )
+def _does_not_run(error):
     return ValueError(
-        f"to_litert: the converted file {path} does not run in the LiteRT "
-        f"interpreter: {first}"
+        "to_litert: the converted file does not run in the LiteRT "
+        f"interpreter ({converter.interpreter_summary(error)}); no file "
+        "was written"
     )

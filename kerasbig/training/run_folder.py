@@ -310,9 +310,7 @@ def abandon_run_folder(output_dir, created):
     (folder / "config.json").unlink(missing_ok=True)
     if (folder / PREVIOUS).exists():
         _restore_previous(folder)
-    if created and not any(
-        path.name != KEPT for path in folder.iterdir()
-    ):
+    if created and not any(path.name != KEPT for path in folder.iterdir()):
         shutil.rmtree(folder)
 
 
