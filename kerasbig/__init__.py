@@ -15,6 +15,7 @@ from kerasbig._version import __version__
 if not _console.HELP_ONLY:
     _console.quiet_import.start()
     try:
+        _console.quiet_import.preload_tensorflow()
         from kerasbig import callbacks
         from kerasbig import data
         from kerasbig import distribute

@@ -17,6 +17,9 @@ everything that needs Keras, and each recipe reads its flags
 Standard library only: it runs before Keras is imported.
 """
 
+import contextlib
+import importlib.util
+import io
 import logging
 import os
 import sys
@@ -80,6 +83,17 @@ class _QuietImport:
             return
         self.active = True
 
+    def preload_tensorflow(self):
+        """Imports TensorFlow now, inside the quiet window, when it is
+        installed: on JAX and PyTorch `keras.utils.set_random_seed` (and
+        LiteRT export) import it later, and its start-up lines, which
+        come before any log level applies, would reach the console."""
+        if not self.active or "tensorflow" in sys.modules:
+            return
+        if importlib.util.find_spec("tensorflow") is None:
+            return
+        import tensorflow  # noqa: F401
+
     def finish(self, failed=False):
         if not self.active:
             return
@@ -96,3 +110,43 @@ class _QuietImport:
 
 
 quiet_import = _QuietImport()
+
+
+def quiet():
+    """Whether this process is a kerasbig program run without
+    `--verbose`: native chatter is kept off its console."""
+    return "--verbose" not in sys.argv and launched_as_program()
+
+
+@contextlib.contextmanager
+def native_output_to(path):
+    """In a kerasbig program without `--verbose` (`quiet()`): what native
+    code writes to the process's stderr inside the block (LiteRT's
+    "Created TensorFlow Lite XNNPACK delegate" lines, the converter's
+    settings, XLA's notes) is appended to the file `path`, while Python's
+    own `sys.stderr` (warnings, error lines) still reaches the console.
+    Elsewhere, and where stderr is no real file, it does nothing."""
+    if not quiet():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        console = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    log = open(path, "ab")  # noqa: SIM115  (closed below)
+    saved = sys.stderr
+    os.dup2(log.fileno(), 2)
+    sys.stderr = io.TextIOWrapper(
+        os.fdopen(os.dup(console), "wb"), line_buffering=True
+    )
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = saved
+        os.dup2(console, 2)
+        os.close(console)
+        log.close()

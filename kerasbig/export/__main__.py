@@ -15,6 +15,7 @@ writes them).
 import dataclasses
 import importlib
 import os
+import re
 import sys
 
 from kerasbig.training.flags import answer_help
@@ -31,6 +32,17 @@ _QUANTIZATIONS = {
     "float16": "float16",
     "int8": "int8",
 }
+
+
+def _shape(text):
+    """`--input-shape` text like `32,32,3` as a tuple of sizes."""
+    sizes = [size.strip() for size in str(text).split(",")]
+    if not all(size.isdigit() and int(size) > 0 for size in sizes):
+        raise ValueError(
+            "expected positive sizes separated by commas, without the batch "
+            f"axis, such as 3 or 32,32,3; received {text!r}"
+        )
+    return tuple(int(size) for size in sizes)
 
 
 @dataclasses.dataclass
@@ -76,6 +88,18 @@ class Config:
         repeat=True,
         metavar="MODULE",
     )
+    input_shape: tuple = option(
+        None,
+        "a subclassed model's input shape without the batch axis, e.g. 3 "
+        "or 32,32,3 (functional and Sequential models know theirs)",
+        parse=_shape,
+        metavar="SHAPE",
+    )
+    input_dtype: str = option(
+        "float32",
+        "a subclassed model's input dtype, with --input-shape",
+        choices=["float32", "float16", "int32", "int64"],
+    )
 
 
 answer_help(Config, DESCRIPTION, program=PROGRAM)  # before Keras loads
@@ -111,6 +135,53 @@ def _arrays(flag, path, model):
     return list(arrays.values())
 
 
+# The Python arguments of `to_litert` that its messages name, as the
+# flags of this program.
+_FLAG_WORDS = (
+    ("`representative_data`", "--representative-data"),
+    ("representative_data=given", "--representative-data given"),
+    ("representative_data=None", "no --representative-data"),
+    ("`verify_data`", "--verify-data"),
+    ("`sparse`", "--sparse"),
+    ("sparse=True", "--sparse"),
+    ("`tolerance`", "--tolerance"),
+    ("builtins_only=False", "--allow-flex"),
+    ("builtins_only=True", "no --allow-flex"),
+)
+
+
+def _in_flags(message):
+    """`to_litert`'s message with its argument names as this program's
+    flags."""
+    for words, flag in _FLAG_WORDS:
+        message = message.replace(words, flag)
+    return re.sub(r"quantization='(\w+)'", r"--quantization \1", message)
+
+
+def _with_inputs(model, config):
+    """`model`, or for a subclassed model without inputs, a functional
+    model around it on an input of `--input-shape` and `--input-dtype`."""
+    if getattr(model, "inputs", None):
+        if config.input_shape is not None:
+            raise ValueError(
+                "--input-shape is for models without inputs of their own; "
+                f"{type(model).__name__} {model.name!r} has "
+                f"{[tuple(t.shape) for t in model.inputs]}. Drop the flag"
+            )
+        return model
+    if config.input_shape is None:
+        raise ValueError(
+            f"{type(model).__name__} {model.name!r} is a subclassed model "
+            "without fixed inputs: pass --input-shape (its input's shape "
+            "without the batch axis, e.g. 3 for (batch, 3)) and "
+            "--input-dtype (default float32)"
+        )
+    inputs = keras.Input(
+        config.input_shape, dtype=config.input_dtype, name="inputs"
+    )
+    return keras.Model(inputs, model(inputs), name=model.name)
+
+
 def main(argv=None):
     config = parse_config(Config, argv, DESCRIPTION, program=PROGRAM)
     if keras.backend.backend() != "tensorflow":
@@ -121,19 +192,22 @@ def main(argv=None):
         os.execve(sys.executable, command, environment)
     for module in config.modules:
         importlib.import_module(module)
-    model = keras.saving.load_model(config.model)
-    exported = to_litert(
-        model,
-        config.output,
-        quantization=_QUANTIZATIONS[config.quantization],
-        representative_data=_arrays(
-            "--representative-data", config.representative_data, model
-        ),
-        builtins_only=not config.allow_flex,
-        verify_data=_arrays("--verify-data", config.verify_data, model),
-        tolerance=config.tolerance,
-        sparse=config.sparse,
-    )
+    model = _with_inputs(keras.saving.load_model(config.model), config)
+    try:
+        exported = to_litert(
+            model,
+            config.output,
+            quantization=_QUANTIZATIONS[config.quantization],
+            representative_data=_arrays(
+                "--representative-data", config.representative_data, model
+            ),
+            builtins_only=not config.allow_flex,
+            verify_data=_arrays("--verify-data", config.verify_data, model),
+            tolerance=config.tolerance,
+            sparse=config.sparse,
+        )
+    except ValueError as error:
+        raise ValueError(_in_flags(str(error))) from error
     print(
         f"wrote {exported.path}: {exported.size} bytes, "
         f"{len(exported.ops)} ops, max |LiteRT - Keras| "

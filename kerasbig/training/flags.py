@@ -232,6 +232,13 @@ def run_flags(argv):
     return known
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse, with a flag error as one line (the usage is `--help`'s)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parse_flags(parser, argv, smoke):
     """The recipe's own flags in `argv` as a dict: `--smoke` makes the
     `smoke` values the defaults (flags given explicitly still win);
@@ -296,7 +303,7 @@ def parse_config(
             "parse_config: `config_class` must be a dataclass. Received: "
             f"{config_class!r}"
         )
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog=program,
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,

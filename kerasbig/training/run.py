@@ -2,20 +2,26 @@
 run folder) and `run_script`, the only place where an exception becomes
 an exit status."""
 
+import dataclasses
 import pathlib
 import sys
-import typing
 
+from kerasbig._console import native_output_to
 from kerasbig.training.distributed import start_distribution
 from kerasbig.training.flags import run_flags
+from kerasbig.training.run_folder import RUN_LOG
 from kerasbig.training.run_folder import abandon_run_folder
 from kerasbig.training.run_folder import start_run_folder
 
 
-class Run(typing.NamedTuple):
+@dataclasses.dataclass
+class Run:
     """What `start_run` set up. As a context manager (`with
     start_run(config) as run:`, as every recipe does), a run that stops
-    before training leaves its folder as it was (`abandon_run_folder`)."""
+    before training leaves its folder as it was (`abandon_run_folder`),
+    and in a kerasbig program without `--verbose` what native code writes
+    to stderr meanwhile (LiteRT, the converter, XLA) goes to the run's
+    `run.log` instead of the console."""
 
     strategy: object
     """Build and compile the model inside its `scope()`."""
@@ -29,11 +35,17 @@ class Run(typing.NamedTuple):
     (`start_run_folder`)."""
     created: bool = False
     """Whether `start_run` created the run folder."""
+    _native_log: object = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __enter__(self):
+        self._native_log = native_output_to(self.output_dir / RUN_LOG)
+        self._native_log.__enter__()
         return self
 
     def __exit__(self, kind, error, traceback):
+        self._native_log.__exit__(kind, error, traceback)
         if error is not None:
             abandon_run_folder(self.output_dir, self.created)
         return False

@@ -134,6 +134,10 @@ are deleted) or fails before training (then they come back)."""
 
 _BOOKKEEPING = ("config.json", KEPT, PREVIOUS)
 
+RUN_LOG = "run.log"
+"""What native code wrote to stderr during the run (LiteRT's and the
+converter's lines), in a program without `--verbose` (`Run`)."""
+
 
 def _settings(config):
     settings = _plain(dataclasses.asdict(config))
@@ -305,8 +309,11 @@ def abandon_run_folder(output_dir, created):
         False
     """
     folder = pathlib.Path(output_dir)
-    if not folder.exists() or _run_entries(folder):
+    if not folder.exists():
         return
+    if any(path.name != RUN_LOG for path in _run_entries(folder)):
+        return  # it trained
+    (folder / RUN_LOG).unlink(missing_ok=True)
     (folder / "config.json").unlink(missing_ok=True)
     if (folder / PREVIOUS).exists():
         _restore_previous(folder)

@@ -23,7 +23,9 @@ def _usage_error(recipe, argv, capsys):
     with pytest.raises(SystemExit) as stop:
         recipe.main(argv)
     assert stop.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
+    (line,) = capsys.readouterr().err.strip().splitlines()  # one line
+    assert line.endswith(" (see --help)"), line
+    return line.removesuffix(" (see --help)")
 
 
 @pytest.mark.backend_agnostic
