@@ -345,12 +345,6 @@ def main(argv=None):
         lines = "".join(
             f"- {key}: {value:.3f}\n" for key, value in summary.items()
         )
-        (output_dir / "report.md").write_text(
-            f"# prune_quantize report\n\n{len(test[1])} held-out digits, "
-            f"LiteRT interpreter, {keras.backend.backend()} backend.\n\n"
-            f"{table}\n{lines}"
-        )
-        print(f"\n{table}\n{lines}")
         int8 = next(row for row in rows if row["name"] == "pruned int8")
         return write_report(
             output_dir,
@@ -368,6 +362,8 @@ def main(argv=None):
             },
             distribution=run.distribution,
             summary=f"{int8['size'] / 1024:.1f} KB; report.md has every file",
+            details=f"{len(test[1])} held-out digits, LiteRT interpreter, "
+            f"{keras.backend.backend()} backend.\n\n{table}\n{lines}",
         )
 
 

@@ -334,9 +334,11 @@ def write_report(
     results,
     distribution=None,
     summary=None,
+    details=None,
 ):
     """Writes `<output_dir>/metrics.json`, the one report schema of
-    kerasbig's recipes, and prints the run's one-line summary.
+    kerasbig's recipes, and `report.md`, the same for people, and prints
+    the run's one-line summary.
 
     The report holds `recipe`, `kerasbig_version`, `backend`,
     `distribution` (`kerasbig.distribute.describe` of the strategy, or
@@ -353,6 +355,8 @@ def write_report(
         results: a dict with `REPORT_RESULTS` and any other results.
         distribution: `Distribution.summary` of `start_distribution`.
         summary: more words for the summary line (e.g. other scores).
+        details: Markdown (tables, say) that `report.md` shows after the
+            headline and that is printed before the summary line.
 
     Returns:
         The report, a dict.
@@ -392,12 +396,59 @@ def write_report(
     }
     report = _plain(report)
     discard_previous_run(output_dir)
-    write_json(pathlib.Path(output_dir) / "metrics.json", report)
+    folder = pathlib.Path(output_dir)
+    (folder / "report.md").write_text(_markdown(report, details))
+    write_json(folder / "metrics.json", report)
     words = f"{name.replace('_', ' ')} {report['headline']['value']:.4g}"
     if summary:
         words += f" ({summary})"
+    if details:
+        print(f"\n{details.strip()}\n", flush=True)
     print(f"{recipe}: {words}; outputs in {output_dir}", flush=True)
     return report
+
+
+def _markdown(report, details):
+    """`report.md`: the headline, any details, the scalar results and the
+    flags, for people (metrics.json holds everything)."""
+    headline = report["headline"]
+    lines = [
+        f"# {report['recipe']}",
+        "",
+        f"**{headline['name'].replace('_', ' ')}: {headline['value']:.4g}** "
+        f"(kerasbig {report['kerasbig_version']}, {report['backend']} "
+        "backend)",
+        "",
+    ]
+    if details:
+        lines += [details.strip(), ""]
+    scalars = [
+        (key, value)
+        for key, value in report.items()
+        if key not in ("recipe", "kerasbig_version", "backend", "headline")
+        and isinstance(value, (int, float, str))
+        and not isinstance(value, bool)
+    ]
+    lines += ["## Results", "", "| result | value |", "| --- | --- |"]
+    lines += [
+        f"| {key} | {value:.4g} |"
+        if isinstance(value, float)
+        else f"| {key} | {value} |"
+        for key, value in scalars
+    ]
+    examples = report.get("examples") or {}
+    if examples:
+        lines.append(
+            "| examples | "
+            + ", ".join(f"{split} {n}" for split, n in examples.items())
+            + " |"
+        )
+    lines += ["", "## Flags", "", "| flag | value |", "| --- | --- |"]
+    lines += [
+        f"| --{key.replace('_', '-')} | {value} |"
+        for key, value in report["config"].items()
+    ]
+    return "\n".join(lines) + "\n"
 
 
 @contextlib.contextmanager

@@ -95,6 +95,10 @@ def check_report():
         assert settings.items() <= report["config"].items()
         headline = report["headline"]
         assert set(headline) == {"name", "value"}
+        # The same report for people, in every recipe's folder.
+        markdown = (folder / "report.md").read_text()
+        assert markdown.startswith(f"# {name}\n")
+        assert headline["name"].replace("_", " ") in markdown
         assert math.isfinite(headline["value"])
         assert report["epochs"] >= 1
         assert report["train_seconds"] > 0
