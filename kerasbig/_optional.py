@@ -54,3 +54,44 @@ def import_optional(module, feature):
             f"(module `{module}`), which could not be imported. "
             f"Install it with: {hint}. Original error: {error}"
         ) from error
+
+
+def missing_dependencies(needs):
+    """The entries of `needs` (`{module: what it is for}`) whose module is
+    not installed, found without importing anything."""
+    import importlib.util
+    import sys
+
+    missing = {}
+    for module, purpose in needs.items():
+        try:
+            # None in sys.modules blocks an import (Python's convention).
+            blocked = any(
+                sys.modules.get(module.rsplit(".", depth)[0], 0) is None
+                for depth in range(module.count(".") + 1)
+            )
+            found = not blocked and importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing[module] = purpose
+    return missing
+
+
+def install_hint(modules):
+    """The pip command that installs `modules` (through kerasbig's extras
+    where they have one)."""
+    extras, others = [], []
+    for module in modules:
+        extra, distribution = _EXTRAS.get(module.split(".")[0], (None, module))
+        if extra and extra not in extras:
+            extras.append(extra)
+        elif not extra and distribution not in others:
+            others.append(distribution)
+    words = [f"'kerasbig[{','.join(extras)}]'"] if extras else []
+    return "pip install " + " ".join(words + others)
+
+
+def distribution_of(module):
+    """The PyPI distribution that provides `module`."""
+    return _EXTRAS.get(module.split(".")[0], (None, module))[1]

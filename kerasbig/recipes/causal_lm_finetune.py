@@ -48,6 +48,7 @@ from kerasbig.training import ModelParallelConfig
 from kerasbig.training import TrainingConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -350,8 +351,20 @@ def export_files(model, output_dir, config):
     return rows
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {"matplotlib": "training curves"}
+    if config.model is not None:
+        needs["safetensors"] = "--model's weights"
+        needs["tokenizers"] = "--model's tokenizer.json"
+    if config.export_litert:
+        needs["ai_edge_litert"] = "checking the .tflite files"
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     if bool(config.model) == config.from_scratch:
         raise ValueError(
             "pass either --model DIR (a Hugging Face folder) or "

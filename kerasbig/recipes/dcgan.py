@@ -29,6 +29,7 @@ import dataclasses
 from kerasbig.training import DistributeConfig
 from kerasbig.training import ImageDataConfig
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -138,8 +139,15 @@ def build_gan(config, image_shape):
     return gan
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {**config.data_dependencies(), "PIL": "sample grids"}
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     with start_run(config) as run:
         output_dir = run.output_dir
         keras.utils.set_random_seed(config.seed)

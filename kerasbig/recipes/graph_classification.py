@@ -26,6 +26,7 @@ import time
 from kerasbig.training import DistributeConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -194,8 +195,17 @@ def graph_datasets(splits, batch_size, seed):
     }
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {"matplotlib": "training curves"}
+    if config.data_path is None:
+        needs["sklearn"] = "the bundled digits"
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     with start_run(config, splits_batches=False) as run:
         output_dir = run.output_dir
         keras.utils.set_random_seed(config.seed)

@@ -34,6 +34,7 @@ import time
 from kerasbig.training import DistributeConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -171,8 +172,15 @@ def learning_rate(config):
     return 0.003 if config.model == "rgcn" else 0.01
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {"matplotlib": "training curves"}
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     # One replica: the multi-replica path of the embeddings' sampling
     # and one-to-N loss is not tested yet.
     with start_run(config, splits_batches=False) as run:

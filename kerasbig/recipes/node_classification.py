@@ -29,6 +29,7 @@ import time
 from kerasbig.training import DistributeConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -252,8 +253,15 @@ def run_seed(config, seed, data, num_classes, folder):
     }
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {"scipy": "reading the Planetoid files"}
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     with start_run(config, splits_batches=False) as run:
         output_dir = run.output_dir
         graph = load_planetoid(

@@ -30,6 +30,7 @@ import time
 from kerasbig.training import DistributeConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -315,8 +316,18 @@ def summarize(rows):
     return summary
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {
+        "sklearn": "the embedded digits",
+        "ai_edge_litert": "running the .tflite files",
+    }
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             "LiteRT export needs KERAS_BACKEND=tensorflow "

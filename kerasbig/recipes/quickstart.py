@@ -24,6 +24,7 @@ import time
 from kerasbig.training import TrainingConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -91,8 +92,17 @@ def build_model(
     return keras.Model(inputs, outputs, name="digits_cnn")
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {"sklearn": "the embedded digits", "matplotlib": "training curves"}
+    if config.export_litert:
+        needs["ai_edge_litert"] = "checking the .tflite file"
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     check_export_backend(config.export_litert)
     with start_run(config) as run:
         output_dir = run.output_dir

@@ -32,6 +32,7 @@ import time
 from kerasbig.training import TrainingConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -170,8 +171,19 @@ def classification_report(labels, predicted, class_names):
     }
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {"matplotlib": "training curves"}
+    if config.data.startswith("tfds:"):
+        needs["tensorflow_datasets"] = f"--data {config.data}"
+    if config.export_litert:
+        needs["ai_edge_litert"] = "checking the .tflite file"
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     check_export_backend(config.export_litert)
     with start_run(config) as run:
         strategy, output = run.strategy, run.output_dir

@@ -43,6 +43,7 @@ from kerasbig.training import ImageDataConfig
 from kerasbig.training import TrainingConfig
 from kerasbig.training import TrainingStopped
 from kerasbig.training import answer_help
+from kerasbig.training import check_dependencies
 from kerasbig.training import option
 from kerasbig.training import parse_config
 
@@ -279,8 +280,17 @@ def train_phase(model, config, phase, splits, folder, resuming):
     }
 
 
+def dependencies(config):
+    """The optional modules this run needs (`check_dependencies`)."""
+    needs = {**config.data_dependencies(), "matplotlib": "training curves"}
+    if config.export_litert:
+        needs["ai_edge_litert"] = "checking the .tflite file"
+    return needs
+
+
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
+    check_dependencies(dependencies(config))
     if config.image_size < 32:
         raise ValueError(
             "--image-size must be >= 32 (VGG16 halves the "

@@ -44,6 +44,7 @@ if not _console.HELP_ONLY:
     from kerasbig.training.generative import image_frechet_distance
     from kerasbig.training.generative import train_feature_classifier
     from kerasbig.training.run import Run
+    from kerasbig.training.run import check_dependencies
     from kerasbig.training.run import run_script
     from kerasbig.training.run import start_run
     from kerasbig.training.run_folder import RunInterrupted
@@ -72,6 +73,7 @@ __all__ = [
     "accumulate_gradients",
     "add_run_flags",
     "answer_help",
+    "check_dependencies",
     "check_export_backend",
     "explain_interruption",
     "export_litert",

@@ -251,6 +251,22 @@ class ImageDataConfig:
         None, "use at most this many train images", minimum=1
     )
 
+    def data_dependencies(self):
+        """The optional modules `--data` needs, for `check_dependencies`.
+
+        Example:
+
+            >>> from kerasbig.training import ImageDataConfig
+            >>> ImageDataConfig(data="tfds:mnist").data_dependencies()
+            {'tensorflow_datasets': '--data tfds:mnist'}
+        """
+        if self.data == "digits":
+            return {"sklearn": "the embedded digits"}
+        if self.data.startswith("tfds:"):
+            return {"tensorflow_datasets": f"--data {self.data}"}
+        # keras.utils.image_dataset_from_directory decodes with TensorFlow.
+        return {"tensorflow": f"reading the image folder {self.data}"}
+
     def data_options(self):
         """These flags as keyword arguments of
         `kerasbig.data.load_image_data` (add the `seed`)."""
