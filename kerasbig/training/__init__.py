@@ -9,7 +9,9 @@ too, one room per concern:
 - `run_folder`: claiming, resuming and reporting a run folder;
 - `fit`, `generative`, `accumulation`: training into a run folder;
 - `run`: argv → run → exit status (`start_run`, `run_script`), the only
-  place where an exception becomes an exit.
+  place where an exception becomes an exit;
+- `errors`, `requirements`: what a run raises, and the dependencies it
+  checks at the door (standard library, like `flags` and `configs`).
 """
 
 from kerasbig import _console
@@ -18,11 +20,14 @@ from kerasbig.training.configs import ImageDataConfig
 from kerasbig.training.configs import ModelParallelConfig
 from kerasbig.training.configs import RunConfig
 from kerasbig.training.configs import TrainingConfig
+from kerasbig.training.errors import RunInterrupted
+from kerasbig.training.errors import TrainingStopped
 from kerasbig.training.flags import add_run_flags
 from kerasbig.training.flags import answer_help
 from kerasbig.training.flags import option
 from kerasbig.training.flags import parse_config
 from kerasbig.training.flags import run_flags
+from kerasbig.training.requirements import check_dependencies
 
 # A program's --help needs its flags only (see kerasbig._console).
 if not _console.HELP_ONLY:
@@ -44,11 +49,8 @@ if not _console.HELP_ONLY:
     from kerasbig.training.generative import image_frechet_distance
     from kerasbig.training.generative import train_feature_classifier
     from kerasbig.training.run import Run
-    from kerasbig.training.run import check_dependencies
     from kerasbig.training.run import run_script
     from kerasbig.training.run import start_run
-    from kerasbig.training.run_folder import RunInterrupted
-    from kerasbig.training.run_folder import TrainingStopped
     from kerasbig.training.run_folder import abandon_run_folder
     from kerasbig.training.run_folder import explain_interruption
     from kerasbig.training.run_folder import progress_verbosity

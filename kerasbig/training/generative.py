@@ -10,7 +10,7 @@ from kerasbig.callbacks import GeneratorEMA
 from kerasbig.callbacks import SampleGrid
 from kerasbig.metrics import FrechetDistance
 from kerasbig.training.distributed import explain_worker_failure
-from kerasbig.training.run_folder import TrainingStopped
+from kerasbig.training.errors import TrainingStopped
 from kerasbig.training.run_folder import explain_interruption
 from kerasbig.training.run_folder import progress_verbosity
 from kerasbig.training.run_folder import run_callbacks

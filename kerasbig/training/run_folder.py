@@ -17,17 +17,7 @@ import numpy as np
 from kerasbig._version import __version__
 from kerasbig.callbacks import StopOnNaN
 from kerasbig.training.configs import DISTRIBUTION_FLAGS
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C in a run's training, with the epoch it stopped in and how
-    to resume it as its message (`explain_interruption`)."""
-
-
-class TrainingStopped(RuntimeError):
-    """Training stopped before its last epoch (a NaN loss: see
-    `kerasbig.callbacks.StopOnNaN`); the message says why and where the
-    last good model is."""
+from kerasbig.training.errors import RunInterrupted
 
 
 def run_callbacks(output_dir, backup=True, csv=True, nan_checkpoint=True):
