@@ -3,9 +3,9 @@
 Loads a Hugging Face model folder (`--model`: gpt2, llama, mistral or
 qwen2, with `CausalLM.from_pretrained`) and fine-tunes LoRA adapters on
 its attention projections with plain `model.fit()` (`--lora-rank 0`
-trains every weight), or trains a small model from scratch
-(`--from-scratch`). Text is tokenised with the folder's `tokenizer.json`
-(the `tokenizers` library), or as UTF-8 bytes when there is none.
+trains every weight), or, without `--model`, trains a small model from
+scratch. Text is tokenised with the folder's `tokenizer.json` (the
+`tokenizers` library), or as UTF-8 bytes when there is none.
 
 Data (`--data`): a `.txt` file (trained on all of it, in windows of
 `--sequence-length` tokens) or a `.jsonl` file of `{"prompt": ...,
@@ -13,24 +13,30 @@ Data (`--data`): a `.txt` file (trained on all of it, in windows of
 `--data` it trains on the Zen of Python, which ships with Python, so a
 run needs no network.
 
-    python -m kerasbig.recipes.causal_lm_finetune --smoke
-    python -m kerasbig.recipes.causal_lm_finetune --model Qwen2.5-0.5B \\
+    python -m kerasbig.recipes.causal_lm_finetune          # from scratch
+    python -m kerasbig.recipes.causal_lm_finetune --smoke  # seconds
+    # a local folder, e.g. from `hf download Qwen/Qwen2.5-0.5B
+    # --local-dir Qwen2.5-0.5B`:
+    python -m kerasbig.recipes.causal_lm_finetune --model ./Qwen2.5-0.5B \\
         --data train.jsonl --epochs 2 --export-litert
-    python -m kerasbig.recipes.causal_lm_finetune --from-scratch \\
-        --data book.txt --epochs 20
+    python -m kerasbig.recipes.causal_lm_finetune --data book.txt \\
+        --epochs 20
 
 With `--strategy model_parallel --mesh DATAxMODEL` (JAX) every weight
 is sharded over a mesh of devices (`kerasbig.distribute.layout_map`),
 for a model bigger than one device; the checkpoints load anywhere:
 
     XLA_FLAGS=--xla_force_host_platform_device_count=8 KERAS_BACKEND=jax \\
-        python -m kerasbig.recipes.causal_lm_finetune --from-scratch \\
+        python -m kerasbig.recipes.causal_lm_finetune \\
         --strategy model_parallel --mesh 2x4
 
 Outputs in --output-dir: model.keras (adapters merged), adapters.npz
 (LoRA), hugging_face/ (with --model: the merged model as a Hugging Face
-folder), best.keras, log.csv, tensorboard/, curves.png, metrics.json
-(test perplexity, a sample continuation) and, with
+folder with the tokenizer files, generation_config.json and the
+bos/eos ids, which AutoTokenizer and AutoModelForCausalLM load),
+best.keras, log.csv, tensorboard/, curves.png, metrics.json and
+report.md (test perplexity, a sample continuation, the export table)
+and, with
 --export-litert, lm_float32.tflite, lm_float16.tflite, lm_dynamic.tflite
 and lm_int8_weights.tflite (`to_litert_lm`, with size, agreement with Keras and
 tokens/s in the report). A killed run resumes from its last finished
@@ -42,6 +48,7 @@ import dataclasses
 import json
 import math
 import pathlib
+import shutil
 import time
 
 from kerasbig.training import ModelParallelConfig
@@ -57,11 +64,12 @@ from kerasbig.training import parse_config
 class Config(ModelParallelConfig, TrainingConfig):
     model: str = option(
         "",
-        "a Hugging Face model folder (config.json, safetensors, and "
-        "tokenizer.json for its tokens)",
+        "a local Hugging Face model folder (config.json, safetensors, and "
+        "tokenizer.json for its tokens); without it, a small model is "
+        "trained from scratch",
     )
     from_scratch: bool = option(
-        False, "train a small model from scratch instead of --model"
+        False, "say that no --model is used (the default without --model)"
     )
     data: str = option(
         "",
@@ -91,11 +99,11 @@ class Config(ModelParallelConfig, TrainingConfig):
         "comma-separated projections that get adapters (query, key, value, "
         "attention_output, gate, up, down)",
     )
-    num_layers: int = option(2, "blocks, --from-scratch", minimum=1)
-    hidden_dim: int = option(128, "model width, --from-scratch", minimum=8)
-    num_heads: int = option(4, "attention heads, --from-scratch", minimum=1)
+    num_layers: int = option(2, "blocks, from scratch", minimum=1)
+    hidden_dim: int = option(128, "model width, from scratch", minimum=8)
+    num_heads: int = option(4, "attention heads, from scratch", minimum=1)
     intermediate_dim: int = option(
-        256, "feed-forward width, --from-scratch", minimum=8
+        256, "feed-forward width, from scratch", minimum=8
     )
     prompt: str = option(
         "Beautiful is", "text the report continues, as a sample"
@@ -106,7 +114,6 @@ class Config(ModelParallelConfig, TrainingConfig):
 
 
 SMOKE = {
-    "from_scratch": True,
     "epochs": 1,
     "sequence_length": 32,
     "num_layers": 1,
@@ -319,6 +326,54 @@ def build_model(config, tokenizer, load_weights=True):
     )
 
 
+# The files of a Hugging Face folder that describe its tokenizer.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+)
+SPECIAL_IDS = ("bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def write_hugging_face_folder(model, source, target):
+    """The trained model as a complete Hugging Face folder: weights and
+    config (`save_pretrained`), `--model`'s special token ids and
+    tokenizer files, and `generation_config.json`, so that
+    `AutoTokenizer` and `AutoModelForCausalLM` load it."""
+    model.save_pretrained(target)
+    source_config = json.loads((source / "config.json").read_text())
+    special = {k: source_config[k] for k in SPECIAL_IDS if k in source_config}
+    config = json.loads((target / "config.json").read_text())
+    (target / "config.json").write_text(
+        json.dumps({**config, **special}, indent=2) + "\n"
+    )
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+    if (
+        not (target / "tokenizer_config.json").exists()
+        and (target / "tokenizer.json").exists()
+    ):
+        # A bare tokenizer.json: AutoTokenizer loads it as the fast
+        # tokenizer it is, not as the architecture's own class.
+        (target / "tokenizer_config.json").write_text(
+            json.dumps({"tokenizer_class": "PreTrainedTokenizerFast"}) + "\n"
+        )
+    if (source / "generation_config.json").is_file():
+        shutil.copyfile(
+            source / "generation_config.json",
+            target / "generation_config.json",
+        )
+    else:
+        (target / "generation_config.json").write_text(
+            json.dumps({**special, "_from_model_config": True}, indent=2) + "\n"
+        )
+
+
 def export_files(model, output_dir, config):
     """The on-device files (`to_litert_lm`), one per quantization, with
     what each weighs, agrees and runs at."""
@@ -351,10 +406,59 @@ def export_files(model, output_dir, config):
     return rows
 
 
+# Flags that apply to one mode only: LoRA to --model runs, the shape of a
+# new model to runs from scratch.
+LORA_FLAGS = ("lora_rank", "lora_alpha", "lora_targets")
+SCRATCH_FLAGS = ("num_layers", "hidden_dim", "num_heads", "intermediate_dim")
+
+
+def check_mode_flags(config):
+    """Refuses flags that do not apply to this run's mode, naming them."""
+    if config.model and config.from_scratch:
+        raise ValueError(
+            "--from-scratch trains a new model; --model loads one. Pass one "
+            f"of them. Received: --model {config.model} --from-scratch"
+        )
+    defaults = Config()
+    smoke = parse_config(Config, ["--smoke"], smoke=SMOKE)
+    unused = SCRATCH_FLAGS if config.model else LORA_FLAGS
+    given = [
+        f"--{name.replace('_', '-')} {getattr(config, name)}"
+        for name in unused
+        if getattr(config, name)
+        not in (
+            getattr(defaults, name),
+            getattr(smoke, name),
+        )
+    ]
+    if given:
+        mode = (
+            "a --model run (the model's own shape is used)"
+            if config.model
+            else "a run from scratch (LoRA adapts a --model)"
+        )
+        raise ValueError(f"{', '.join(given)} does not apply to {mode}")
+
+
+def export_table(rows):
+    """The on-device files as a Markdown table."""
+    lines = [
+        "| file | KB | agreement with Keras | prefill tok/s | decode tok/s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| lm_{name}.tflite | {row['bytes'] / 1024:.1f} | "
+        f"{row['agreement']:.1%} | {row['prefill_tokens_per_second']} | "
+        f"{row['decode_tokens_per_second']} |"
+        for name, row in rows.items()
+    ]
+    return "\n".join(lines)
+
+
 def dependencies(config):
     """The optional modules this run needs (`check_dependencies`)."""
     needs = {"matplotlib": "training curves"}
-    if config.model is not None:
+    if config.model:
         needs["safetensors"] = "--model's weights"
         needs["tokenizers"] = "--model's tokenizer.json"
     if config.export_litert:
@@ -365,12 +469,7 @@ def dependencies(config):
 def main(argv=None):
     config = parse_config(Config, argv, __doc__, smoke=SMOKE)
     check_dependencies(dependencies(config))
-    if bool(config.model) == config.from_scratch:
-        raise ValueError(
-            "pass either --model DIR (a Hugging Face folder) or "
-            f"--from-scratch. Received: --model {config.model!r}, "
-            f"--from-scratch {config.from_scratch}"
-        )
+    check_mode_flags(config)
     check_export_backend(config.export_litert)
     tokenizer = load_tokenizer(config)
     with start_run(
@@ -434,7 +533,9 @@ def main(argv=None):
             model = model.merge_lora()
             model.save(output_dir / "model.keras")
         if config.model:
-            model.save_pretrained(output_dir / "hugging_face")
+            write_hugging_face_folder(
+                model, pathlib.Path(config.model), output_dir / "hugging_face"
+            )
         prompt_ids = np.array(tokenizer.encode(config.prompt) or [0], "int32")
         room = model.max_sequence_length - len(prompt_ids)
         continuation = model.generate(
@@ -446,8 +547,13 @@ def main(argv=None):
                 continuation[len(prompt_ids) :]
             ),
         }
+        details = (
+            f"Sample: {config.prompt!r} -> "
+            f"{results['sample']['greedy_continuation']!r}"
+        )
         if config.export_litert:
             results["litert"] = export_files(model, output_dir, config)
+            details += "\n\n" + export_table(results["litert"])
         return write_report(
             output_dir,
             recipe="causal_lm_finetune",
@@ -456,6 +562,7 @@ def main(argv=None):
             results=results,
             distribution=run.distribution,
             summary=f"{len(test)} held-out sequences",
+            details=details,
         )
 
 

@@ -84,10 +84,25 @@ def test_hugging_face_model_with_its_tokenizer_and_lora(
         for name in adapters.files:
             if name.endswith("lora_kernel_b"):
                 assert np.abs(adapters[name]).max() > 0, name
-    # The merged model, as a Hugging Face folder transformers loads.
-    reloaded = transformers.AutoModelForCausalLM.from_pretrained(
-        out / "hugging_face"
+    # The merged model, as a complete Hugging Face folder: transformers
+    # loads the model and the tokenizer; the ids and modes are kept.
+    folder_out = out / "hugging_face"
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(folder_out)
+    tokens = transformers.AutoTokenizer.from_pretrained(folder_out)
+    assert (
+        tokens("Q: 3 plus 2? A:")["input_ids"]
+        == tokenizer.encode("Q: 3 plus 2? A:").ids
     )
+    source = json.loads((folder / "config.json").read_text())
+    written = json.loads((folder_out / "config.json").read_text())
+    for key in ("bos_token_id", "eos_token_id"):
+        assert written[key] == source[key]
+    # The checkpoint's own generation settings travel with it.
+    assert (folder_out / "generation_config.json").read_text() == (
+        folder / "generation_config.json"
+    ).read_text()
+    for path in folder_out.iterdir():
+        assert path.stat().st_mode & 0o644 == 0o644, path
     import keras
     import torch
 
@@ -167,10 +182,37 @@ def test_model_parallel_flags_get_one_clear_line(load_recipe, tmp_path, capsys):
         recipe.main([*run, "--strategy", "model_parallel", "--mesh", "2x4"])
 
 
-def test_model_or_from_scratch_is_required(load_recipe, tmp_path):
+@pytest.mark.backend_agnostic
+def test_no_flags_train_from_scratch_on_the_bundled_text(
+    load_recipe, check_report, tmp_path
+):
     recipe = load_recipe("causal_lm_finetune")
-    with pytest.raises(ValueError, match="pass either --model DIR"):
-        recipe.main(["--output-dir", str(tmp_path)])
+    report = recipe.main(["--output-dir", str(tmp_path)])
+    check_report(report, "causal_lm_finetune", tmp_path)
+    assert report["tokenizer"] == "bytes" and "lora" not in report
+    assert report["config"]["num_layers"] == 2  # the defaults, not smoke's
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--lora-targets", "query,key"], "--lora-targets query,key does "),
+        (["--lora-rank", "2"], "not apply to a run from scratch"),
+        (
+            ["--model", "m", "--num-layers", "3"],
+            "--num-layers 3 does not apply to a --model run",
+        ),
+        (["--model", "m", "--from-scratch"], "Pass one of them"),
+    ],
+)
+def test_flags_of_the_other_mode_are_refused(
+    load_recipe, tmp_path, flags, message
+):
+    recipe = load_recipe("causal_lm_finetune")
+    with pytest.raises(ValueError, match=message):
+        recipe.main([*flags, "--smoke", "--output-dir", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.full

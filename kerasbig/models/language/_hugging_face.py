@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import json
 import math
+import os
 import pathlib
 
 import keras
@@ -650,11 +651,20 @@ def save_weights(model, directory, model_type, max_shard_bytes):
         numpy_api.save_file(
             shards[0], str(directory / _SINGLE_FILE), metadata=metadata
         )
+        _readable(directory / _SINGLE_FILE)
         return
     weight_map = {}
     for number, shard in enumerate(shards, start=1):
         file_name = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
         numpy_api.save_file(shard, str(directory / file_name), metadata)
+        _readable(directory / file_name)
         weight_map.update(dict.fromkeys(shard, file_name))
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
     (directory / _INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+
+
+def _readable(path):
+    """Gives `path` the mode a new file gets (safetensors writes 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
