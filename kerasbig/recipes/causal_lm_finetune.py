@@ -86,9 +86,9 @@ class Config(ModelParallelConfig, TrainingConfig):
     validation_fraction: float = option(
         0.1,
         "share of the sequences held out for validation, and again for the "
-        "test perplexity",
+        "test perplexity (so below 0.5)",
         greater_than=0,
-        less_than=1,
+        less_than=0.5,
     )
     lora_rank: int = option(
         8, "LoRA rank with --model; 0 trains every weight", minimum=0
@@ -280,8 +280,9 @@ def sequences(config, tokenizer, replicas=1):
     if len(x) < 2 * held + 1:
         raise ValueError(
             f"--data: {len(x)} sequences; at least {2 * held + 1} are "
-            f"needed (training, and {held} each for validation and test). "
-            "Lower --sequence-length or add data"
+            f"needed (training, and {held} each for validation and test "
+            f"at --validation-fraction {config.validation_fraction}). Lower "
+            "--sequence-length or --validation-fraction, or add data"
         )
     order = np.random.default_rng(config.seed).permutation(len(x))
     train = order[2 * held :]

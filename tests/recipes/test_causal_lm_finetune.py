@@ -282,3 +282,15 @@ def test_a_model_parallel_run_resumes_and_loads_on_one_device(
     model = keras.saving.load_model(tmp_path / "killed" / "model.keras")
     loss = model.evaluate(x[test], y[test], batch_size=8, verbose=0)
     np.testing.assert_allclose(loss, resumed["test_loss"], rtol=1e-5)
+
+
+@pytest.mark.backend_agnostic
+def test_a_validation_fraction_that_leaves_no_training_names_its_flag(
+    load_recipe, tmp_path, capsys
+):
+    recipe = load_recipe("causal_lm_finetune")
+    with pytest.raises(SystemExit):
+        recipe.main(["--validation-fraction", "0.6", "--output-dir", "x"])
+    assert "argument --validation-fraction: expected a value > 0 and < 0.5" in (
+        capsys.readouterr().err
+    )
