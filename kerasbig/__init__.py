@@ -12,7 +12,7 @@ from kerasbig._version import __version__
 # A program's --help prints its flags and exits: nothing else loads (see
 # _console). Command-line programs (python -m kerasbig.recipes.<name>)
 # start quiet; a program that imports kerasbig is never affected.
-if not _console.HELP_ONLY:
+if not _console.DEFER:
     _console.quiet_import.start()
     try:
         _console.quiet_import.preload_tensorflow()
@@ -32,6 +32,11 @@ if not _console.HELP_ONLY:
         _console.quiet_import.finish(failed=True)
         raise
     _console.quiet_import.finish()
+else:
+
+    def __getattr__(name):  # a program before its flags parsed
+        return _console.load_deferred(__name__, name)
+
 
 __all__ = [
     "__version__",

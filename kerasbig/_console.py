@@ -59,6 +59,47 @@ def help_requested(argv=None, orig_argv=None, environ=None):
 HELP_ONLY = help_requested()
 """True in a kerasbig program run with `--help`: nothing needs Keras."""
 
+DEFER = HELP_ONLY or launched_as_program()
+"""True in a kerasbig program until its flags are parsed (`answer_help`,
+which then calls `load_keras`): kerasbig's packages hold back what needs
+Keras, so that a flag error is one line in a fraction of a second."""
+
+
+def load_keras():
+    """Ends the deferral of a program whose flags parsed: imports Keras
+    (and TensorFlow, see `_QuietImport.preload_tensorflow`) with stderr
+    set aside, as `import kerasbig` does in any other process."""
+    global DEFER
+    DEFER = False
+    quiet_import.start()
+    try:
+        quiet_import.preload_tensorflow()
+        import keras  # noqa: F401
+    except BaseException:
+        quiet_import.finish(failed=True)
+        raise
+    quiet_import.finish()
+
+
+def load_deferred(package, name):
+    """The body of a package's module `__getattr__` (PEP 562) while its
+    heavy imports are held back (`DEFER`): runs the package's `__init__`
+    again without deferral, then returns `name` from it."""
+    missing = AttributeError(f"module {package!r} has no attribute {name!r}")
+    if HELP_ONLY or name.startswith("__"):
+        raise missing
+    # `from package import submodule` asks here first: let Python import
+    # the submodule itself.
+    if importlib.util.find_spec(f"{package}.{name}") is not None:
+        raise missing
+    if DEFER:
+        load_keras()
+    module = importlib.reload(sys.modules[package])
+    try:
+        return module.__dict__[name]
+    except KeyError:
+        raise missing from None
+
 
 class _QuietImport:
     """Sets the process's stderr (file descriptor 2) aside while Keras and

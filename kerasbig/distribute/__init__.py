@@ -6,7 +6,7 @@ sharded over a JAX device mesh (`layout_map`, `model_parallel`)."""
 from kerasbig import _console
 from kerasbig.distribute.choices import STRATEGIES
 
-if not _console.HELP_ONLY:  # a program's --help needs STRATEGIES only
+if not _console.DEFER:
     from kerasbig.distribute.layouts import layout_map
     from kerasbig.distribute.strategy import LocalStrategy
     from kerasbig.distribute.strategy import describe
@@ -15,6 +15,11 @@ if not _console.HELP_ONLY:  # a program's --help needs STRATEGIES only
     from kerasbig.distribute.strategy import per_replica_batch_size
     from kerasbig.distribute.strategy import strategy
     from kerasbig.distribute.strategy import worker_index
+else:
+
+    def __getattr__(name):  # a program before its flags parsed
+        return _console.load_deferred(__name__, name)
+
 
 __all__ = [
     "STRATEGIES",

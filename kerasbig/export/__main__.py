@@ -107,6 +107,7 @@ answer_help(Config, DESCRIPTION, program=PROGRAM)  # before Keras loads
 import keras
 import numpy as np
 
+from kerasbig._console import native_output_to
 from kerasbig.export.to_litert import to_litert
 from kerasbig.training.flags import parse_config
 from kerasbig.training.run import run_script
@@ -194,18 +195,20 @@ def main(argv=None):
         importlib.import_module(module)
     model = _with_inputs(keras.saving.load_model(config.model), config)
     try:
-        exported = to_litert(
-            model,
-            config.output,
-            quantization=_QUANTIZATIONS[config.quantization],
-            representative_data=_arrays(
-                "--representative-data", config.representative_data, model
-            ),
-            builtins_only=not config.allow_flex,
-            verify_data=_arrays("--verify-data", config.verify_data, model),
-            tolerance=config.tolerance,
-            sparse=config.sparse,
-        )
+        # LiteRT's and the converter's own lines: shown with --verbose.
+        with native_output_to(os.devnull):
+            exported = to_litert(
+                model,
+                config.output,
+                quantization=_QUANTIZATIONS[config.quantization],
+                representative_data=_arrays(
+                    "--representative-data", config.representative_data, model
+                ),
+                builtins_only=not config.allow_flex,
+                verify_data=_arrays("--verify-data", config.verify_data, model),
+                tolerance=config.tolerance,
+                sparse=config.sparse,
+            )
     except ValueError as error:
         raise ValueError(_in_flags(str(error))) from error
     print(

@@ -30,7 +30,7 @@ from kerasbig.training.flags import run_flags
 from kerasbig.training.requirements import check_dependencies
 
 # A program's --help needs its flags only (see kerasbig._console).
-if not _console.HELP_ONLY:
+if not _console.DEFER:
     from kerasbig.training.accumulation import ApplyLeftoverGradients
     from kerasbig.training.accumulation import PerUpdateSchedule
     from kerasbig.training.accumulation import accumulate_gradients
@@ -58,6 +58,11 @@ if not _console.HELP_ONLY:
     from kerasbig.training.run_folder import start_run_folder
     from kerasbig.training.run_folder import write_json
     from kerasbig.training.run_folder import write_report
+else:
+
+    def __getattr__(name):  # a program before its flags parsed
+        return _console.load_deferred(__name__, name)
+
 
 __all__ = [
     "ApplyLeftoverGradients",

@@ -334,15 +334,17 @@ def parse_config(
 
 
 def answer_help(config_class, description=None, smoke=None, program=None):
-    """Answers `--help` of a kerasbig program before it loads Keras.
+    """Answers `--help` and flag errors of a kerasbig program before it
+    loads Keras.
 
     A recipe calls it right after its config, before importing Keras:
     when the program was run with `--help` (or `-h`), it prints the flags
     `parse_config` takes (same arguments) and exits, in a fraction of a
-    second instead of the seconds TensorFlow takes to load. Otherwise, and
-    in any process that is not one of kerasbig's programs
-    (`python -m kerasbig.recipes.<name>`, `recipes/<name>.py`), it
-    returns at once.
+    second instead of the seconds TensorFlow takes to load; a flag error
+    exits as fast, with its one line. Otherwise it loads Keras (quietly)
+    and returns. In any process that is not one of kerasbig's programs
+    (`python -m kerasbig.recipes.<name>`, `recipes/<name>.py`,
+    `python -m kerasbig.export`) it returns at once.
 
     Example:
 
@@ -353,6 +355,7 @@ def answer_help(config_class, description=None, smoke=None, program=None):
         ...     epochs: int = option(10, "passes over the data", minimum=1)
         >>> answer_help(Config, "Trains a model.")  # not a --help run
     """
-    if _console.HELP_ONLY:
-        # argparse prints the help and exits (or exits on a flag error).
+    if _console.DEFER:
+        # argparse prints the help and exits, or exits on a flag error.
         parse_config(config_class, None, description, smoke, program)
+        _console.load_keras()

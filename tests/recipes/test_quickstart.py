@@ -68,13 +68,22 @@ def test_help_explains_every_flag(run_recipe_script):
 
 
 @pytest.mark.backend_agnostic
-def test_a_flag_error_is_one_line(run_recipe_script):
-    # No usage dump, and no TensorFlow start-up lines (absl prints them
-    # before any log level applies; kerasbig._console sets stderr aside
-    # while Keras loads).
-    done = run_recipe_script("quickstart", "--epochs", "0", check=False)
+def test_a_flag_error_is_one_line_before_keras_loads():
+    # No usage dump, no TensorFlow start-up lines, and Keras never
+    # imported: the flags are parsed first (answer_help).
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m"]
+        + ["kerasbig.recipes.quickstart", "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+    lines = done.stderr.strip().splitlines()
+    imported = [line.split("|")[-1].strip() for line in lines if "|" in line]
+    assert "kerasbig.training.flags" in imported
+    assert not [name for name in imported if name.split(".")[0] == "keras"]
+    assert [line for line in lines if "|" not in line] == [
         "quickstart.py: error: argument --epochs: expected a value >= 1; "
         "received 0 (see --help)"
     ]
