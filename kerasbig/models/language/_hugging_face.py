@@ -231,6 +231,7 @@ _IRRELEVANT = {
     "dropout",
     "attention_dropout",
     "flash_attention",
+    "remat",  # recomputes in training; the outputs are the same
     *KERNEL_OPTION_NAMES,
 }
 
@@ -335,7 +336,21 @@ def _rope_config(settings):
         parameters.update(
             rope_type="linear", factor=settings["rotary_scaling_factor"]
         )
-    return {"rope_parameters": parameters}
+    # transformers 5 reads `rope_parameters`; transformers 4, vLLM and
+    # llama.cpp's converter read top-level `rope_theta` and `rope_scaling`
+    # (None by default; "type" in old readers, "rope_type" in newer ones)
+    # and fall back to theta 10000 without them.
+    scaling = {k: v for k, v in parameters.items() if k != "rope_theta"}
+    legacy_scaling = (
+        None
+        if scaling["rope_type"] == "default"
+        else {"type": scaling["rope_type"], **scaling}
+    )
+    return {
+        "rope_parameters": parameters,
+        "rope_theta": parameters["rope_theta"],
+        "rope_scaling": legacy_scaling,
+    }
 
 
 @dataclasses.dataclass

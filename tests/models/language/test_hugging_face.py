@@ -4,6 +4,7 @@ active Keras backend (the reference runs on PyTorch)."""
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -191,6 +192,56 @@ def test_save_pretrained_loads_in_transformers_with_the_same_logits(
     )
     config = json.loads((written / "config.json").read_text())
     assert config["model_type"] == kind
+
+
+@needs_transformers
+def test_a_remat_model_saves(tmp_path):
+    # remat is a training switch: it never blocks a save.
+    keras.utils.set_random_seed(0)
+    model = CausalLM(
+        vocabulary_size=VOCABULARY,
+        max_sequence_length=16,
+        num_layers=1,
+        hidden_dim=16,
+        num_heads=2,
+        intermediate_dim=32,
+        remat=True,
+    )
+    model.save_pretrained(tmp_path)
+    ids = _ids((1, 6))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(CausalLM.from_pretrained(tmp_path)(ids)),
+        ops.convert_to_numpy(model(ids)),
+        atol=1e-6,
+    )
+
+
+@needs_transformers
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("kind", ["llama", "llama_linear_rope", "qwen2"])
+def test_configs_carry_the_rope_keys_transformers_4_readers_use(
+    kind, checkpoint, tmp_path
+):
+    # transformers 4, vLLM and llama.cpp's converter read top-level
+    # rope_theta and rope_scaling; without them they fall back to 10000.
+    folder, reference = checkpoint(kind)
+    CausalLM.from_pretrained(folder).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    parameters = reference.config.rope_parameters
+    assert config["rope_theta"] == parameters["rope_theta"]
+    kind_of_rope = parameters["rope_type"]
+    if kind_of_rope == "default":
+        assert config["rope_scaling"] is None
+    else:
+        scaling = config["rope_scaling"]
+        assert scaling["type"] == scaling["rope_type"] == kind_of_rope
+        for key, value in parameters.items():
+            if key != "rope_theta":
+                assert scaling[key] == value, key
+    # transformers 5 reads the same rotary settings back (it merges the
+    # legacy "type" key into them).
+    read = transformers.AutoConfig.from_pretrained(tmp_path).rope_parameters
+    assert {k: v for k, v in read.items() if k != "type"} == parameters
 
 
 @needs_transformers
