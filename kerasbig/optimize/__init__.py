@@ -3,10 +3,16 @@
 `prune_low_magnitude` wraps layers in `PruneLowMagnitude`, `fit()` with
 the `UpdatePruningStep` callback prunes them on a `PruningSchedule`,
 `strip_pruning` bakes the zeros into a plain model, `sparsity_report`
-measures them. `quantize_aware` prepares a model for quantization-aware
-training whose LiteRT conversion is fully int8.
+measures them. `cluster_weights` keeps `k` distinct values per kernel,
+trained by `fit()`, and `strip_clustering` bakes them in.
+`quantize_aware` prepares a model for quantization-aware training whose
+LiteRT conversion is fully int8.
 """
 
+from kerasbig.optimize.cluster_weights import CENTROID_INITS
+from kerasbig.optimize.cluster_weights import ClusterWeights
+from kerasbig.optimize.cluster_weights import cluster_weights
+from kerasbig.optimize.cluster_weights import strip_clustering
 from kerasbig.optimize.prunable_layer import PrunableLayer
 from kerasbig.optimize.prune_low_magnitude import PruneLowMagnitude
 from kerasbig.optimize.prune_low_magnitude import prune_low_magnitude
@@ -23,6 +29,10 @@ from kerasbig.optimize.strip_pruning import strip_pruning
 from kerasbig.optimize.update_pruning_step import UpdatePruningStep
 
 __all__ = [
+    "CENTROID_INITS",
+    "ClusterWeights",
+    "cluster_weights",
+    "strip_clustering",
     "ConstantSparsity",
     "PolynomialDecay",
     "PrunableLayer",
