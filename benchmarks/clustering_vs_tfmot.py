@@ -16,12 +16,12 @@ the median epoch after the first), and the ratios.
 
 import argparse
 import gzip
-import os
 import sys
 import time
 
 from pruning_vs_tfmot import EpochTimes
 from pruning_vs_tfmot import build
+from pruning_vs_tfmot import dense_start
 
 
 def parse_args():
@@ -53,38 +53,17 @@ def distinct_values(weights):
 
 def main():
     args = parse_args()
-    os.environ["KERAS_BACKEND"] = "tensorflow"
+    tfmot, tf_keras, data, dense = dense_start(
+        args, "benchmarks/clustering_vs_tfmot.py"
+    )
     import keras
     import numpy as np
     import tensorflow as tf
 
     import kerasbig.optimize as kb
-    from kerasbig._optional import import_optional
-    from kerasbig.data import load_digits
     from kerasbig.export import converter
 
-    tfmot = import_optional(
-        "tensorflow_model_optimization", "benchmarks/clustering_vs_tfmot.py"
-    )
-    tf_keras = import_optional("tf_keras", "benchmarks/clustering_vs_tfmot.py")
-
-    (x_train, y_train), (x_test, y_test) = load_digits(
-        image_size=args.image_size, seed=args.seed
-    )
-    keras.utils.set_random_seed(args.seed)
-    dense = keras.Sequential(build(keras.layers, args.image_size))
-    dense.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    dense.fit(
-        x_train,
-        y_train,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        verbose=0,
-    )
+    (x_train, y_train), (x_test, y_test) = data
     dense_accuracy = dense.evaluate(x_test, y_test, verbose=0)[1]
     dense_gzip = gzipped(converter.convert_model(dense))
     results = {}

@@ -78,22 +78,18 @@ def kernel_sparsity(weights):
     return zeros / sum(k.size for k in kernels)
 
 
-def main():
-    args = parse_args()
+def dense_start(args, script):
+    """What both sides start from: the digits, and the dense CNN trained
+    in Keras 3 for `args.epochs` (TensorFlow backend); tfmot and tf-keras
+    imported for `script`."""
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import keras
-    import numpy as np
-    import tensorflow as tf
 
-    import kerasbig.optimize as kb
     from kerasbig._optional import import_optional
     from kerasbig.data import load_digits
 
-    tfmot = import_optional(
-        "tensorflow_model_optimization", "benchmarks/pruning_vs_tfmot.py"
-    )
-    tf_keras = import_optional("tf_keras", "benchmarks/pruning_vs_tfmot.py")
-
+    tfmot = import_optional("tensorflow_model_optimization", script)
+    tf_keras = import_optional("tf_keras", script)
     (x_train, y_train), (x_test, y_test) = load_digits(
         image_size=args.image_size, seed=args.seed
     )
@@ -111,6 +107,22 @@ def main():
         epochs=args.epochs,
         verbose=0,
     )
+    data = (x_train, y_train), (x_test, y_test)
+    return tfmot, tf_keras, data, dense
+
+
+def main():
+    args = parse_args()
+    tfmot, tf_keras, data, dense = dense_start(
+        args, "benchmarks/pruning_vs_tfmot.py"
+    )
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import kerasbig.optimize as kb
+
+    (x_train, y_train), (x_test, y_test) = data
     dense_accuracy = dense.evaluate(x_test, y_test, verbose=0)[1]
 
     steps = int(np.ceil(len(x_train) / args.batch_size)) * args.prune_epochs

@@ -22,3 +22,37 @@ def copy_layer(layer):
         copy.build_from_config(build_config)
     copy.set_weights(layer.get_weights())
     return copy
+
+
+def clone_with_wrappers(model, owner, wrap, layers=None, recurse=None):
+    """A copy of the Sequential or functional `model` with each layer
+    `wrap(copy, original, chosen)` returns in its place (the copy, a
+    wrapper around it, or a raise); `chosen` says whether `layers` (names
+    or layers) names it, or None when `layers` is None. Nested graph
+    models go through `recurse(nested)`. The weights are copied; `model`
+    is left as it is. `owner` names the caller in errors."""
+    if not is_graph_model(model):
+        raise ValueError(
+            f"{owner}: only Sequential and functional models can be cloned "
+            "with wrappers; for a subclassed model, wrap its layers where "
+            f"you build them. Received: {type(model).__name__} {model.name!r}"
+        )
+    names = None
+    if layers is not None:
+        names = {x if isinstance(x, str) else x.name for x in layers}
+        unknown = names - {layer.name for layer in model.layers}
+        if unknown:
+            raise ValueError(
+                f"{owner}: no layers named {sorted(unknown)} in "
+                f"{model.name!r}. Received: layers={sorted(names)}"
+            )
+
+    def clone(layer):
+        if is_graph_model(layer) and recurse is not None:
+            return recurse(layer)
+        copy = copy_layer(layer)
+        if copy is layer:
+            return copy
+        return wrap(copy, layer, None if names is None else layer.name in names)
+
+    return keras.models.clone_model(model, clone_function=clone)

@@ -8,6 +8,7 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig.ops import call_with_values
+from kerasbig.optimize._layers import clone_with_wrappers
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
 
@@ -351,32 +352,13 @@ def cluster_weights(
     }
     if not isinstance(to_cluster, keras.Model):
         return ClusterWeights(to_cluster, **options)
-    if not is_graph_model(to_cluster):
-        raise ValueError(
-            "cluster_weights: only Sequential and functional models can be "
-            "cloned with clustering wrappers; for a subclassed model, wrap "
-            "its layers with ClusterWeights where you build them. "
-            f"Received: {type(to_cluster).__name__} {to_cluster.name!r}"
-        )
-    chosen = None
-    if layers is not None:
-        chosen = {x if isinstance(x, str) else x.name for x in layers}
-        unknown = chosen - {layer.name for layer in to_cluster.layers}
-        if unknown:
-            raise ValueError(
-                f"cluster_weights: no layers named {sorted(unknown)} in "
-                f"{to_cluster.name!r}. Received: layers={sorted(chosen)}"
-            )
 
-    def clone(layer):
-        if is_graph_model(layer):
-            return cluster_weights(layer, **options, layers=layers)
-        copy = copy_layer(layer)
-        if copy is layer or (chosen is not None and layer.name not in chosen):
+    def wrap(copy, layer, chosen):
+        if chosen is False:
             return copy
         if _clusterable_weight(copy)[1] is not None:
             return ClusterWeights(copy, **options)
-        if chosen is not None:
+        if chosen:
             raise ValueError(
                 f"cluster_weights: {type(layer).__name__} {layer.name!r} has "
                 "no kernel to cluster (a kernel, depthwise_kernel or "
@@ -384,7 +366,15 @@ def cluster_weights(
             )
         return copy
 
-    return keras.models.clone_model(to_cluster, clone_function=clone)
+    return clone_with_wrappers(
+        to_cluster,
+        "cluster_weights",
+        wrap,
+        layers,
+        recurse=lambda nested: cluster_weights(
+            nested, **options, layers=layers
+        ),
+    )
 
 
 def strip_clustering(model):

@@ -6,8 +6,7 @@ from keras import ops
 from kerasbig import _validation as checks
 from kerasbig.ops import call_with_values
 from kerasbig.optimize import _masks
-from kerasbig.optimize._layers import copy_layer
-from kerasbig.optimize._layers import is_graph_model
+from kerasbig.optimize._layers import clone_with_wrappers
 from kerasbig.optimize.prunable_layer import PrunableLayer
 from kerasbig.optimize.pruning_schedule import ConstantSparsity
 from kerasbig.optimize.pruning_schedule import PruningSchedule
@@ -392,36 +391,25 @@ def prune_low_magnitude(
     }
     if not isinstance(to_prune, keras.Model):
         return PruneLowMagnitude(to_prune, **options)
-    if not is_graph_model(to_prune):
-        raise ValueError(
-            "prune_low_magnitude: only Sequential and functional models can "
-            "be cloned with pruning wrappers; for a subclassed model, wrap "
-            "its layers with PruneLowMagnitude where you build them. "
-            f"Received: {type(to_prune).__name__} {to_prune.name!r}"
-        )
-    chosen = None
-    if layers is not None:
-        chosen = {x if isinstance(x, str) else x.name for x in layers}
-        unknown = chosen - {layer.name for layer in to_prune.layers}
-        if unknown:
-            raise ValueError(
-                f"prune_low_magnitude: no layers named {sorted(unknown)} in "
-                f"{to_prune.name!r}. Received: layers={sorted(chosen)}"
-            )
 
-    def clone(layer):
-        if is_graph_model(layer):
-            return prune_low_magnitude(layer, **options, layers=layers)
-        copy = copy_layer(layer)
-        if copy is layer or (chosen is not None and layer.name not in chosen):
+    def wrap(copy, layer, chosen):
+        if chosen is False:
             return copy
         if _is_prunable(layer):
             return PruneLowMagnitude(copy, **options)
-        if chosen is not None or _has_prunable_weights(layer):
+        if chosen or _has_prunable_weights(layer):
             raise ValueError(
                 _cannot_prune("prune_low_magnitude", layer)
                 + " Pass `layers=[...]` to prune only some layers."
             )
         return copy
 
-    return keras.models.clone_model(to_prune, clone_function=clone)
+    return clone_with_wrappers(
+        to_prune,
+        "prune_low_magnitude",
+        wrap,
+        layers,
+        recurse=lambda nested: prune_low_magnitude(
+            nested, **options, layers=layers
+        ),
+    )
