@@ -5,7 +5,8 @@ qwen2, with `CausalLM.from_pretrained`) and fine-tunes LoRA adapters on
 its attention projections with plain `model.fit()` (`--lora-rank 0`
 trains every weight), or, without `--model`, trains a small model from
 scratch. Text is tokenised with the folder's `tokenizer.json` (the
-`tokenizers` library), or as UTF-8 bytes when there is none.
+`tokenizers` library); a folder without one is refused unless
+`--byte-tokens` asks for UTF-8 byte ids (from scratch they are bytes).
 
 Data (`--data`): a `.txt` file (trained on all of it, in windows of
 `--sequence-length` tokens) or a `.jsonl` file of `{"prompt": ...,
@@ -70,6 +71,11 @@ class Config(ModelParallelConfig, TrainingConfig):
     )
     from_scratch: bool = option(
         False, "say that no --model is used (the default without --model)"
+    )
+    byte_tokens: bool = option(
+        False,
+        "with a --model folder that has no tokenizer.json: train on UTF-8 "
+        "byte ids (0-255) instead of refusing",
     )
     data: str = option(
         "",
@@ -174,12 +180,27 @@ class FolderTokenizer:
 
 
 def load_tokenizer(config):
-    if (
-        config.model
-        and (pathlib.Path(config.model) / "tokenizer.json").is_file()
-    ):
-        return FolderTokenizer(pathlib.Path(config.model) / "tokenizer.json")
-    return ByteTokenizer()
+    """The folder's `tokenizer.json`; UTF-8 bytes from scratch, or for a
+    folder without a tokenizer only when `--byte-tokens` says so (a
+    checkpoint trained on other ids would learn nonsense silently)."""
+    if not config.model:
+        return ByteTokenizer()
+    folder = pathlib.Path(config.model)
+    if (folder / "tokenizer.json").is_file():
+        return FolderTokenizer(folder / "tokenizer.json")
+    if config.byte_tokens:
+        return ByteTokenizer()
+    found = (
+        "only a SentencePiece tokenizer.model, which this recipe cannot "
+        "read yet (convert it to tokenizer.json with transformers' "
+        "AutoTokenizer(...).save_pretrained)"
+        if (folder / "tokenizer.model").is_file()
+        else "no tokenizer.json"
+    )
+    raise ValueError(
+        f"--model: {folder} has {found}; pass --byte-tokens to train it "
+        "on UTF-8 byte ids instead (ids 0-255 of its vocabulary)"
+    )
 
 
 def zen_of_python():

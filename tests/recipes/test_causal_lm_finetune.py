@@ -294,3 +294,24 @@ def test_a_validation_fraction_that_leaves_no_training_names_its_flag(
     assert "argument --validation-fraction: expected a value > 0 and < 0.5" in (
         capsys.readouterr().err
     )
+
+
+@requires(transformers, "transformers torch")
+@pytest.mark.backend_agnostic
+def test_a_folder_without_tokenizer_json_is_refused_unless_byte_tokens(
+    load_recipe, tmp_path
+):
+    # A Llama 2 / Mistral folder ships tokenizer.model only: training on
+    # byte ids against its 32k vocabulary would be silently wrong.
+    folder = tmp_path / "llama"
+    save_tiny_llama(folder, 300, max_position_embeddings=128)
+    (folder / "tokenizer.model").write_bytes(b"sentencepiece")
+    recipe = load_recipe("causal_lm_finetune")
+    flags = ["--model", str(folder), "--smoke", "--sequence-length", "16"]
+    with pytest.raises(ValueError, match="only a SentencePiece tokenizer.m"):
+        recipe.main([*flags, "--output-dir", str(tmp_path / "a")])
+    assert not (tmp_path / "a").exists()
+    report = recipe.main(
+        [*flags, "--byte-tokens", "--output-dir", str(tmp_path / "b")]
+    )
+    assert report["tokenizer"] == "bytes"
