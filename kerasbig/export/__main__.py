@@ -108,6 +108,7 @@ import keras
 import numpy as np
 
 from kerasbig._console import native_output_to
+from kerasbig._layer_walk import nested_layers
 from kerasbig.export.to_litert import to_litert
 from kerasbig.training.flags import parse_config
 from kerasbig.training.run import run_script
@@ -183,6 +184,23 @@ def _with_inputs(model, config):
     return keras.Model(inputs, model(inputs), name=model.name)
 
 
+def _without_training_wrappers(model):
+    """`model` with pruning and clustering wrappers stripped (what
+    `strip_pruning` and `strip_clustering` leave), so that a model saved
+    in the middle of compression converts as the plain model it trains."""
+    from kerasbig.optimize import ClusterWeights
+    from kerasbig.optimize import PruneLowMagnitude
+    from kerasbig.optimize import strip_clustering
+    from kerasbig.optimize import strip_pruning
+
+    kinds = {type(layer) for layer in nested_layers(model)}
+    if PruneLowMagnitude in kinds:
+        model = strip_pruning(model)
+    if ClusterWeights in kinds:
+        model = strip_clustering(model)
+    return model
+
+
 def main(argv=None):
     config = parse_config(Config, argv, DESCRIPTION, program=PROGRAM)
     if keras.backend.backend() != "tensorflow":
@@ -193,7 +211,8 @@ def main(argv=None):
         os.execve(sys.executable, command, environment)
     for module in config.modules:
         importlib.import_module(module)
-    model = _with_inputs(keras.saving.load_model(config.model), config)
+    model = keras.saving.load_model(config.model)
+    model = _with_inputs(_without_training_wrappers(model), config)
     try:
         # LiteRT's and the converter's own lines: shown with --verbose.
         with native_output_to(os.devnull):

@@ -66,3 +66,35 @@ def test_a_bad_flag_value_names_the_flag(cli, capsys):
     assert "argument --tolerance: expected a value > 0" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.tensorflow_only
+def test_pruned_and_clustered_files_convert_as_their_plain_models(
+    cli, tmp_path
+):
+    from kerasbig.optimize import ConstantSparsity
+    from kerasbig.optimize import cluster_weights
+    from kerasbig.optimize import prune_low_magnitude
+    from kerasbig.optimize import strip_clustering
+    from kerasbig.optimize import strip_pruning
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6)])
+    x = np.random.default_rng(0).random((4, 8)).astype("float32")
+    wrapped = {
+        "clustered": (cluster_weights(model, 3), strip_clustering),
+        "pruned": (
+            prune_low_magnitude(model, ConstantSparsity(0.5, 0)),
+            strip_pruning,
+        ),
+    }
+    for name, (saved, strip) in wrapped.items():
+        saved.save(tmp_path / f"{name}.keras")
+        exported = cli.main(
+            [str(tmp_path / f"{name}.keras"), str(tmp_path / f"{name}.tflite")]
+        )
+        # The wrappers' gathers and masks are gone: one dense layer.
+        compute = [op for op in exported.ops if op != "DELEGATE"]
+        assert compute == ["FULLY_CONNECTED"], (name, exported.ops)
+        np.testing.assert_allclose(
+            exported.predict(x), strip(saved).predict(x, verbose=0), atol=1e-5
+        )
