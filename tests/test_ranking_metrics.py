@@ -62,6 +62,46 @@ def test_ranks_equal_a_brute_force_count(rank_type):
     )
 
 
+@pytest.mark.parametrize("rank_type", RANK_TYPES)
+def test_non_finite_scores_rank_last(rank_type):
+    # A diverged model must not report MRR 1.0: a NaN or infinite true
+    # score ranks below every counted candidate, and a non-finite other
+    # candidate never outranks the true answer.
+    scores = np.array(
+        [
+            [np.nan, 0.5, 0.2, 0.1],
+            [np.inf, 0.5, 0.2, 0.1],
+            [0.3, np.nan, np.inf, -np.inf],
+            [0.3, 0.9, 0.2, 0.1],
+        ],
+        "float32",
+    )
+    mask = np.zeros((4, 4), bool)
+    mask[0, 3] = True  # filtered: not counted
+    got = ops.convert_to_numpy(ranks(scores, [0, 0, 0, 0], mask, rank_type))
+    np.testing.assert_array_equal(got, [3.0, 4.0, 1.0, 2.0])
+
+
+def test_a_diverged_model_warns_once():
+    from kerasbig.graph import KnowledgeGraph
+    from kerasbig.metrics import link_prediction_metrics
+
+    class Diverged:
+        def score_candidates(self, triples, target):
+            return np.full((len(triples), 3), np.nan, "float32")
+
+    triples = np.array([[0, 0, 1], [1, 0, 2], [2, 0, 0]], "int32")
+    graph = KnowledgeGraph(["a", "b", "c"], ["r"], triples, triples, triples)
+    with pytest.warns(RuntimeWarning, match="NaN or infinite") as caught:
+        result = link_prediction_metrics(Diverged(), graph)
+    ours = [w for w in caught if "NaN or infinite" in str(w.message)]
+    assert len(ours) == 1  # once, for all the batches and directions
+    # Each query has one answer among 3 candidates: every NaN true score
+    # ranks 3rd (before, NaN outranked nothing and ranked 1st: MRR 1.0).
+    assert result["both"]["mrr"] == pytest.approx(1 / 3)
+    assert result["both"]["hits@1"] == 0.0
+
+
 def test_metrics_of_known_ranks():
     values = np.array([1.0, 1.5, 3.0, 10.0, 11.0])
     assert rank_metrics(values) == pytest.approx(

@@ -2,6 +2,8 @@
 all candidates (filtered, ties ranked as PyKEEN ranks them), then MRR and
 Hits@k."""
 
+import warnings
+
 import numpy as np
 from keras import ops
 
@@ -22,7 +24,9 @@ def ranks(scores, targets, filter_mask=None, rank_type="realistic"):
     scores every candidate alike gets no credit). `filter_mask` marks
     candidates to leave out, the other known true answers of the filtered
     setting (Bordes et al. 2013); the true candidate itself always
-    counts. Scores must be finite: a NaN score never outranks another.
+    counts. A NaN or infinite score ranks last: a true answer's puts it
+    below every other candidate (a diverged model scores nothing), and
+    another candidate's never outranks the true answer.
 
     Runs in `keras.ops` on any backend, inside compiled functions too.
 
@@ -47,6 +51,9 @@ def ranks(scores, targets, filter_mask=None, rank_type="realistic"):
         >>> filtered = np.array([[True, False, False, False]])
         >>> ops.convert_to_numpy(ranks(scores, [1], filtered)).tolist()
         [1.5]
+        >>> diverged = np.array([[np.nan, 0.5, 0.2, 0.1]], "float32")
+        >>> ops.convert_to_numpy(ranks(diverged, np.array([0]))).tolist()
+        [4.0]
     """
     checks.one_of("ranks", "rank_type", rank_type, RANK_TYPES)
     scores = ops.convert_to_tensor(scores)
@@ -73,13 +80,21 @@ def ranks(scores, targets, filter_mask=None, rank_type="realistic"):
         both = ops.logical_and(others, condition)
         return ops.sum(ops.cast(both, "float32"), axis=-1)
 
+    # Non-finite candidates never outrank; a non-finite true score is
+    # below everything (NaN compares False, which would rank it first).
+    finite = ops.isfinite(scores)
+    scores = ops.where(finite, scores, float("-inf"))
+    last = 1.0 + count(ops.ones_like(finite))
+    true_finite = ops.squeeze(ops.isfinite(true_scores), -1)
     higher = count(ops.greater(scores, true_scores))
     if rank_type == "optimistic":
-        return 1.0 + higher
-    tied = count(ops.equal(scores, true_scores))
-    if rank_type == "pessimistic":
-        return 1.0 + higher + tied
-    return 1.0 + higher + 0.5 * tied
+        found = 1.0 + higher
+    else:
+        tied = count(ops.equal(scores, true_scores))
+        found = (
+            1.0 + higher + (tied if rank_type == "pessimistic" else 0.5 * tied)
+        )
+    return ops.where(true_finite, found, last)
 
 
 def rank_metrics(rank_values, hits_at=(1, 3, 10)):
@@ -161,11 +176,25 @@ def link_prediction_metrics(
         )
     checks.positive_int("link_prediction_metrics", "batch_size", batch_size)
     found = {}
+    warned = False
     for target, column in (("head", 0), ("tail", 2)):
         parts = []
         for start in range(0, len(triples), batch_size):
             batch = triples[start : start + batch_size]
             scores = model.score_candidates(batch, target)
+            if (
+                not warned
+                and not np.isfinite(ops.convert_to_numpy(scores)).all()
+            ):
+                warned = True
+                warnings.warn(
+                    "link_prediction_metrics: the model scores some "
+                    "candidates NaN or infinite (has training diverged?); "
+                    "such true answers rank last, such candidates never "
+                    "outrank",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             mask = graph.known_answers(batch, target)
             parts.append(
                 ops.convert_to_numpy(ranks(scores, batch[:, column], mask))
