@@ -78,6 +78,7 @@ def test_a_new_run_leaves_no_file_of_the_one_before(tmp_path, flags):
         "config.json",
         "metrics.json",
         "model.keras",
+        "report.md",
         "tensorboard",
         "tensorboard/events.1",
     ]
