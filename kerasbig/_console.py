@@ -109,9 +109,7 @@ class _QuietImport:
         self.active = False
 
     def start(self):
-        if "--verbose" in sys.argv or "tensorflow" in sys.modules:
-            return
-        if not launched_as_program():
+        if not quiet() or "tensorflow" in sys.modules:
             return
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         try:

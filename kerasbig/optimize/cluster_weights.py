@@ -139,8 +139,10 @@ class ClusterWeights(keras.layers.Wrapper):
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
         owner = "ClusterWeights"
-        if isinstance(number_of_clusters, bool) or not isinstance(
-            number_of_clusters, int
+        if (
+            isinstance(number_of_clusters, bool)
+            or not isinstance(number_of_clusters, int)
+            or number_of_clusters < 2
         ):
             raise ValueError(
                 f"{owner}: `number_of_clusters` must be an int >= 2. "
@@ -167,11 +169,6 @@ class ClusterWeights(keras.layers.Wrapper):
         self.cluster_centroids_init = cluster_centroids_init
         self.preserve_sparsity = preserve_sparsity
         self.seed = seed
-        if number_of_clusters < 2:
-            raise ValueError(
-                f"{owner}: `number_of_clusters` must be an int >= 2. "
-                f"Received: number_of_clusters={number_of_clusters!r}"
-            )
         if layer.built:
             self._create_weights()
             self.built = True
