@@ -72,6 +72,9 @@ def pytest_collection_modifyitems(config, items):
             and backend != "tensorflow"
         ):
             item.add_marker(skip_full_here)
+        per_push_on = item.get_closest_marker("per_push_on")
+        if not full and per_push_on and backend not in per_push_on.args:
+            item.add_marker(skip_full_here)
         if "tensorflow_only" in item.keywords and backend != "tensorflow":
             item.add_marker(skip_tf)
         if "backend_agnostic" in item.keywords and backend != AGNOSTIC_BACKEND:

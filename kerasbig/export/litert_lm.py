@@ -86,10 +86,12 @@ def to_litert_lm(
         >>> import tempfile, numpy as np
         >>> from kerasbig.models import CausalLM
         >>> from kerasbig.export import to_litert_lm
-        >>> model = CausalLM(vocabulary_size=50, max_sequence_length=32,
-        ...                  hidden_dim=32, intermediate_dim=64)
+        >>> model = CausalLM(vocabulary_size=50, max_sequence_length=16,
+        ...                  num_layers=1, hidden_dim=16, num_heads=2,
+        ...                  intermediate_dim=32)
         >>> path = tempfile.mkdtemp() + "/lm.tflite"
-        >>> generator = to_litert_lm(model, path, prefill_lengths=(8,))
+        >>> generator = to_litert_lm(model, path, prefill_lengths=(8,),
+        ...                          verify_new_tokens=4)
         >>> generator.agreement
         1.0
         >>> generator.generate([3, 1, 4], max_new_tokens=5).shape

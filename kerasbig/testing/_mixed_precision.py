@@ -34,6 +34,10 @@ def check_mixed_precision(case):
                     f"under '{policy}' variable '{weight.path}' should be "
                     f"float32. Received: dtype={dtype}"
                 )
+        if policy == "float32":
+            # The `predict` property runs the float32 compiled path and
+            # compares its values and dtypes with the eager call's.
+            continue
         compiled = case.predict(
             case.model(case.make_layer(dtype=policy)), case.inputs, jit_compile
         )

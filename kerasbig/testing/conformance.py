@@ -124,16 +124,17 @@ def check_layer(
     - `saving`: a model holding the layer survives a `.keras` save and load
       with identical weights and outputs.
     - `predict`: `model.predict(x)` on the compiled path equals the eager
-      call within `compiled_atol`.
+      call within `compiled_atol`, in the same dtypes.
     - `training`: a few `fit()` steps on random targets, eagerly
       (`run_eagerly=True`) and compiled (`compile()`'s default), give a
       finite loss, finite weights, and change every trainable weight; the
       first SGD step changes every weight the same way in both (within
       `compiled_atol`).
     - `mixed_precision`: under `float32`, `mixed_float16` and
-      `mixed_bfloat16` policies, floating outputs of the eager call and of
-      the compiled `predict` are in the compute dtype and finite, and
-      floating variables stay float32.
+      `mixed_bfloat16` policies, floating outputs of the eager call and
+      (under the mixed policies; float32's is `predict`'s) of the
+      compiled `predict` are in the compute dtype and finite, and floating
+      variables stay float32.
     - `jit_compile`: `fit()` with `jit_compile=True` trains to a finite
       loss (XLA on TensorFlow, jax.jit on JAX, `torch.compile` on
       PyTorch); on PyTorch `predict` with `torch.compile` also equals the

@@ -25,15 +25,20 @@ def test_help_explains_every_flag(recipe, check_flags):
 
 # The LSTM models are Keras's own layers (nothing backend-specific of
 # kerasbig's); on JAX and PyTorch they cost minutes of CI for no coverage,
-# so they run on TensorFlow only. The CNN and kerasbig's transformer run
-# on every backend.
+# so they run on TensorFlow only. Per push one model (the CNN) runs the
+# recipe end to end; the others, kerasbig's transformer included (its
+# layers have their own per-push tests), in the full tier.
 @pytest.mark.parametrize(
     "model",
     [
-        pytest.param("lstm", marks=pytest.mark.tensorflow_only),
-        pytest.param("bilstm", marks=pytest.mark.tensorflow_only),
+        pytest.param(
+            "lstm", marks=[pytest.mark.tensorflow_only, pytest.mark.full]
+        ),
+        pytest.param(
+            "bilstm", marks=[pytest.mark.tensorflow_only, pytest.mark.full]
+        ),
         "cnn",
-        "transformer",
+        pytest.param("transformer", marks=pytest.mark.full),
     ],
 )
 def test_smoke_on_sst2_writes_every_output(

@@ -40,6 +40,9 @@ def test_help_explains_every_flag(recipe, check_flags):
     check_flags(recipe, "vgg16_transfer")
 
 
+# Per push the recipe runs end to end on tf_flowers' mock data and on
+# the legacy .h5 weights (below); this smoke on digits is the full tier's.
+@pytest.mark.full
 def test_smoke_without_weights_trains_everything_and_writes_outputs(
     recipe, check_report, tmp_path
 ):

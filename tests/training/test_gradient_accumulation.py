@@ -64,8 +64,24 @@ def _largest_difference(a, b):
     )
 
 
-@pytest.mark.parametrize("loss_scaling", [False, True])
-@pytest.mark.parametrize("name", OPTIMIZERS)
+def _cases(per_push):
+    """(optimizer, loss scaling) pairs: `per_push` every tier, the other
+    optimizers in the full tier only."""
+    return [
+        pytest.param(
+            name,
+            loss_scaling,
+            marks=() if (name, loss_scaling) in per_push else pytest.mark.full,
+        )
+        for loss_scaling in (False, True)
+        for name in OPTIMIZERS
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, loss_scaling",
+    _cases({(name, False) for name in OPTIMIZERS} | {("adam", True)}),
+)
 def test_accumulated_micro_batches_equal_the_large_batch(name, loss_scaling):
     def make():
         optimizer = OPTIMIZERS[name]()
@@ -81,7 +97,9 @@ def test_accumulated_micro_batches_equal_the_large_batch(name, loss_scaling):
 
 @pytest.mark.parametrize(
     "name, loss_scaling",
-    [*((name, False) for name in OPTIMIZERS), ("adam", True)],
+    _cases(
+        {("sgd_weight_decay", False), ("adam_schedule", False), ("adam", True)}
+    ),
 )
 def test_an_epochs_leftover_micro_batches_are_the_large_batchs_last(
     name, loss_scaling

@@ -10,7 +10,7 @@ from kerasbig.graph import GATv2Conv
 torch = reference("torch")
 pyg_nn = reference("torch_geometric.nn")
 # torch.compile of a graph layer takes minutes: per push, the layers'
-# torch.compile representative is MultiHeadAttention's.
+# torch.compile representative is TransformerBlock's (a Llama decoder).
 OFF_TORCH_REPRESENTATIVE = pytest.mark.jit_representative(
     backends=("tensorflow", "jax")
 )

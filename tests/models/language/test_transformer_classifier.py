@@ -21,10 +21,10 @@ SMALL = {
     "options",
     [
         {},
-        # Other configurations: per push on TensorFlow only.
+        # Other configurations: per push on PyTorch only (seconds there).
         pytest.param(
             {"position": "rotary", "pooling": "first", "normalize_first": True},
-            marks=pytest.mark.tensorflow_per_push,
+            marks=pytest.mark.per_push_on("torch"),
         ),
     ],
 )
