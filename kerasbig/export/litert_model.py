@@ -8,15 +8,6 @@ import numpy as np
 
 from kerasbig._optional import import_optional
 
-_COMPUTE_OPS = {
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "CONV_3D",
-    "TRANSPOSE_CONV",
-    "FULLY_CONNECTED",
-    "BATCH_MATMUL",
-}
-
 
 class LiteRTModel:
     """A `.tflite` file, run with the `ai_edge_litert` interpreter.
@@ -124,7 +115,9 @@ class LiteRTModel:
         return self._interpreter._get_ops_details()
 
     def float_compute_ops(self):
-        """Convolution and dense ops whose activations are not int8."""
+        """The ops that compute in floating point: every op but the
+        (de)quantizations at the file's edges whose first input is a
+        float tensor (in an int8 file, compute left in float)."""
         dtype = {
             d["index"]: d["dtype"]
             for d in self._interpreter.get_tensor_details()
@@ -132,8 +125,10 @@ class LiteRTModel:
         return [
             op["op_name"]
             for op in self._op_details()
-            if op["op_name"] in _COMPUTE_OPS
-            and dtype[op["inputs"][0]] != np.int8
+            if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE")
+            and len(op["inputs"])
+            and op["inputs"][0] >= 0
+            and np.issubdtype(dtype[op["inputs"][0]], np.floating)
         ]
 
     def _feed(self, inputs):

@@ -6,9 +6,12 @@ the `UpdatePruningStep` callback prunes them on a `PruningSchedule`,
 measures them. `cluster_weights` keeps `k` distinct values per kernel,
 trained by `fit()`, and `strip_clustering` bakes them in.
 `quantize_aware` prepares a model for quantization-aware training whose
-LiteRT conversion is fully int8.
+LiteRT conversion is fully int8, BatchNorms folded into their
+convolutions.
 """
 
+from kerasbig.optimize.batch_norm_folding import FoldedInto
+from kerasbig.optimize.batch_norm_folding import QuantizeAwareConvBatchNorm
 from kerasbig.optimize.cluster_weights import CENTROID_INITS
 from kerasbig.optimize.cluster_weights import ClusterWeights
 from kerasbig.optimize.cluster_weights import cluster_weights
@@ -22,6 +25,7 @@ from kerasbig.optimize.pruning_schedule import PolynomialDecay
 from kerasbig.optimize.pruning_schedule import PruningSchedule
 from kerasbig.optimize.quantize_aware import QuantizeActivations
 from kerasbig.optimize.quantize_aware import QuantizeAware
+from kerasbig.optimize.quantize_aware import QuantizeOutput
 from kerasbig.optimize.quantize_aware import quantize_aware
 from kerasbig.optimize.sparsity_report import sparsity_report
 from kerasbig.optimize.sparsity_report import sparsity_total
@@ -34,12 +38,15 @@ __all__ = [
     "cluster_weights",
     "strip_clustering",
     "ConstantSparsity",
+    "FoldedInto",
     "PolynomialDecay",
     "PrunableLayer",
     "PruneLowMagnitude",
     "PruningSchedule",
     "QuantizeActivations",
     "QuantizeAware",
+    "QuantizeAwareConvBatchNorm",
+    "QuantizeOutput",
     "UpdatePruningStep",
     "prune_low_magnitude",
     "quantize_aware",

@@ -2,41 +2,31 @@
 weights (per channel) and activations (per tensor), converting to a fully
 int8 LiteRT model."""
 
+import inspect
+
 import keras
 from keras import ops
 
-from kerasbig import _backend
 from kerasbig.ops import call_with_values
+from kerasbig.optimize._graph import layer_readers
+from kerasbig.optimize._layers import clone_with_wrappers
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
+from kerasbig.optimize._quantizers import quantize_output
+from kerasbig.optimize._quantizers import quantize_weights
+from kerasbig.optimize._quantizers import range_weights
+from kerasbig.optimize.batch_norm_folding import FOLDABLE_CONVOLUTIONS
+from kerasbig.optimize.batch_norm_folding import FoldedInto
+from kerasbig.optimize.batch_norm_folding import QuantizeAwareConvBatchNorm
+from kerasbig.optimize.batch_norm_folding import foldable
+from kerasbig.optimize.batch_norm_folding import is_plain_relu
 
 _QUANTIZABLE = (
     keras.layers.Dense,
     keras.layers.Conv1D,
     keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
 )
-
-
-def _range_update(layer, x, minimum, maximum, training):
-    """Moving-average range of `x` (tfmot's MovingAverageQuantizer:
-    the first batch sets it, then decay 0.999)."""
-    if not training:
-        return
-    x = ops.cast(x, "float32")
-    batch_min, batch_max = ops.min(x), ops.max(x)
-    first = ops.equal(layer.range_initialized.value, 0)
-    decay = layer.ema_decay
-    minimum.assign(
-        ops.where(
-            first, batch_min, decay * minimum.value + (1 - decay) * batch_min
-        )
-    )
-    maximum.assign(
-        ops.where(
-            first, batch_max, decay * maximum.value + (1 - decay) * batch_max
-        )
-    )
-    layer.range_initialized.assign(1)
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -69,15 +59,10 @@ class QuantizeActivations(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        self.minimum, self.maximum, self.range_initialized = _range_weights(
-            self
-        )
+        self.minimum, self.maximum, self.range_initialized = range_weights(self)
 
     def call(self, inputs, training=None):
-        _range_update(self, inputs, self.minimum, self.maximum, training)
-        return _backend.fake_quant(
-            inputs, self.minimum.value, self.maximum.value
-        )
+        return quantize_output(self, inputs, training)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -86,31 +71,6 @@ class QuantizeActivations(keras.layers.Layer):
         config = super().get_config()
         config.update({"ema_decay": self.ema_decay})
         return config
-
-
-def _range_weights(layer):
-    # tfmot's initial range, until the first training batch sets it: an
-    # empty [0, 0] range is NaN under XLA (and zeros in eager TensorFlow).
-    minimum = layer.add_weight(
-        name="activation_min",
-        shape=(),
-        initializer=keras.initializers.Constant(-6.0),
-        trainable=False,
-    )
-    maximum = layer.add_weight(
-        name="activation_max",
-        shape=(),
-        initializer=keras.initializers.Constant(6.0),
-        trainable=False,
-    )
-    initialized = layer.add_weight(
-        name="range_initialized",
-        shape=(),
-        initializer="zeros",
-        dtype="int32",
-        trainable=False,
-    )
-    return minimum, maximum, initialized
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -147,7 +107,12 @@ class QuantizeAware(keras.layers.Wrapper):
     """
 
     def __init__(
-        self, layer, ema_decay=0.999, preserve_sparsity=False, **kwargs
+        self,
+        layer,
+        ema_decay=0.999,
+        preserve_sparsity=False,
+        activation=None,
+        **kwargs,
     ):
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
@@ -161,6 +126,16 @@ class QuantizeAware(keras.layers.Wrapper):
         super().__init__(layer, **kwargs)
         self.ema_decay = ema_decay
         self.preserve_sparsity = preserve_sparsity
+        if keras.activations.serialize(layer.activation) not in _FUSED:
+            # LiteRT fuses only ReLUs into its kernels; any other
+            # activation runs as an int8 op of its own, which needs the
+            # layer's output quantized before it too (tfmot's
+            # QuantizeAwareActivation). The wrapper applies it.
+            activation = layer.activation
+            layer.activation = keras.activations.get("linear")
+        self.activation = (
+            None if activation is None else keras.activations.get(activation)
+        )
         if layer.built:
             self._create_weights()
             self.built = True
@@ -172,9 +147,7 @@ class QuantizeAware(keras.layers.Wrapper):
         self.built = True
 
     def _create_weights(self):
-        self.minimum, self.maximum, self.range_initialized = _range_weights(
-            self
-        )
+        self.minimum, self.maximum, self.range_initialized = range_weights(self)
         if self.preserve_sparsity:
             kernel = self.layer.kernel
             self.sparsity_mask = self.add_weight(
@@ -186,30 +159,34 @@ class QuantizeAware(keras.layers.Wrapper):
             self.sparsity_mask.assign(
                 ops.cast(ops.not_equal(kernel.value, 0), "float32")
             )
+        if self.activation is not None:
+            self.pre_activation_range = range_weights(self, "pre_activation")
 
     def call(self, inputs, training=None):
         kernel = self.layer.kernel
-        # Convolutions per output channel; Dense per tensor, as tfmot's
-        # 8-bit scheme: the converter transposes Dense kernels and rejects
-        # a per-channel FakeQuant on them ("mismatched quantized axes").
-        per_channel = not isinstance(self.layer, keras.layers.Dense)
-        reduce = tuple(range(len(kernel.shape) - 1)) if per_channel else None
         value = kernel.value
         if self.preserve_sparsity:
             # The layer computes with the zeros in place whatever the
             # optimizer does to them; conversion folds them into the file.
             value = value * ops.cast(self.sparsity_mask.value, value.dtype)
-        bound = ops.maximum(ops.max(ops.abs(value), axis=reduce), 1e-8)
-        quantized_kernel = _backend.fake_quant(
-            value, -bound, bound, per_channel, narrow_range=True
+        # Convolutions per output channel; Dense per tensor, as tfmot's
+        # 8-bit scheme: the converter transposes Dense kernels and rejects
+        # a per-channel FakeQuant on them ("mismatched quantized axes").
+        quantized_kernel = quantize_weights(
+            value,
+            per_channel=not isinstance(self.layer, keras.layers.Dense),
+            depthwise=isinstance(self.layer, keras.layers.DepthwiseConv2D),
         )
         outputs = call_with_values(
             self.layer, {id(kernel): quantized_kernel}, inputs
         )
-        _range_update(self, outputs, self.minimum, self.maximum, training)
-        return _backend.fake_quant(
-            outputs, self.minimum.value, self.maximum.value
-        )
+        if self.activation is not None:
+            outputs = self.activation(
+                quantize_output(
+                    self, outputs, training, self.pre_activation_range
+                )
+            )
+        return quantize_output(self, outputs, training)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
@@ -220,30 +197,201 @@ class QuantizeAware(keras.layers.Wrapper):
             {
                 "ema_decay": self.ema_decay,
                 "preserve_sparsity": self.preserve_sparsity,
+                "activation": (
+                    None
+                    if self.activation is None
+                    else keras.activations.serialize(self.activation)
+                ),
             }
         )
         return config
 
 
-def quantize_aware(model, preserve_sparsity=False):
-    """A copy of `model` for quantization-aware training (QAT).
+@keras.saving.register_keras_serializable(package="kerasbig")
+class QuantizeOutput(keras.layers.Wrapper):
+    """Fake-quantizes a layer's output to int8 over a moving-average range.
 
-    Every `Dense`, `Conv1D` and `Conv2D` is wrapped in `QuantizeAware`
-    and each input is fake-quantized by a `QuantizeActivations` layer; the
-    weights are copied (the original model is unchanged). Fine-tune the
-    copy for a few epochs with `fit()` (any backend), then convert it on
-    TensorFlow with `to_litert(qat_model, path, quantization="int8")`: the
-    converter takes the learned ranges, so no representative data is
-    needed, and every convolution and dense layer runs in int8.
+    `quantize_aware` wraps the layers that change values without weights
+    of their own in it (Add, Concatenate, Multiply, average pooling,
+    global pooling, UpSampling, Softmax, activations, a BatchNormalization
+    no convolution absorbs), as tfmot places their output quantizers, so
+    the converted file computes each of them in int8.
 
-    Layers between quantized layers should keep values in range without
-    their own quantizer (pooling, flatten, reshape, dropout); layers that
-    change values (normalization, attention, ...) are not supported yet.
+    Args:
+        layer: the layer whose output is quantized.
+        ema_decay: decay of the output range's moving average.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Example:
+
+        >>> import keras, numpy as np
+        >>> from kerasbig.optimize import QuantizeOutput
+        >>> layer = QuantizeOutput(keras.layers.Add())
+        >>> x = np.random.rand(2, 5).astype("float32")
+        >>> tuple(layer([x, x], training=True).shape)
+        (2, 5)
+    """
+
+    def __init__(self, layer, ema_decay=0.999, **kwargs):
+        if isinstance(layer, dict):
+            layer = keras.saving.deserialize_keras_object(layer)
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        super().__init__(layer, **kwargs)
+        self.ema_decay = ema_decay
+        self.supports_masking = layer.supports_masking
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.minimum, self.maximum, self.range_initialized = range_weights(self)
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        kwargs = {}
+        if mask is not None and "mask" in inspect.signature(
+            self.layer.call
+        ).parameters:
+            kwargs["mask"] = mask
+        outputs = self.layer(inputs, training=training, **kwargs)
+        return quantize_output(self, outputs, training)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"ema_decay": self.ema_decay})
+        return config
+
+
+# Activations LiteRT fuses into a convolution or fully connected kernel.
+_FUSED = ("linear", "relu", "relu6")
+# Layers that keep values on their input's int8 grid: they run on the
+# quantized values with no quantizer of their own (tfmot's no-op configs).
+_PASS_THROUGH = (
+    keras.layers.InputLayer,
+    keras.layers.MaxPooling1D,
+    keras.layers.MaxPooling2D,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+    keras.layers.Dropout,
+    keras.layers.ZeroPadding1D,
+    keras.layers.ZeroPadding2D,
+    keras.layers.Cropping1D,
+    keras.layers.Cropping2D,
+    keras.layers.Identity,
+)
+# Layers that change values without weights: their output gets its own
+# quantizer (QuantizeOutput).
+_OUTPUT_QUANTIZED = (
+    keras.layers.Add,
+    keras.layers.Subtract,
+    keras.layers.Multiply,
+    keras.layers.Average,
+    keras.layers.Concatenate,
+    keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D,
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling1D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.UpSampling1D,
+    keras.layers.UpSampling2D,
+    keras.layers.Softmax,
+    keras.layers.ReLU,
+    keras.layers.BatchNormalization,
+)
+# Activation layers LiteRT runs in int8.
+_INT8_ACTIVATIONS = (
+    "linear",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "hard_silu",
+    "hard_sigmoid",
+    "leaky_relu",
+)
+
+
+def _supported_names():
+    classes = _PASS_THROUGH + _OUTPUT_QUANTIZED + _QUANTIZABLE
+    names = sorted({c.__name__ for c in classes} | {"Activation"})
+    return ", ".join(names)
+
+
+def _plan(model):
+    """`{layer name: what quantize_aware puts there}` for the layers of
+    one Sequential or functional graph: a convolution read only by a
+    BatchNormalization (and that by a ReLU) becomes one
+    `QuantizeAwareConvBatchNorm` and the others `FoldedInto` it."""
+    readers, sources = layer_readers(model)
+    layers = {layer.name: layer for layer in model.layers}
+    plan = {}
+    for name, layer in layers.items():
+        if not isinstance(layer, FOLDABLE_CONVOLUTIONS):
+            continue
+        if len(sources[name]) != 1 or len(readers[name]) != 1:
+            continue  # shared, or read by more than the BatchNorm
+        norm = layers.get(readers[name][0])
+        if norm is None or sources[norm.name] != [[name]]:
+            continue
+        if not foldable(layer, norm):
+            continue
+        relu = None
+        if len(readers[norm.name]) == 1:
+            after = layers.get(readers[norm.name][0])
+            if (
+                after is not None
+                and is_plain_relu(after)
+                and sources[after.name] == [[norm.name]]
+            ):
+                relu = after
+        plan[name] = ("fold", norm, relu)
+        plan[norm.name] = ("folded", name)
+        if relu is not None:
+            plan[relu.name] = ("folded", name)
+    return plan
+
+
+def quantize_aware(model, preserve_sparsity=False, freeze_bn_delay=None):
+    """A copy of `model` for quantization-aware training (QAT), tfmot's
+    default 8-bit scheme on every backend.
+
+    - A `Conv1D`, `Conv2D` or `DepthwiseConv2D` read only by a
+      `BatchNormalization` (and that by a ReLU or ReLU6) becomes one
+      `QuantizeAwareConvBatchNorm`: the BatchNorm folded into the
+      fake-quantized kernel and bias, so the converted file holds one
+      int8 convolution with the ReLU fused (the BatchNorm and ReLU layers
+      become `FoldedInto` layers that keep their names).
+    - Every other `Dense`, `Conv1D`, `Conv2D` and `DepthwiseConv2D` is
+      wrapped in `QuantizeAware` (weights and output fake-quantized).
+    - Layers that change values without weights (Add, Subtract,
+      Multiply, Average, Concatenate, average and global pooling,
+      UpSampling, Softmax, ReLU, int8-capable `Activation`s, a
+      BatchNormalization no convolution absorbs) are wrapped in
+      `QuantizeOutput`.
+    - Layers that keep their input's grid (max pooling, Flatten, Reshape,
+      Dropout, padding, cropping) are copied as they are.
+    - Nested Sequential and functional models (a `keras.applications`
+      base inside a classifier) are quantized the same way.
+    - Each model input is fake-quantized by a `QuantizeActivations`.
+
+    The weights are copied (the original model is unchanged). Fine-tune
+    the copy for a few epochs with `fit()` (any backend), then convert it
+    on TensorFlow with `to_litert(qat_model, path, quantization="int8")`:
+    the converter takes the learned ranges, so no representative data is
+    needed, and every layer computes in int8. A layer none of the above
+    covers raises a `ValueError` naming it.
 
     Args:
         model: a Sequential or functional model.
         preserve_sparsity: keep every kernel's zeros (for a model from
             `strip_pruning`: pruning-preserving QAT). Defaults to `False`.
+        freeze_bn_delay: training steps after which folded BatchNorms stop
+            using and updating batch statistics (see
+            `QuantizeAwareConvBatchNorm`); `None` (the default) never.
 
     Returns:
         The QAT model (compile it before `fit`).
@@ -252,44 +400,80 @@ def quantize_aware(model, preserve_sparsity=False):
 
         >>> import keras, numpy as np
         >>> from kerasbig.optimize import quantize_aware
-        >>> model = keras.Sequential([keras.Input((6,)),
-        ...     keras.layers.Dense(8, activation="relu"),
-        ...     keras.layers.Dense(2)])
+        >>> inputs = keras.Input((8, 8, 3))
+        >>> x = keras.layers.Conv2D(8, 3, use_bias=False)(inputs)
+        >>> x = keras.layers.BatchNormalization()(x)
+        >>> x = keras.layers.ReLU(6.0)(x)
+        >>> x = keras.layers.GlobalAveragePooling2D()(x)
+        >>> model = keras.Model(inputs, keras.layers.Dense(2)(x))
         >>> qat = quantize_aware(model)
         >>> qat.compile("adam", "mse")
-        >>> _ = qat.fit(np.random.rand(32, 6), np.random.rand(32, 2),
+        >>> _ = qat.fit(np.random.rand(32, 8, 8, 3), np.random.rand(32, 2),
         ...             epochs=1, verbose=0)
-        >>> [type(layer).__name__ for layer in qat.layers][1:]
-        ['QuantizeActivations', 'Sequential']
+        >>> [type(layer).__name__ for layer in qat.layers[-1].layers][1:4]
+        ['QuantizeAwareConvBatchNorm', 'FoldedInto', 'FoldedInto']
     """
     if not is_graph_model(model):
         raise ValueError(
             "quantize_aware: expected a Sequential or functional model. "
             f"Received: {type(model).__name__} {getattr(model, 'name', '')!r}"
         )
-    supported = (
-        keras.layers.InputLayer,
-        keras.layers.MaxPooling1D,
-        keras.layers.MaxPooling2D,
-        keras.layers.Flatten,
-        keras.layers.Reshape,
-        keras.layers.Dropout,
-        keras.layers.ReLU,
-    ) + _QUANTIZABLE
+    if freeze_bn_delay is not None and (
+        isinstance(freeze_bn_delay, bool)
+        or not isinstance(freeze_bn_delay, int)
+        or freeze_bn_delay < 0
+    ):
+        raise ValueError(
+            "quantize_aware: `freeze_bn_delay` must be None or a number of "
+            f"steps >= 0. Received: freeze_bn_delay={freeze_bn_delay!r}"
+        )
 
-    def clone(layer):
-        if not isinstance(layer, supported):
+    def quantize_graph(graph):
+        plan = _plan(graph)
+
+        def wrap(copy, original, chosen):
+            del chosen
+            step = plan.get(original.name)
+            if step is not None and step[0] == "folded":
+                return FoldedInto(step[1], name=original.name)
+            if step is not None:
+                _, norm, relu = step
+                return QuantizeAwareConvBatchNorm(
+                    copy,
+                    copy_layer(norm),
+                    None if relu is None else copy_layer(relu),
+                    freeze_bn_delay=freeze_bn_delay,
+                    preserve_sparsity=preserve_sparsity,
+                    name=original.name,
+                )
+            # Wrappers take the layer's name: the QAT model's layers are
+            # found by the names of the model's.
+            if isinstance(copy, _QUANTIZABLE):
+                return QuantizeAware(
+                    copy,
+                    preserve_sparsity=preserve_sparsity,
+                    name=original.name,
+                )
+            if isinstance(copy, _OUTPUT_QUANTIZED):
+                return QuantizeOutput(copy, name=original.name)
+            if isinstance(copy, keras.layers.Activation):
+                activation = keras.activations.serialize(copy.activation)
+                if activation in _INT8_ACTIVATIONS:
+                    return QuantizeOutput(copy, name=original.name)
+            elif isinstance(copy, _PASS_THROUGH):
+                return copy
             raise ValueError(
                 "quantize_aware: cannot quantize "
-                f"{type(layer).__name__} {layer.name!r} yet. Supported: "
-                f"{', '.join(sorted(c.__name__ for c in supported))}"
+                f"{_describe(original)} {original.name!r} yet. Supported: "
+                f"{_supported_names()}, and Activation with "
+                f"{', '.join(_INT8_ACTIVATIONS)}"
             )
-        copy = copy_layer(layer)
-        if isinstance(copy, _QUANTIZABLE):
-            return QuantizeAware(copy, preserve_sparsity=preserve_sparsity)
-        return copy
 
-    body = keras.models.clone_model(model, clone_function=clone)
+        return clone_with_wrappers(
+            graph, "quantize_aware", wrap, recurse=quantize_graph
+        )
+
+    body = quantize_graph(model)
     inputs = [
         keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name)
         for t in model.inputs
@@ -303,3 +487,10 @@ def quantize_aware(model, preserve_sparsity=False):
         outputs,
         name=f"{model.name}_qat",
     )
+
+
+def _describe(layer):
+    if isinstance(layer, keras.layers.Activation):
+        name = keras.activations.serialize(layer.activation)
+        return f"Activation({name!r})"
+    return type(layer).__name__
