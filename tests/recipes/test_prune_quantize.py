@@ -87,6 +87,8 @@ def test_other_backends_are_told_what_is_needed(recipe, tmp_path):
 def test_help_explains_every_flag(recipe_help):
     text = recipe_help("prune_quantize")
     for flag in [
+        "--model",
+        "--alpha",
         "--epochs",
         "--prune-epochs",
         "--sparsity",
@@ -104,6 +106,51 @@ def test_help_explains_every_flag(recipe_help):
         "--smoke",
     ]:
         assert flag in text
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--alpha", "0.5"], "--alpha sets MobileNetV2's width"),
+        (
+            ["--model", "mobilenet_v2", "--image-size", "24"],
+            "--image-size must be >= 32 with --model mobilenet_v2",
+        ),
+    ],
+)
+def test_flags_that_do_not_fit_the_model_are_refused(
+    recipe, flags, message, tmp_path
+):
+    with pytest.raises(ValueError, match=message):
+        recipe.main([*flags, "--output-dir", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.full
+@pytest.mark.tensorflow_only
+def test_mobilenet_v2_qat_folds_every_batch_norm(recipe, tmp_path):
+    report = recipe.main(
+        [
+            "--smoke",
+            "--model",
+            "mobilenet_v2",
+            "--qat",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+    rows = {row["name"]: row for row in report["models"]}
+    qat = rows["pruned QAT int8"]
+    assert qat["float_compute_ops"] == []
+    # MobileNetV2: 52 convolutions (17 depthwise), each followed by a
+    # BatchNorm, and 10 residual adds; no MUL or ADD is left of the
+    # BatchNorms.
+    assert qat["ops"]["CONV_2D"] + qat["ops"]["DEPTHWISE_CONV_2D"] == 52
+    assert qat["ops"]["ADD"] == 10
+    assert "MUL" not in qat["ops"]
+    text = (tmp_path / "report.md").read_text()
+    assert "| pruned QAT int8 | " in text.split("Ops of the int8 files")[1]
 
 
 # The issue's bars on the default run (latency is reported, never asserted:
