@@ -8,15 +8,15 @@ import pytest
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 # Guides whose code blocks are complete programs (not shell commands).
 # Per push each runs on PyTorch, where the blocks are quickest (compiled
-# paths have their own per-push tests); the pages with TensorFlow-only
-# blocks (LiteRT export) run on TensorFlow too. Every page runs on every
-# backend in the full tier.
+# paths and LiteRT export have their own per-push tests); the optimize
+# guide, whose LiteRT blocks show the int8 files, on TensorFlow too. Every
+# page runs on every backend in the full tier.
 TORCH = pytest.mark.per_push_on("torch")
 TORCH_AND_TENSORFLOW = pytest.mark.per_push_on("torch", "tensorflow")
 PAGES = [
     pytest.param("layers.md", marks=TORCH),
-    pytest.param("llm.md", marks=TORCH_AND_TENSORFLOW),
-    pytest.param("graph.md", marks=TORCH_AND_TENSORFLOW),
+    pytest.param("llm.md", marks=TORCH),
+    pytest.param("graph.md", marks=TORCH),
     pytest.param("knowledge_graphs.md", marks=TORCH),
     pytest.param("generative.md", marks=TORCH),
     pytest.param("optimize.md", marks=TORCH_AND_TENSORFLOW),

@@ -112,7 +112,13 @@ class LiteRTModel:
         # The interpreter has no public way to list a file's operators
         # (name, input and output tensors); this private one is the only
         # place kerasbig calls it, and every LiteRT test goes through it.
-        return self._interpreter._get_ops_details()
+        # DELEGATE nodes are the runtime's partitions (XNNPack took those
+        # ops over when the file loaded), not ops of the file.
+        return [
+            op
+            for op in self._interpreter._get_ops_details()
+            if op["op_name"] != "DELEGATE"
+        ]
 
     def float_compute_ops(self):
         """The ops that compute in floating point: every op but the

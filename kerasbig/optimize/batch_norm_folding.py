@@ -56,7 +56,7 @@ class FoldedInto(keras.layers.Layer):
 
         >>> import numpy as np
         >>> from kerasbig.optimize import FoldedInto
-        >>> FoldedInto("conv", name="bn")(np.ones((1, 2))).shape
+        >>> tuple(FoldedInto("conv", name="bn")(np.ones((1, 2))).shape)
         (1, 2)
     """
 

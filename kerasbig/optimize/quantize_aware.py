@@ -248,9 +248,10 @@ class QuantizeOutput(keras.layers.Wrapper):
 
     def call(self, inputs, training=None, mask=None):
         kwargs = {}
-        if mask is not None and "mask" in inspect.signature(
-            self.layer.call
-        ).parameters:
+        if (
+            mask is not None
+            and "mask" in inspect.signature(self.layer.call).parameters
+        ):
             kwargs["mask"] = mask
         outputs = self.layer(inputs, training=training, **kwargs)
         return quantize_output(self, outputs, training)

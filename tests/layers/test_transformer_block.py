@@ -19,10 +19,11 @@ def _normal(*shape):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        # Per push on TensorFlow only; the other runs on every backend.
+        # Per push on PyTorch only (seconds there); the other runs on every
+        # backend.
         pytest.param(
             {"num_heads": 2, "intermediate_dim": 12, "dropout": 0.1},
-            marks=pytest.mark.tensorflow_per_push,
+            marks=pytest.mark.per_push_on("torch"),
         ),
         pytest.param(
             {
@@ -225,6 +226,10 @@ def _stack_model(remat):
     return model
 
 
+# Per push on JAX and PyTorch; on TensorFlow (two XLA fits, half a
+# minute) in the full tier, where the recomputation test below runs
+# per push.
+@pytest.mark.per_push_on("jax", "torch")
 def test_remat_trains_exactly_like_the_plain_block():
     # Padded ids (a mask), dropout and stochastic depth: the recomputed
     # backward pass must see this step's masks and draws.

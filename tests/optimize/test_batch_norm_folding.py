@@ -228,21 +228,22 @@ def test_mobile_net_converts_to_int8_convolutions_with_batch_norm_folded(
     edges = ("QUANTIZE", "DEQUANTIZE")
     compute = [op for op in exported.ops if op not in edges]
     # Four convolutions and nothing left of the BatchNorms (no MUL, and
-    # the only ADD is the residual one); the ReLUs run fused.
+    # the only ADD is the residual one); the ReLUs run fused, and the
+    # zero padding became the depthwise convolution's.
     assert compute == [
         "CONV_2D",
         "CONV_2D",
-        "PAD",
         "DEPTHWISE_CONV_2D",
         "CONV_2D",
         "ADD",
         "MEAN",
         "FULLY_CONNECTED",
         "SOFTMAX",
-    ]
-    # The file computes what the QAT model simulates, and keeps its
-    # accuracy.
+    ], compute
+    # The file computes what the QAT model simulates: a few steps of the
+    # softmax's int8 grid (1/256) apart where rounding ties went the other
+    # way in an earlier layer, and the same classes.
     simulated = _numpy(qat(x))
     got = exported.predict(x)
-    assert np.abs(got - simulated).max() < 1e-2
+    assert np.abs(got - simulated).max() <= 5 / 256
     assert (got.argmax(-1) == simulated.argmax(-1)).mean() >= 0.99

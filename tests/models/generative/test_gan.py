@@ -245,6 +245,8 @@ def test_bad_arguments_raise_clear_errors():
         gan.compile(g_optimizer=same, d_optimizer=same)
 
 
+# Keras layers only: per push where a fit is quick.
+@pytest.mark.per_push_on("tensorflow", "torch")
 def test_dcgan_builders_fit_image_shapes():
     for shape, start in [((8, 8, 1), 4), ((28, 28, 1), 7), ((32, 32, 3), 4)]:
         generator = dcgan_generator(shape, latent_dim=4, filters=4)
