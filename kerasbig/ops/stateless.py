@@ -13,8 +13,9 @@ def call_with_values(layer, values, inputs, *args, training=None, **kwargs):
 
     Args:
         layer: a built Keras layer.
-        values: `{id(variable): tensor}` for the trainable variables to
-            replace; the others keep their values.
+        values: `{id(variable): tensor}` for the variables to replace
+            (trainable or not; a replaced one is never written back); the
+            others keep their values.
         inputs, *args, **kwargs: the layer's call arguments.
         training: passed on when the layer's `call` takes it.
 
@@ -35,7 +36,9 @@ def call_with_values(layer, values, inputs, *args, training=None, **kwargs):
         True
     """
     trainable = [values.get(id(v), v.value) for v in layer.trainable_variables]
-    non_trainable = [v.value for v in layer.non_trainable_variables]
+    non_trainable = [
+        values.get(id(v), v.value) for v in layer.non_trainable_variables
+    ]
     if training is not None and "training" in layer.call_signature_parameters:
         kwargs["training"] = training
     outputs, updated = layer.stateless_call(
@@ -44,5 +47,6 @@ def call_with_values(layer, values, inputs, *args, training=None, **kwargs):
     for variable, value in zip(
         layer.non_trainable_variables, updated, strict=True
     ):
-        variable.assign(value)
+        if id(variable) not in values:
+            variable.assign(value)
     return outputs

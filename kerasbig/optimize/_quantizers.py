@@ -3,6 +3,7 @@
 (per tensor, over a moving-average range), tfmot's 8-bit scheme."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasbig import _backend
@@ -81,3 +82,86 @@ def quantize_weights(value, per_channel, depthwise=False):
     return _backend.fake_quant(
         value, -bound, bound, per_channel, narrow_range=True
     )
+
+
+MAX_CLUSTERS = 256
+"""Most shared values a cluster-preserving QAT kernel may hold (int8's)."""
+
+
+def cluster_request(preserve_clusters):
+    """What `constraint_weights` takes for a wrapper's `preserve_clusters`:
+    None (no clusters), "infer" (True: read them from the kernel) or a
+    saved config's number of clusters."""
+    if preserve_clusters is True:
+        return "infer"
+    return preserve_clusters or None
+
+
+def constraint_weights(layer, kernel, preserve_sparsity, cluster_count):
+    """Adds to the QAT wrapper `layer` what keeps its kernel's structure:
+    `sparsity_mask` (the zeros at wrapping time) when `preserve_sparsity`,
+    and, when `cluster_count` is not None, trainable `cluster_centroids`
+    with fixed `cluster_indices` (the kernel's distinct values and where
+    each sits; `"infer"` reads them from the kernel, a number creates
+    them empty for loading). The kernel itself then stops training: its
+    values are the centroids'. Returns the number of clusters (or None).
+    """
+    owner = type(layer).__name__
+    value = ops.convert_to_numpy(kernel.value)
+    if preserve_sparsity:
+        layer.sparsity_mask = layer.add_weight(
+            name="sparsity_mask",
+            shape=kernel.shape,
+            initializer="ones",
+            trainable=False,
+        )
+        layer.sparsity_mask.assign((value != 0).astype("float32"))
+    if cluster_count is None:
+        return None
+    centroids, indices = np.unique(value, return_inverse=True)
+    if cluster_count == "infer":
+        if len(centroids) > MAX_CLUSTERS:
+            raise ValueError(
+                f"{owner}: preserve_clusters needs a clustered kernel "
+                "(cluster_weights, fit, strip_clustering), with at most "
+                f"{MAX_CLUSTERS} distinct values. Received: "
+                f"{layer.layer.name!r} with {len(centroids)} distinct values"
+            )
+        cluster_count = len(centroids)
+    layer.cluster_centroids = layer.add_weight(
+        name="cluster_centroids",
+        shape=(cluster_count,),
+        initializer="zeros",
+        trainable=True,
+    )
+    layer.cluster_indices = layer.add_weight(
+        name="cluster_indices",
+        shape=kernel.shape,
+        initializer="zeros",
+        dtype="int32",
+        trainable=False,
+    )
+    if len(centroids) == cluster_count:
+        layer.cluster_centroids.assign(centroids.astype("float32"))
+        layer.cluster_indices.assign(
+            indices.reshape(value.shape).astype("int32")
+        )
+    kernel.trainable = False
+    return cluster_count
+
+
+def constrained_kernel(layer, kernel):
+    """The kernel value the QAT wrapper `layer` computes with: its
+    centroids at their indices when it keeps clusters, times the sparsity
+    mask when it keeps zeros (see `constraint_weights`)."""
+    value = kernel.value
+    if getattr(layer, "cluster_count", None):
+        centroids = layer.cluster_centroids.value
+        value = ops.cast(
+            ops.take(centroids, layer.cluster_indices.value), value.dtype
+        )
+    if layer.preserve_sparsity:
+        # The layer computes with the zeros in place whatever the
+        # optimizer does to them; conversion folds them into the file.
+        value = value * ops.cast(layer.sparsity_mask.value, value.dtype)
+    return value

@@ -6,6 +6,9 @@ import keras
 from keras import ops
 
 from kerasbig.ops import call_with_values
+from kerasbig.optimize._quantizers import cluster_request
+from kerasbig.optimize._quantizers import constrained_kernel
+from kerasbig.optimize._quantizers import constraint_weights
 from kerasbig.optimize._quantizers import quantize_output
 from kerasbig.optimize._quantizers import quantize_weights
 from kerasbig.optimize._quantizers import range_weights
@@ -110,6 +113,9 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
         ema_decay: decay of the output range's moving average.
         preserve_sparsity: keep the kernel's zeros (a pruned model stays
             pruned). Defaults to `False`.
+        preserve_clusters: keep the kernel's clusters (see
+            `QuantizeAware`; the BatchNorm scale is folded in after).
+            Defaults to `False`.
         **kwargs: `keras.layers.Layer` arguments.
 
     Example:
@@ -135,6 +141,7 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
         freeze_bn_delay=None,
         ema_decay=0.999,
         preserve_sparsity=False,
+        preserve_clusters=False,
         **kwargs,
     ):
         layer, batch_norm, activation = (
@@ -175,6 +182,8 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
         self.freeze_bn_delay = freeze_bn_delay
         self.ema_decay = ema_decay
         self.preserve_sparsity = preserve_sparsity
+        self.preserve_clusters = preserve_clusters
+        self.cluster_count = None
         if layer.built and batch_norm.built:
             self._create_weights()
             self.built = True
@@ -196,17 +205,12 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
             dtype="int32",
             trainable=False,
         )
-        if self.preserve_sparsity:
-            kernel = self.layer.kernel
-            self.sparsity_mask = self.add_weight(
-                name="sparsity_mask",
-                shape=kernel.shape,
-                initializer="ones",
-                trainable=False,
-            )
-            self.sparsity_mask.assign(
-                ops.cast(ops.not_equal(kernel.value, 0), "float32")
-            )
+        self.cluster_count = constraint_weights(
+            self,
+            self.layer.kernel,
+            self.preserve_sparsity,
+            cluster_request(self.preserve_clusters),
+        )
 
     def _per_kernel_channel(self, per_output_channel):
         """`per_output_channel` shaped to multiply the kernel: a depthwise
@@ -220,9 +224,7 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
     def call(self, inputs, training=None):
         conv, batch_norm = self.layer, self.batch_norm
         kernel = conv.kernel
-        value = kernel.value
-        if self.preserve_sparsity:
-            value = value * ops.cast(self.sparsity_mask.value, value.dtype)
+        value = constrained_kernel(self, kernel)
         dtype = value.dtype
         channels = batch_norm.moving_mean.shape[0]
         gamma = (
@@ -315,6 +317,7 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
                 "freeze_bn_delay": self.freeze_bn_delay,
                 "ema_decay": self.ema_decay,
                 "preserve_sparsity": self.preserve_sparsity,
+                "preserve_clusters": self.cluster_count or False,
             }
         )
         return config

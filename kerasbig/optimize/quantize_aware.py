@@ -5,13 +5,15 @@ int8 LiteRT model."""
 import inspect
 
 import keras
-from keras import ops
 
 from kerasbig.ops import call_with_values
 from kerasbig.optimize._graph import layer_readers
 from kerasbig.optimize._layers import clone_with_wrappers
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
+from kerasbig.optimize._quantizers import cluster_request
+from kerasbig.optimize._quantizers import constrained_kernel
+from kerasbig.optimize._quantizers import constraint_weights
 from kerasbig.optimize._quantizers import quantize_output
 from kerasbig.optimize._quantizers import quantize_weights
 from kerasbig.optimize._quantizers import range_weights
@@ -93,6 +95,15 @@ class QuantizeAware(keras.layers.Wrapper):
         preserve_sparsity: keep the kernel's zeros (a pruned model stays
             pruned): the zero mask at wrapping time is stored and the
             layer computes with `kernel * mask`. Defaults to `False`.
+        preserve_clusters: keep the kernel's clusters (a model from
+            `strip_clustering`, at most 256 distinct values per kernel):
+            its distinct values become trainable `cluster_centroids` and
+            each weight keeps its centroid, so the trained kernel still
+            holds as many values (cluster-preserving QAT). Defaults to
+            `False`.
+        activation: an activation applied after the quantized output
+            and quantized again; set by the wrapper itself when `layer`'s
+            own activation is one LiteRT does not fuse (leave it `None`).
         **kwargs: `keras.layers.Layer` arguments.
 
     Example:
@@ -111,6 +122,7 @@ class QuantizeAware(keras.layers.Wrapper):
         layer,
         ema_decay=0.999,
         preserve_sparsity=False,
+        preserve_clusters=False,
         activation=None,
         **kwargs,
     ):
@@ -126,6 +138,10 @@ class QuantizeAware(keras.layers.Wrapper):
         super().__init__(layer, **kwargs)
         self.ema_decay = ema_decay
         self.preserve_sparsity = preserve_sparsity
+        # True (read the clusters from the kernel) or, from a saved
+        # config, their number.
+        self.preserve_clusters = preserve_clusters
+        self.cluster_count = None
         if keras.activations.serialize(layer.activation) not in _FUSED:
             # LiteRT fuses only ReLUs into its kernels; any other
             # activation runs as an int8 op of its own, which needs the
@@ -148,27 +164,18 @@ class QuantizeAware(keras.layers.Wrapper):
 
     def _create_weights(self):
         self.minimum, self.maximum, self.range_initialized = range_weights(self)
-        if self.preserve_sparsity:
-            kernel = self.layer.kernel
-            self.sparsity_mask = self.add_weight(
-                name="sparsity_mask",
-                shape=kernel.shape,
-                initializer="ones",
-                trainable=False,
-            )
-            self.sparsity_mask.assign(
-                ops.cast(ops.not_equal(kernel.value, 0), "float32")
-            )
+        self.cluster_count = constraint_weights(
+            self,
+            self.layer.kernel,
+            self.preserve_sparsity,
+            cluster_request(self.preserve_clusters),
+        )
         if self.activation is not None:
             self.pre_activation_range = range_weights(self, "pre_activation")
 
     def call(self, inputs, training=None):
         kernel = self.layer.kernel
-        value = kernel.value
-        if self.preserve_sparsity:
-            # The layer computes with the zeros in place whatever the
-            # optimizer does to them; conversion folds them into the file.
-            value = value * ops.cast(self.sparsity_mask.value, value.dtype)
+        value = constrained_kernel(self, kernel)
         # Convolutions per output channel; Dense per tensor, as tfmot's
         # 8-bit scheme: the converter transposes Dense kernels and rejects
         # a per-channel FakeQuant on them ("mismatched quantized axes").
@@ -197,6 +204,7 @@ class QuantizeAware(keras.layers.Wrapper):
             {
                 "ema_decay": self.ema_decay,
                 "preserve_sparsity": self.preserve_sparsity,
+                "preserve_clusters": self.cluster_count or False,
                 "activation": (
                     None
                     if self.activation is None
@@ -356,7 +364,12 @@ def _plan(model):
     return plan
 
 
-def quantize_aware(model, preserve_sparsity=False, freeze_bn_delay=None):
+def quantize_aware(
+    model,
+    preserve_sparsity=False,
+    preserve_clusters=False,
+    freeze_bn_delay=None,
+):
     """A copy of `model` for quantization-aware training (QAT), tfmot's
     default 8-bit scheme on every backend.
 
@@ -390,6 +403,9 @@ def quantize_aware(model, preserve_sparsity=False, freeze_bn_delay=None):
         model: a Sequential or functional model.
         preserve_sparsity: keep every kernel's zeros (for a model from
             `strip_pruning`: pruning-preserving QAT). Defaults to `False`.
+        preserve_clusters: keep every kernel's clusters (for a model from
+            `strip_clustering`: cluster-preserving QAT; with
+            `preserve_sparsity`, tfmot's PCQAT). Defaults to `False`.
         freeze_bn_delay: training steps after which folded BatchNorms stop
             using and updating batch statistics (see
             `QuantizeAwareConvBatchNorm`); `None` (the default) never.
@@ -445,6 +461,7 @@ def quantize_aware(model, preserve_sparsity=False, freeze_bn_delay=None):
                     None if relu is None else copy_layer(relu),
                     freeze_bn_delay=freeze_bn_delay,
                     preserve_sparsity=preserve_sparsity,
+                    preserve_clusters=preserve_clusters,
                     name=original.name,
                 )
             # Wrappers take the layer's name: the QAT model's layers are
@@ -453,6 +470,7 @@ def quantize_aware(model, preserve_sparsity=False, freeze_bn_delay=None):
                 return QuantizeAware(
                     copy,
                     preserve_sparsity=preserve_sparsity,
+                    preserve_clusters=preserve_clusters,
                     name=original.name,
                 )
             if isinstance(copy, _OUTPUT_QUANTIZED):

@@ -171,3 +171,68 @@ def test_preserve_sparsity_keeps_a_pruned_models_zeros(digits):
     np.testing.assert_allclose(
         ops.convert_to_numpy(qat(x_train[:8])), before, atol=1e-6
     )
+
+
+def _kernels(qat):
+    """{name: the kernel each cluster- and sparsity-preserving QAT wrapper
+    computes with (before its fake quantization)}: its centroids at their
+    indices, times its zero mask."""
+    return {
+        layer.name: ops.convert_to_numpy(layer.cluster_centroids)[
+            ops.convert_to_numpy(layer.cluster_indices)
+        ]
+        * ops.convert_to_numpy(layer.sparsity_mask)
+        for layer in qat.layers[-1].layers
+        if isinstance(layer, QuantizeAware)
+    }
+
+
+def test_preserve_clusters_trains_the_centroids_and_keeps_the_zeros(
+    digits, tmp_path
+):
+    from kerasbig.optimize import cluster_weights
+    from kerasbig.optimize import strip_clustering
+
+    (x_train, y_train), (x_test, _) = digits
+    model = _cnn()
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            kernel = ops.convert_to_numpy(layer.kernel)
+            kernel[np.abs(kernel) < np.median(np.abs(kernel))] = 0
+            layer.kernel.assign(kernel)
+    clustered = strip_clustering(
+        cluster_weights(model, 8, preserve_sparsity=True)
+    )
+    qat = _compile(
+        quantize_aware(
+            clustered, preserve_sparsity=True, preserve_clusters=True
+        )
+    )
+    before = _kernels(qat)
+    qat.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
+    after = _kernels(qat)
+    for name, kernel in after.items():
+        # PCQAT: the same zeros, at most 8 other values (sparsity-
+        # preserving clustering keeps the zeros apart), and those moved.
+        np.testing.assert_array_equal(kernel == 0, before[name] == 0)
+        assert len(np.unique(kernel[kernel != 0])) <= 8, name
+        assert not np.allclose(kernel, before[name]), name
+    if keras.backend.backend() == "tensorflow":
+        from kerasbig.export import to_litert
+
+        exported = to_litert(
+            qat, tmp_path / "pcqat.tflite", quantization="int8"
+        )
+        assert exported.float_compute_ops() == []
+    qat.save(tmp_path / "pcqat.keras")
+    restored = keras.saving.load_model(tmp_path / "pcqat.keras")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored(x_test[:16])),
+        ops.convert_to_numpy(qat(x_test[:16])),
+        atol=1e-6,
+    )
+
+
+def test_preserve_clusters_refuses_an_unclustered_kernel():
+    with pytest.raises(ValueError, match="preserve_clusters needs a clustered"):
+        quantize_aware(_cnn(), preserve_clusters=True)
