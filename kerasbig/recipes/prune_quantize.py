@@ -18,11 +18,19 @@ gzip size, sparsity, single-example latency p50/p95.
         --output-dir runs/p90
     python -m kerasbig.recipes.prune_quantize --model mobilenet_v2 --qat \\
         --output-dir runs/mobilenet
+    python -m kerasbig.recipes.prune_quantize --cluster 16 --qat \\
+        --output-dir runs/pcqat
 
 `--model mobilenet_v2` runs the same steps on Keras's MobileNetV2 (width
 0.35, no ImageNet weights; the digits as RGB): BatchNorm, depthwise
 convolutions and residual adds, with `--qat` folding each BatchNorm into
 its convolution.
+
+`--cluster K` adds tfmot's third technique after pruning: every kernel
+clustered into K shared values (zeros kept), fine-tuned and stripped
+(clustered.keras), exported as float32 and int8; with `--qat` the
+quantization-aware fine-tune then keeps zeros and clusters (tfmot's
+prune-cluster-QAT chain).
 
 Outputs in --output-dir: dense.keras, pruned.keras (stripped), the .tflite
 files, metrics.json (the report, every file's row) and report.md (the
@@ -79,6 +87,20 @@ class Config(DistributeConfig):
     prune_learning_rate: float = option(
         3e-4, "Adam learning rate while pruning", greater_than=0
     )
+    cluster: int = option(
+        None,
+        "after pruning, cluster every kernel into this many shared values "
+        "(zeros kept) and fine-tune; with --qat the QAT keeps both "
+        "(tfmot's prune-cluster-QAT chain)",
+        minimum=2,
+        maximum=256,
+    )
+    cluster_epochs: int = option(
+        3, "epochs of fine-tuning while clustered (--cluster)", minimum=1
+    )
+    cluster_learning_rate: float = option(
+        1e-4, "Adam learning rate while clustered (--cluster)", greater_than=0
+    )
     qat: bool = option(
         False,
         "also fine-tune the pruned model with quantization-aware training "
@@ -117,6 +139,7 @@ class Config(DistributeConfig):
 SMOKE = {
     "epochs": 1,
     "prune_epochs": 1,
+    "cluster_epochs": 1,
     "qat_epochs": 1,
     "calibration_examples": 50,
     "latency_runs": 10,
@@ -131,10 +154,12 @@ from kerasbig.data import load_digits
 from kerasbig.export import to_litert
 from kerasbig.optimize import PolynomialDecay
 from kerasbig.optimize import UpdatePruningStep
+from kerasbig.optimize import cluster_weights
 from kerasbig.optimize import prune_low_magnitude
 from kerasbig.optimize import quantize_aware
 from kerasbig.optimize import sparsity_report
 from kerasbig.optimize import sparsity_total
+from kerasbig.optimize import strip_clustering
 from kerasbig.optimize import strip_pruning
 from kerasbig.recipes.quickstart import build_model
 from kerasbig.training import explain_interruption
@@ -218,9 +243,10 @@ def pruning_schedule(config, num_examples):
 
 
 def train_models(config, train, output_dir, resuming):
-    """The dense model, the pruned one (stripped) and, with `--qat`, its
-    quantization-aware fine-tune. A resumed run reloads the phases it
-    finished (`dense.keras`, `pruned.keras`)."""
+    """The dense model, the pruned one (stripped), with `--cluster` the
+    clustered one (stripped) and, with `--qat`, the quantization-aware
+    fine-tune of the last. A resumed run reloads the phases it finished
+    (`dense.keras`, `pruned.keras`, `clustered.keras`)."""
     dense_path, pruned_path = (
         output_dir / "dense.keras",
         output_dir / "pruned.keras",
@@ -251,14 +277,50 @@ def train_models(config, train, output_dir, resuming):
         # state worth keeping (and Keras warns when reloading it).
         pruned.save(pruned_path)
     compile_model(pruned, config.learning_rate)
+    clustered = None
+    if config.cluster:
+        clustered = cluster_phase(config, pruned, train, output_dir, resuming)
     qat = None
     if config.qat:
         qat = compile_model(
-            quantize_aware(pruned, preserve_sparsity=True),
+            quantize_aware(
+                clustered or pruned,
+                preserve_sparsity=True,
+                preserve_clusters=clustered is not None,
+            ),
             config.qat_learning_rate,
         )
         fit_phase(qat, train, config, config.qat_epochs, output_dir / "qat")
-    return dense, pruned, qat
+    return dense, pruned, clustered, qat
+
+
+def cluster_phase(config, pruned, train, output_dir, resuming):
+    """The pruned model with every kernel clustered into `--cluster`
+    values (its zeros kept), fine-tuned and stripped; reloaded from
+    `clustered.keras` when a resumed run finished it."""
+    path = output_dir / "clustered.keras"
+    if resuming and path.exists():
+        clustered = keras.saving.load_model(path, compile=False)
+    else:
+        clustering = compile_model(
+            cluster_weights(
+                pruned,
+                config.cluster,
+                preserve_sparsity=True,
+                seed=config.seed,
+            ),
+            config.cluster_learning_rate,
+        )
+        fit_phase(
+            clustering,
+            train,
+            config,
+            config.cluster_epochs,
+            output_dir / "cluster",
+        )
+        clustered = strip_clustering(clustering)
+        clustered.save(path)
+    return compile_model(clustered, config.learning_rate)
 
 
 def gzip_size(path):
@@ -299,7 +361,7 @@ def ops_table(rows):
 def export_rows(models, config, calibration, test, output_dir):
     """Writes every LiteRT file, verified against Keras, and measures it
     with the interpreter: one report row per file."""
-    dense, pruned, qat = models
+    dense, pruned, clustered, qat = models
     # (name, model, quantization, sparse weight format)
     exports = [
         ("dense float32", dense, None, False),
@@ -308,8 +370,14 @@ def export_rows(models, config, calibration, test, output_dir):
         ("pruned dynamic-range int8", pruned, "dynamic", False),
         ("pruned int8", pruned, "int8", False),
     ]
+    if clustered is not None:
+        exports += [
+            ("pruned clustered float32", clustered, None, False),
+            ("pruned clustered int8", clustered, "int8", False),
+        ]
     if qat is not None:
-        exports.append(("pruned QAT int8", qat, "int8", False))
+        name = "pruned clustered QAT int8" if clustered else "pruned QAT int8"
+        exports.append((name, qat, "int8", False))
     x_test, y_test = test
     # Keras accuracy and sparsity per model, not per file (the pruned
     # model is exported four times).
@@ -378,6 +446,19 @@ def summarize(rows):
         summary["accuracy_qat_minus_ptq_int8_points"] = 100 * (
             by_name["pruned QAT int8"]["accuracy"] - int8_row["accuracy"]
         )
+    if "pruned clustered float32" in by_name:
+        clustered = by_name["pruned clustered float32"]
+        summary["gzip_ratio_clustered_to_dense"] = (
+            clustered["gzip_size"] / dense_row["gzip_size"]
+        )
+        summary["accuracy_drop_clustered_points"] = 100 * (
+            pruned_row["accuracy"] - clustered["accuracy"]
+        )
+    if "pruned clustered QAT int8" in by_name:
+        summary["accuracy_pcqat_minus_ptq_int8_points"] = 100 * (
+            by_name["pruned clustered QAT int8"]["accuracy"]
+            - int8_row["accuracy"]
+        )
     return summary
 
 
@@ -445,6 +526,7 @@ def main(argv=None):
             results={
                 "epochs": config.epochs
                 + config.prune_epochs
+                + (config.cluster_epochs if config.cluster else 0)
                 + (config.qat_epochs if config.qat else 0),
                 "train_seconds": round(train_seconds, 2),
                 "examples": {"train": len(train[1]), "test": len(test[1])},

@@ -95,6 +95,9 @@ def test_help_explains_every_flag(recipe_help):
         "--batch-size",
         "--learning-rate",
         "--prune-learning-rate",
+        "--cluster",
+        "--cluster-epochs",
+        "--cluster-learning-rate",
         "--qat",
         "--qat-epochs",
         "--qat-learning-rate",
@@ -125,6 +128,33 @@ def test_flags_that_do_not_fit_the_model_are_refused(
     with pytest.raises(ValueError, match=message):
         recipe.main([*flags, "--output-dir", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
+
+
+# Per push, tests/optimize covers clustering and PCQAT with its int8 file.
+@pytest.mark.full
+@pytest.mark.tensorflow_only
+def test_cluster_then_qat_keeps_zeros_and_clusters(recipe, tmp_path):
+    report = recipe.main(
+        ["--smoke", "--cluster", "8", "--qat", "--output-dir", str(tmp_path)]
+    )
+    names = [row["name"] for row in report["models"]]
+    assert names[-3:] == [
+        "pruned clustered float32",
+        "pruned clustered int8",
+        "pruned clustered QAT int8",
+    ]
+    clustered = keras.saving.load_model(tmp_path / "clustered.keras")
+    for layer in clustered.layers:
+        if hasattr(layer, "kernel"):
+            kernel = keras.ops.convert_to_numpy(layer.kernel)
+            assert len(set(kernel[kernel != 0].tolist())) <= 8, layer.name
+            assert (kernel == 0).mean() == pytest.approx(0.8, abs=0.01)
+    assert (
+        report["summary"]["gzip_ratio_clustered_to_dense"]
+        < (report["summary"]["gzip_ratio_pruned_to_dense"])
+    )
+    rows = {row["name"]: row for row in report["models"]}
+    assert rows["pruned clustered QAT int8"]["float_compute_ops"] == []
 
 
 @pytest.mark.full
