@@ -27,6 +27,10 @@ from kerasbig.optimize.quantize_aware import QuantizeActivations
 from kerasbig.optimize.quantize_aware import QuantizeAware
 from kerasbig.optimize.quantize_aware import QuantizeOutput
 from kerasbig.optimize.quantize_aware import quantize_aware
+from kerasbig.optimize.quantize_config import QuantizeAnnotate
+from kerasbig.optimize.quantize_config import QuantizeConfig
+from kerasbig.optimize.quantize_config import QuantizeWithConfig
+from kerasbig.optimize.quantize_config import quantize_annotate_layer
 from kerasbig.optimize.sparsity_report import sparsity_report
 from kerasbig.optimize.sparsity_report import sparsity_total
 from kerasbig.optimize.strip_pruning import strip_pruning
@@ -44,11 +48,15 @@ __all__ = [
     "PruneLowMagnitude",
     "PruningSchedule",
     "QuantizeActivations",
+    "QuantizeAnnotate",
     "QuantizeAware",
     "QuantizeAwareConvBatchNorm",
+    "QuantizeConfig",
     "QuantizeOutput",
+    "QuantizeWithConfig",
     "UpdatePruningStep",
     "prune_low_magnitude",
+    "quantize_annotate_layer",
     "quantize_aware",
     "sparsity_report",
     "sparsity_total",

@@ -22,6 +22,8 @@ from kerasbig.optimize.batch_norm_folding import FoldedInto
 from kerasbig.optimize.batch_norm_folding import QuantizeAwareConvBatchNorm
 from kerasbig.optimize.batch_norm_folding import foldable
 from kerasbig.optimize.batch_norm_folding import is_plain_relu
+from kerasbig.optimize.quantize_config import QuantizeAnnotate
+from kerasbig.optimize.quantize_config import QuantizeWithConfig
 
 _QUANTIZABLE = (
     keras.layers.Dense,
@@ -390,6 +392,9 @@ def quantize_aware(
       Dropout, padding, cropping) are copied as they are.
     - Nested Sequential and functional models (a `keras.applications`
       base inside a classifier) are quantized the same way.
+    - A layer annotated with `quantize_annotate_layer(layer, config)`
+      is wrapped in `QuantizeWithConfig`, which quantizes what its
+      `QuantizeConfig` names (a layer of your own joins this way).
     - Each model input is fake-quantized by a `QuantizeActivations`.
 
     The weights are copied (the original model is unchanged). Fine-tune
@@ -450,6 +455,12 @@ def quantize_aware(
 
         def wrap(copy, original, chosen):
             del chosen
+            if isinstance(copy, QuantizeAnnotate):
+                if copy.quantize_config is not None:
+                    return QuantizeWithConfig(
+                        copy.layer, copy.quantize_config, name=original.name
+                    )
+                copy = copy.layer  # a layer quantize_aware knows
             step = plan.get(original.name)
             if step is not None and step[0] == "folded":
                 return FoldedInto(step[1], name=original.name)
@@ -485,7 +496,9 @@ def quantize_aware(
                 "quantize_aware: cannot quantize "
                 f"{_describe(original)} {original.name!r} yet. Supported: "
                 f"{_supported_names()}, and Activation with "
-                f"{', '.join(_INT8_ACTIVATIONS)}"
+                f"{', '.join(_INT8_ACTIVATIONS)}; for another layer, "
+                "annotate it with quantize_annotate_layer(layer, "
+                "QuantizeConfig)"
             )
 
         return clone_with_wrappers(
