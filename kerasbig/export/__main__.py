@@ -201,6 +201,14 @@ def _without_training_wrappers(model):
     return model
 
 
+def _register_kerasbig_classes():
+    """Imports the rooms whose classes a `.keras` file may name: each
+    registers its classes with Keras when imported, and a program holds
+    kerasbig's rooms back until its flags have parsed."""
+    for room in ("callbacks", "graph", "layers", "metrics", "models"):
+        importlib.import_module(f"kerasbig.{room}")
+
+
 def main(argv=None):
     config = parse_config(Config, argv, DESCRIPTION, program=PROGRAM)
     if keras.backend.backend() != "tensorflow":
@@ -209,6 +217,7 @@ def main(argv=None):
         command = [sys.executable, "-m", "kerasbig.export"]
         command += sys.argv[1:] if argv is None else list(argv)
         os.execve(sys.executable, command, environment)
+    _register_kerasbig_classes()
     for module in config.modules:
         importlib.import_module(module)
     model = keras.saving.load_model(config.model)

@@ -97,3 +97,31 @@ def test_pruned_and_clustered_files_convert_as_their_plain_models(
         np.testing.assert_allclose(
             exported.predict(x), strip(saved).predict(x, verbose=0), atol=1e-5
         )
+
+
+@pytest.mark.tensorflow_only
+def test_the_program_loads_a_model_of_kerasbig_layers(tmp_path):
+    # As a program, kerasbig holds its rooms back until the flags parse;
+    # the file names kerasbig classes, which must be registered by then.
+    import subprocess
+    import sys
+
+    from kerasbig.layers import FeedForward
+
+    inputs = keras.Input((5, 6))
+    model = keras.Model(inputs, FeedForward(intermediate_dim=8)(inputs))
+    model.save(tmp_path / "model.keras")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kerasbig.export",
+            str(tmp_path / "model.keras"),
+            str(tmp_path / "model.tflite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.startswith(f"wrote {tmp_path / 'model.tflite'}")
