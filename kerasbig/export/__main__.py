@@ -205,7 +205,14 @@ def _register_kerasbig_classes():
     """Imports the rooms whose classes a `.keras` file may name: each
     registers its classes with Keras when imported, and a program holds
     kerasbig's rooms back until its flags have parsed."""
-    for room in ("callbacks", "graph", "layers", "metrics", "models"):
+    for room in (
+        "callbacks",
+        "graph",
+        "layers",
+        "metrics",
+        "models",
+        "optimize",
+    ):
         importlib.import_module(f"kerasbig.{room}")
 
 

@@ -247,3 +247,44 @@ def test_mobile_net_converts_to_int8_convolutions_with_batch_norm_folded(
     got = exported.predict(x)
     assert np.abs(got - simulated).max() <= 5 / 256
     assert (got.argmax(-1) == simulated.argmax(-1)).mean() >= 0.99
+
+
+@pytest.mark.per_push_on("jax", "torch")
+def test_a_mobile_net_trained_on_any_backend_exports_to_int8(trained, tmp_path):
+    # QAT on this backend, the .keras file converted by the export
+    # program (which runs under TensorFlow): the path a JAX or PyTorch
+    # user takes to the phone.
+    import subprocess
+    import sys
+
+    from kerasbig.export import LiteRTModel
+
+    model, x, y = trained
+    qat, _ = _fine_tuned(model, x, y)
+    qat.save(tmp_path / "qat.keras")
+    np.savez(tmp_path / "verify.npz", image=x[:64])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kerasbig.export",
+            str(tmp_path / "qat.keras"),
+            str(tmp_path / "qat.tflite"),
+            "--quantization",
+            "int8",
+            "--verify-data",
+            str(tmp_path / "verify.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-1000:]
+    exported = LiteRTModel(tmp_path / "qat.tflite")
+    assert exported.float_compute_ops() == []
+    assert exported.ops.count("DEPTHWISE_CONV_2D") == 1
+    assert "MUL" not in exported.ops
+    simulated = _numpy(qat(x[:64]))
+    assert (
+        exported.predict(x[:64]).argmax(-1) == simulated.argmax(-1)
+    ).mean() >= 0.95
