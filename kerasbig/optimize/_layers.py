@@ -56,3 +56,28 @@ def clone_with_wrappers(model, owner, wrap, layers=None, recurse=None):
         return wrap(copy, layer, None if names is None else layer.name in names)
 
     return keras.models.clone_model(model, clone_function=clone)
+
+
+class OwnWeightsWrapper(keras.layers.Wrapper):
+    """A wrapper with weights of its own, made by `_create_weights` as
+    soon as the wrapped layer is built: at construction for a built layer
+    (call `_create_weights_if_built()` at the end of `__init__`), else in
+    `build`. It computes in the layer's dtype policy."""
+
+    def __init__(self, layer, **kwargs):
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        super().__init__(layer, **kwargs)
+
+    def _create_weights_if_built(self):
+        if self.layer.built:
+            self._create_weights()
+            self.built = True
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self._create_weights()
+        self.built = True
+
+    def _create_weights(self):
+        raise NotImplementedError

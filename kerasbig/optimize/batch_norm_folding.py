@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerasbig.ops import call_with_values
+from kerasbig.optimize._layers import OwnWeightsWrapper
 from kerasbig.optimize._quantizers import cluster_request
 from kerasbig.optimize._quantizers import constrained_kernel
 from kerasbig.optimize._quantizers import constraint_weights
@@ -82,7 +83,7 @@ class FoldedInto(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
+class QuantizeAwareConvBatchNorm(OwnWeightsWrapper):
     """Trains a convolution and its BatchNormalization as the one int8
     convolution they become on the phone.
 
@@ -175,7 +176,6 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
                 "or a number of steps >= 0. Received: "
                 f"freeze_bn_delay={freeze_bn_delay!r}"
             )
-        kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         self.batch_norm = batch_norm
         self.activation = activation
@@ -184,17 +184,15 @@ class QuantizeAwareConvBatchNorm(keras.layers.Wrapper):
         self.preserve_sparsity = preserve_sparsity
         self.preserve_clusters = preserve_clusters
         self.cluster_count = None
-        if layer.built and batch_norm.built:
-            self._create_weights()
-            self.built = True
+        if batch_norm.built:
+            self._create_weights_if_built()
 
     def build(self, input_shape=None):
         if not self.layer.built:
             self.layer.build(input_shape)
         if not self.batch_norm.built:
             self.batch_norm.build(self.layer.compute_output_shape(input_shape))
-        self._create_weights()
-        self.built = True
+        super().build(input_shape)
 
     def _create_weights(self):
         self.minimum, self.maximum, self.range_initialized = range_weights(self)

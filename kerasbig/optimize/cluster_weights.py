@@ -8,6 +8,7 @@ from keras import ops
 
 from kerasbig import _validation as checks
 from kerasbig.ops import call_with_values
+from kerasbig.optimize._layers import OwnWeightsWrapper
 from kerasbig.optimize._layers import clone_with_wrappers
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
@@ -87,7 +88,7 @@ def _kmeans(flat, k, rng, iterations=100):
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class ClusterWeights(keras.layers.Wrapper):
+class ClusterWeights(OwnWeightsWrapper):
     """Trains a layer whose kernel takes only `number_of_clusters`
     values (weight clustering, tfmot's `ClusterWeights`).
 
@@ -163,21 +164,12 @@ class ClusterWeights(keras.layers.Wrapper):
                 "convolutions, DepthwiseConv2D, Embedding). Received: "
                 f"{type(layer).__name__} {getattr(layer, 'name', '')!r}"
             )
-        kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         self.number_of_clusters = number_of_clusters
         self.cluster_centroids_init = cluster_centroids_init
         self.preserve_sparsity = preserve_sparsity
         self.seed = seed
-        if layer.built:
-            self._create_weights()
-            self.built = True
-
-    def build(self, input_shape=None):
-        if not self.layer.built:
-            self.layer.build(input_shape)
-        self._create_weights()
-        self.built = True
+        self._create_weights_if_built()
 
     def _create_weights(self):
         name, weight = _clusterable_weight(self.layer)

@@ -8,6 +8,7 @@ import keras
 
 from kerasbig.ops import call_with_values
 from kerasbig.optimize._graph import layer_readers
+from kerasbig.optimize._layers import OwnWeightsWrapper
 from kerasbig.optimize._layers import clone_with_wrappers
 from kerasbig.optimize._layers import copy_layer
 from kerasbig.optimize._layers import is_graph_model
@@ -78,7 +79,7 @@ class QuantizeActivations(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class QuantizeAware(keras.layers.Wrapper):
+class QuantizeAware(OwnWeightsWrapper):
     """Trains a Dense or Conv layer as it will run in int8.
 
     The kernel is fake-quantized symmetrically (narrow range, over
@@ -136,7 +137,6 @@ class QuantizeAware(keras.layers.Wrapper):
                 f"{', '.join(c.__name__ for c in _QUANTIZABLE)}. Received: "
                 f"{type(layer).__name__} {layer.name!r}"
             )
-        kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         self.ema_decay = ema_decay
         self.preserve_sparsity = preserve_sparsity
@@ -154,15 +154,7 @@ class QuantizeAware(keras.layers.Wrapper):
         self.activation = (
             None if activation is None else keras.activations.get(activation)
         )
-        if layer.built:
-            self._create_weights()
-            self.built = True
-
-    def build(self, input_shape=None):
-        if not self.layer.built:
-            self.layer.build(input_shape)
-        self._create_weights()
-        self.built = True
+        self._create_weights_if_built()
 
     def _create_weights(self):
         self.minimum, self.maximum, self.range_initialized = range_weights(self)
@@ -218,7 +210,7 @@ class QuantizeAware(keras.layers.Wrapper):
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class QuantizeOutput(keras.layers.Wrapper):
+class QuantizeOutput(OwnWeightsWrapper):
     """Fake-quantizes a layer's output to int8 over a moving-average range.
 
     `quantize_aware` wraps the layers that change values without weights
@@ -245,16 +237,13 @@ class QuantizeOutput(keras.layers.Wrapper):
     def __init__(self, layer, ema_decay=0.999, **kwargs):
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
-        kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         self.ema_decay = ema_decay
         self.supports_masking = layer.supports_masking
+        self._create_weights_if_built()
 
-    def build(self, input_shape=None):
-        if not self.layer.built:
-            self.layer.build(input_shape)
+    def _create_weights(self):
         self.minimum, self.maximum, self.range_initialized = range_weights(self)
-        self.built = True
 
     def call(self, inputs, training=None, mask=None):
         kwargs = {}

@@ -5,6 +5,7 @@ says which weights and whether the output are fake-quantized, and
 import keras
 
 from kerasbig.ops import call_with_values
+from kerasbig.optimize._layers import OwnWeightsWrapper
 from kerasbig.optimize._quantizers import quantize_output
 from kerasbig.optimize._quantizers import quantize_weights
 from kerasbig.optimize._quantizers import range_weights
@@ -152,7 +153,7 @@ def quantize_annotate_layer(to_annotate, quantize_config=None):
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
-class QuantizeWithConfig(keras.layers.Wrapper):
+class QuantizeWithConfig(OwnWeightsWrapper):
     """Trains a layer as it will run in int8, following its
     `QuantizeConfig`: the weights `config.weights(layer)` names are
     fake-quantized (symmetric, narrow range; per output channel or per
@@ -174,19 +175,10 @@ class QuantizeWithConfig(keras.layers.Wrapper):
             quantize_config = keras.saving.deserialize_keras_object(
                 quantize_config
             )
-        kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         self.quantize_config = quantize_config
         self.ema_decay = ema_decay
-        if layer.built:
-            self._create_weights()
-            self.built = True
-
-    def build(self, input_shape=None):
-        if not self.layer.built:
-            self.layer.build(input_shape)
-        self._create_weights()
-        self.built = True
+        self._create_weights_if_built()
 
     def _create_weights(self):
         self.minimum, self.maximum, self.range_initialized = range_weights(self)
