@@ -111,24 +111,30 @@ def main():
             floating=floating,
         )
 
+    def qat_fit(qat, keras_module):
+        """Compiles and fine-tunes `qat` with `keras_module` (Keras 3 or
+        tf-keras) on the same settings; returns (seconds, epoch timer)."""
+        qat.compile(
+            optimizer=keras_module.optimizers.Adam(args.qat_learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        callback = keras_module.callbacks.Callback
+        timer = type("Timer", (EpochTimes, callback), {})()
+        start = time.perf_counter()
+        qat.fit(
+            x_train,
+            y_train,
+            batch_size=args.batch_size,
+            epochs=args.qat_epochs,
+            callbacks=[timer],
+            verbose=0,
+        )
+        return time.perf_counter() - start, timer
+
     # kerasbig on Keras 3.
     qat = quantize_aware(model)
-    qat.compile(
-        optimizer=keras.optimizers.Adam(args.qat_learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    timer = type("Timer", (EpochTimes, keras.callbacks.Callback), {})()
-    start = time.perf_counter()
-    qat.fit(
-        x_train,
-        y_train,
-        batch_size=args.batch_size,
-        epochs=args.qat_epochs,
-        callbacks=[timer],
-        verbose=0,
-    )
-    seconds = time.perf_counter() - start
+    seconds, timer = qat_fit(qat, keras)
     path = os.path.join(folder, "kerasbig.tflite")
     to_litert(qat, path, quantization="int8", verify_data=x_test[:64])
     score("kerasbig (Keras 3)", path, seconds, timer)
@@ -140,22 +146,7 @@ def main():
     )
     legacy.set_weights(model.get_weights())
     legacy_qat = tfmot.quantization.keras.quantize_model(legacy)
-    legacy_qat.compile(
-        optimizer=tf_keras.optimizers.Adam(args.qat_learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    timer = type("Timer", (EpochTimes, tf_keras.callbacks.Callback), {})()
-    start = time.perf_counter()
-    legacy_qat.fit(
-        x_train,
-        y_train,
-        batch_size=args.batch_size,
-        epochs=args.qat_epochs,
-        callbacks=[timer],
-        verbose=0,
-    )
-    seconds = time.perf_counter() - start
+    seconds, timer = qat_fit(legacy_qat, tf_keras)
     converter = tf.lite.TFLiteConverter.from_keras_model(legacy_qat)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     path = os.path.join(folder, "tfmot.tflite")
