@@ -83,10 +83,7 @@ class LiteRTModel:
             self.input_names = list(input_names)
         self.input_details = [details[name] for name in self.input_names]
         outputs = self._runner.get_output_details()
-        # Signature outputs are output_0, output_1, ... in model order.
-        self.output_names = sorted(
-            outputs, key=lambda name: int(name.rsplit("_", 1)[-1])
-        )
+        self.output_names = sorted(outputs, key=_output_order(outputs))
         self.output_details = [outputs[name] for name in self.output_names]
         first = {int(d["shape_signature"][0]) for d in self.input_details}
         # Examples along axis 0 when every input has the same (dynamic or
@@ -300,3 +297,17 @@ class LiteRTModel:
 def _shape(detail):
     """A tensor's signature shape, `None` for a dynamic axis."""
     return tuple(int(e) if e >= 0 else None for e in detail["shape_signature"])
+
+
+def _output_order(outputs):
+    """The sort key of a signature's output names: Keras 3 files name
+    them output_0, output_1, ... in model order; files of other
+    converters (tf-keras names them after layers) keep the order of
+    their tensors."""
+    numbered = all(
+        name.rsplit("_", 1)[-1].isdigit() and name.startswith("output_")
+        for name in outputs
+    )
+    if numbered:
+        return lambda name: int(name.rsplit("_", 1)[-1])
+    return lambda name: outputs[name]["index"]

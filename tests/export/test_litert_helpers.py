@@ -45,3 +45,29 @@ def test_convert_model_needs_tensorflow_backend():
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     with pytest.raises(ValueError, match="needs the TensorFlow backend"):
         converter.convert_model(model)
+
+
+@pytest.mark.tensorflow_only
+def test_a_file_from_another_converter_with_named_outputs_opens(tmp_path):
+    # tf-keras (tfmot's side of the QAT benchmark) names a signature's
+    # outputs after layers instead of output_0, output_1, ...
+    import tensorflow as tf
+
+    from kerasbig.export import LiteRTModel
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec((1, 3), tf.float32)])
+        def serve(self, x):
+            return {"predictions": 2 * x, "aux": x + 1}
+
+    module = Module()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.serve.get_concrete_function()], module
+    )
+    (tmp_path / "named.tflite").write_bytes(converter.convert())
+    exported = LiteRTModel(tmp_path / "named.tflite")
+    assert sorted(exported.output_names) == ["aux", "predictions"]
+    x = np.ones((1, 3), "float32")
+    outputs = dict(zip(exported.output_names, exported.predict(x), strict=True))
+    np.testing.assert_allclose(outputs["predictions"], 2 * x)
+    np.testing.assert_allclose(outputs["aux"], x + 1)
