@@ -240,8 +240,8 @@ def test_a_killed_lora_run_resumes_and_matches(kill_and_resume, tmp_path):
     data = _jsonl(tmp_path / "sums.jsonl", PAIRS)
     # Several shuffled batches per epoch: a resumed process must draw the
     # orders the uninterrupted one drew (ArrayBatches' (seed, epoch)).
-    args = ["--model", str(folder), "--data", str(data), "--epochs", "3"]
-    args += ["--sequence-length", "24", "--lora-rank", "4"]
+    args = ["--model", str(folder), "--byte-tokens", "--data", str(data)]
+    args += ["--epochs", "3", "--sequence-length", "24", "--lora-rank", "4"]
     args += ["--batch-size", "8", "--learning-rate", "0.01"]
     args += ["--max-new-tokens", "3"]
     resumed, uninterrupted = kill_and_resume("causal_lm_finetune", args, 3)
