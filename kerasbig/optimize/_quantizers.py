@@ -106,6 +106,8 @@ def constraint_weights(layer, kernel, preserve_sparsity, cluster_count):
     them empty for loading). The kernel itself then stops training: its
     values are the centroids'. Returns the number of clusters (or None).
     """
+    if not preserve_sparsity and cluster_count is None:
+        return None  # nothing to keep: no copy of the kernel to NumPy
     owner = type(layer).__name__
     value = ops.convert_to_numpy(kernel.value)
     if preserve_sparsity:

@@ -45,6 +45,20 @@ def is_plain_relu(layer):
     )
 
 
+def check_freeze_bn_delay(owner, freeze_bn_delay):
+    """One line naming `owner` unless `freeze_bn_delay` is None or a
+    number of steps >= 0."""
+    if freeze_bn_delay is not None and (
+        isinstance(freeze_bn_delay, bool)
+        or not isinstance(freeze_bn_delay, int)
+        or freeze_bn_delay < 0
+    ):
+        raise ValueError(
+            f"{owner}: `freeze_bn_delay` must be None or a number of steps "
+            f">= 0. Received: freeze_bn_delay={freeze_bn_delay!r}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="kerasbig")
 class FoldedInto(keras.layers.Layer):
     """Stands where a layer folded into an earlier one was (a
@@ -166,16 +180,7 @@ class QuantizeAwareConvBatchNorm(OwnWeightsWrapper):
                 "layer (or Activation('relu'/'relu6')). Received: "
                 f"{type(activation).__name__} {activation.name!r}"
             )
-        if freeze_bn_delay is not None and (
-            isinstance(freeze_bn_delay, bool)
-            or not isinstance(freeze_bn_delay, int)
-            or freeze_bn_delay < 0
-        ):
-            raise ValueError(
-                "QuantizeAwareConvBatchNorm: `freeze_bn_delay` must be None "
-                "or a number of steps >= 0. Received: "
-                f"freeze_bn_delay={freeze_bn_delay!r}"
-            )
+        check_freeze_bn_delay("QuantizeAwareConvBatchNorm", freeze_bn_delay)
         super().__init__(layer, **kwargs)
         self.batch_norm = batch_norm
         self.activation = activation

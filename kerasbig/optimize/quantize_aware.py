@@ -21,6 +21,7 @@ from kerasbig.optimize._quantizers import range_weights
 from kerasbig.optimize.batch_norm_folding import FOLDABLE_CONVOLUTIONS
 from kerasbig.optimize.batch_norm_folding import FoldedInto
 from kerasbig.optimize.batch_norm_folding import QuantizeAwareConvBatchNorm
+from kerasbig.optimize.batch_norm_folding import check_freeze_bn_delay
 from kerasbig.optimize.batch_norm_folding import foldable
 from kerasbig.optimize.batch_norm_folding import is_plain_relu
 from kerasbig.optimize.quantize_config import QuantizeAnnotate
@@ -429,15 +430,7 @@ def quantize_aware(
             "quantize_aware: expected a Sequential or functional model. "
             f"Received: {type(model).__name__} {getattr(model, 'name', '')!r}"
         )
-    if freeze_bn_delay is not None and (
-        isinstance(freeze_bn_delay, bool)
-        or not isinstance(freeze_bn_delay, int)
-        or freeze_bn_delay < 0
-    ):
-        raise ValueError(
-            "quantize_aware: `freeze_bn_delay` must be None or a number of "
-            f"steps >= 0. Received: freeze_bn_delay={freeze_bn_delay!r}"
-        )
+    check_freeze_bn_delay("quantize_aware", freeze_bn_delay)
 
     def quantize_graph(graph):
         plan = _plan(graph)
