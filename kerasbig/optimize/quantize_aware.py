@@ -5,6 +5,7 @@ int8 LiteRT model."""
 import inspect
 
 import keras
+from keras import ops
 
 from kerasbig.ops import call_with_values
 from kerasbig.optimize._graph import layer_readers
@@ -32,6 +33,8 @@ _QUANTIZABLE = (
     keras.layers.Conv1D,
     keras.layers.Conv2D,
     keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Conv2DTranspose,
 )
 
 
@@ -85,26 +88,32 @@ class QuantizeAware(OwnWeightsWrapper):
 
     The kernel is fake-quantized symmetrically (narrow range, over
     `[-max |w|, max |w|]`), per output channel for convolutions and per
-    tensor for `Dense` (tfmot's 8-bit scheme; the LiteRT converter
-    rejects per-channel FakeQuant on dense kernels), and the layer's
-    output (after its activation) per tensor over a moving-average range.
+    tensor for `Dense` and `Conv2DTranspose` (tfmot's 8-bit scheme; the
+    LiteRT converter rejects per-channel FakeQuant on dense kernels, and
+    a transposed kernel holds its output channels on axis -2), and the
+    layer's output (after its activation) per tensor over a
+    moving-average range. A `SeparableConv2D` runs as LiteRT runs it, a
+    depthwise then a 1x1 convolution: both kernels per channel and the
+    depthwise result quantized too (`depthwise_output` range).
     On TensorFlow the fake quantization uses TensorFlow's FakeQuant ops,
     which the LiteRT converter turns into int8 kernels with exactly these
     ranges; on JAX and PyTorch it is the same arithmetic in `keras.ops`
     with a straight-through gradient.
 
     Args:
-        layer: a `Dense`, `Conv1D` or `Conv2D` layer (built).
+        layer: a `Dense`, `Conv1D`, `Conv2D`, `DepthwiseConv2D`,
+            `SeparableConv2D` or `Conv2DTranspose` layer.
         ema_decay: decay of the output range's moving average.
         preserve_sparsity: keep the kernel's zeros (a pruned model stays
             pruned): the zero mask at wrapping time is stored and the
             layer computes with `kernel * mask`. Defaults to `False`.
+            Not for `SeparableConv2D` (two kernels).
         preserve_clusters: keep the kernel's clusters (a model from
             `strip_clustering`, at most 256 distinct values per kernel):
             its distinct values become trainable `cluster_centroids` and
             each weight keeps its centroid, so the trained kernel still
             holds as many values (cluster-preserving QAT). Defaults to
-            `False`.
+            `False`. Not for `SeparableConv2D`.
         activation: an activation applied after the quantized output
             and quantized again; set by the wrapper itself when `layer`'s
             own activation is one LiteRT does not fuse (leave it `None`).
@@ -138,6 +147,15 @@ class QuantizeAware(OwnWeightsWrapper):
                 f"{', '.join(c.__name__ for c in _QUANTIZABLE)}. Received: "
                 f"{type(layer).__name__} {layer.name!r}"
             )
+        if isinstance(layer, keras.layers.SeparableConv2D) and (
+            preserve_sparsity or preserve_clusters
+        ):
+            raise ValueError(
+                "QuantizeAware: preserve_sparsity and preserve_clusters "
+                "keep one kernel's structure; SeparableConv2D "
+                f"{layer.name!r} has two. Received: preserve_sparsity="
+                f"{preserve_sparsity}, preserve_clusters={preserve_clusters}"
+            )
         super().__init__(layer, **kwargs)
         self.ema_decay = ema_decay
         self.preserve_sparsity = preserve_sparsity
@@ -159,29 +177,23 @@ class QuantizeAware(OwnWeightsWrapper):
 
     def _create_weights(self):
         self.minimum, self.maximum, self.range_initialized = range_weights(self)
-        self.cluster_count = constraint_weights(
-            self,
-            self.layer.kernel,
-            self.preserve_sparsity,
-            cluster_request(self.preserve_clusters),
-        )
+        if isinstance(self.layer, keras.layers.SeparableConv2D):
+            self.depthwise_range = range_weights(self, "depthwise_output")
+        else:
+            self.cluster_count = constraint_weights(
+                self,
+                self.layer.kernel,
+                self.preserve_sparsity,
+                cluster_request(self.preserve_clusters),
+            )
         if self.activation is not None:
             self.pre_activation_range = range_weights(self, "pre_activation")
 
     def call(self, inputs, training=None):
-        kernel = self.layer.kernel
-        value = constrained_kernel(self, kernel)
-        # Convolutions per output channel; Dense per tensor, as tfmot's
-        # 8-bit scheme: the converter transposes Dense kernels and rejects
-        # a per-channel FakeQuant on them ("mismatched quantized axes").
-        quantized_kernel = quantize_weights(
-            value,
-            per_channel=not isinstance(self.layer, keras.layers.Dense),
-            depthwise=isinstance(self.layer, keras.layers.DepthwiseConv2D),
-        )
-        outputs = call_with_values(
-            self.layer, {id(kernel): quantized_kernel}, inputs
-        )
+        if isinstance(self.layer, keras.layers.SeparableConv2D):
+            outputs = self._separable(inputs, training)
+        else:
+            outputs = self._one_kernel(inputs)
         if self.activation is not None:
             outputs = self.activation(
                 quantize_output(
@@ -189,6 +201,55 @@ class QuantizeAware(OwnWeightsWrapper):
                 )
             )
         return quantize_output(self, outputs, training)
+
+    def _one_kernel(self, inputs):
+        kernel = self.layer.kernel
+        value = constrained_kernel(self, kernel)
+        # Convolutions per output channel; Dense per tensor, as tfmot's
+        # 8-bit scheme: the converter transposes Dense kernels and rejects
+        # a per-channel FakeQuant on them ("mismatched quantized axes").
+        quantized_kernel = quantize_weights(
+            value,
+            per_channel=not isinstance(
+                self.layer, (keras.layers.Dense, keras.layers.Conv2DTranspose)
+            ),
+            depthwise=isinstance(self.layer, keras.layers.DepthwiseConv2D),
+        )
+        return call_with_values(
+            self.layer, {id(kernel): quantized_kernel}, inputs
+        )
+
+    def _separable(self, inputs, training):
+        # LiteRT has no separable convolution: the converter writes a
+        # DEPTHWISE_CONV_2D and a 1x1 CONV_2D, and the tensor between them
+        # needs a range of its own (tfmot's SeparableConvQuantize splits
+        # the layer in two for the same reason).
+        layer = self.layer
+        depthwise = ops.depthwise_conv(
+            inputs,
+            quantize_weights(
+                layer.depthwise_kernel.value, per_channel=True, depthwise=True
+            ),
+            strides=layer.strides,
+            padding=layer.padding,
+            data_format=layer.data_format,
+            dilation_rate=layer.dilation_rate,
+        )
+        depthwise = quantize_output(
+            self, depthwise, training, self.depthwise_range
+        )
+        outputs = ops.conv(
+            depthwise,
+            quantize_weights(layer.pointwise_kernel.value, per_channel=True),
+            strides=1,
+            padding="valid",
+            data_format=layer.data_format,
+        )
+        if layer.use_bias:
+            channels_last = layer.data_format == "channels_last"
+            shape = (1, 1, 1, -1) if channels_last else (1, -1, 1, 1)
+            outputs = outputs + ops.reshape(layer.bias.value, shape)
+        return layer.activation(outputs)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

@@ -236,3 +236,113 @@ def test_preserve_clusters_trains_the_centroids_and_keeps_the_zeros(
 def test_preserve_clusters_refuses_an_unclustered_kernel():
     with pytest.raises(ValueError, match="preserve_clusters needs a clustered"):
         quantize_aware(_cnn(), preserve_clusters=True)
+
+
+def test_separable_conv_runs_as_a_depthwise_then_a_pointwise_convolution():
+    # The reference: Keras's own DepthwiseConv2D and 1x1 Conv2D on the
+    # fake-quantized kernels, the tensor between them fake-quantized over
+    # its batch range (a first training batch sets the ranges).
+    from kerasbig.optimize._quantizers import quantize_weights
+
+    keras.utils.set_random_seed(0)
+    options = dict(strides=2, padding="same", depth_multiplier=2)
+    layer = keras.layers.SeparableConv2D(6, 3, activation="relu", **options)
+    x = np.random.RandomState(0).rand(4, 9, 9, 3).astype("float32")
+    layer.build(x.shape)
+    layer.bias.assign(np.linspace(-0.2, 0.2, 6))
+    float_outputs = ops.convert_to_numpy(layer(x))
+    wrapper = QuantizeAware(layer)
+    got = ops.convert_to_numpy(wrapper(x, training=True))
+
+    depthwise = keras.layers.DepthwiseConv2D(3, use_bias=False, **options)
+    depthwise.build(x.shape)
+    depthwise.kernel.assign(
+        quantize_weights(layer.depthwise_kernel.value, True, depthwise=True)
+    )
+    middle = depthwise(x)
+    middle = _backend.fake_quant(middle, ops.min(middle), ops.max(middle))
+    pointwise = keras.layers.Conv2D(6, 1, activation="relu")
+    pointwise.build(middle.shape)
+    pointwise.kernel.assign(
+        quantize_weights(layer.pointwise_kernel.value, True)
+    )
+    pointwise.bias.assign(layer.bias.value)
+    expected = pointwise(middle)
+    expected = ops.convert_to_numpy(
+        _backend.fake_quant(expected, ops.min(expected), ops.max(expected))
+    )
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Close to the float layer: within a few int8 steps.
+    step = (expected.max() - expected.min()) / 255
+    assert np.abs(got - float_outputs).max() < 4 * step
+    with pytest.raises(ValueError, match="SeparableConv2D .* has two"):
+        QuantizeAware(layer, preserve_sparsity=True)
+
+
+def _separable_and_transposed():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.SeparableConv2D(
+        16, 3, padding="same", activation="relu6", name="separable"
+    )(x)
+    x = keras.layers.Conv2DTranspose(
+        8, 3, strides=2, activation="relu", name="transposed"
+    )(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
+# JAX's compile of the fit takes 25 s; the layer's arithmetic is checked
+# on JAX above.
+@pytest.mark.per_push_on("tensorflow", "torch")
+def test_separable_and_transposed_convolutions_train_and_reload(
+    digits, tmp_path
+):
+    (x_train, y_train), (x_test, _) = digits
+    qat = _compile(quantize_aware(_separable_and_transposed()))
+    body = qat.layers[-1]
+    types = {layer.name: type(layer).__name__ for layer in body.layers}
+    assert types["separable"] == types["transposed"] == "QuantizeAware"
+    history = qat.fit(
+        x_train[:512], y_train[:512], epochs=2, batch_size=64, verbose=0
+    )
+    assert np.isfinite(history.history["loss"]).all()
+    qat.save(tmp_path / "qat.keras")
+    restored = keras.saving.load_model(tmp_path / "qat.keras")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored(x_test[:16])),
+        ops.convert_to_numpy(qat(x_test[:16])),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.tensorflow_only
+def test_separable_and_transposed_convolutions_convert_to_int8(
+    digits, tmp_path
+):
+    from kerasbig.export import to_litert
+
+    (x_train, y_train), (x_test, _) = digits
+    model = _compile(_separable_and_transposed())
+    model.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0)
+    qat = _compile(quantize_aware(model), learning_rate=1e-4)
+    qat.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
+    exported = to_litert(qat, tmp_path / "qat.tflite", quantization="int8")
+    assert exported.float_compute_ops() == []
+    # Conv2DTranspose's output shape is computed from the batch size
+    # (int32 SHAPE, STRIDED_SLICE, PACK): no values pass through them.
+    shape_ops = ("SHAPE", "STRIDED_SLICE", "PACK")
+    edges = ("QUANTIZE", "DEQUANTIZE")
+    compute = [op for op in exported.ops if op not in edges + shape_ops]
+    assert compute == [
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "CONV_2D",
+        "TRANSPOSE_CONV",
+        "MEAN",
+        "FULLY_CONNECTED",
+    ], compute
+    simulated = ops.convert_to_numpy(qat(x_test))
+    got = exported.predict(x_test)
+    assert (got.argmax(-1) == simulated.argmax(-1)).mean() >= 0.98
