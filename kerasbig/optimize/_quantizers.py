@@ -43,11 +43,38 @@ def range_weights(layer, prefix="activation"):
     return minimum, maximum, initialized
 
 
-def quantize_output(layer, x, training, value_range=None):
+# LiteRT's int8 kernels of these activations have fixed output ranges
+# (SOFTMAX and LOGISTIC: scale 1/256 from 0; TANH: 1/128 around 0): a
+# learned range after them would make the converter requantize in a
+# QUANTIZE op of its own.
+FIXED_OUTPUT_RANGES = {
+    "softmax": (0.0, 255 / 256),
+    "sigmoid": (0.0, 255 / 256),
+    "tanh": (-1.0, 127 / 128),
+}
+
+
+def output_activation(layer):
+    """The name of the activation a layer's output comes from (for
+    `quantize_output`'s fixed ranges), or None."""
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    return keras.activations.serialize(activation)
+
+
+def quantize_output(layer, x, training, value_range=None, activation=None):
     """Fake-quantizes `x` over a moving-average range of `layer` (its
     default one unless `value_range`, a triple from `range_weights`),
     which a training batch updates first (tfmot's MovingAverageQuantizer:
-    the first batch sets it, then decay `layer.ema_decay`)."""
+    the first batch sets it, then decay `layer.ema_decay`). After an
+    `activation` LiteRT runs with a fixed output range (softmax, sigmoid,
+    tanh) that range is used instead."""
+    fixed = FIXED_OUTPUT_RANGES.get(activation)
+    if fixed is not None:
+        return _backend.fake_quant(x, *fixed)
     minimum, maximum, initialized = value_range or (
         layer.minimum,
         layer.maximum,

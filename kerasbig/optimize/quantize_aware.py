@@ -16,6 +16,7 @@ from kerasbig.optimize._layers import is_graph_model
 from kerasbig.optimize._quantizers import cluster_request
 from kerasbig.optimize._quantizers import constrained_kernel
 from kerasbig.optimize._quantizers import constraint_weights
+from kerasbig.optimize._quantizers import output_activation
 from kerasbig.optimize._quantizers import quantize_output
 from kerasbig.optimize._quantizers import quantize_weights
 from kerasbig.optimize._quantizers import range_weights
@@ -194,13 +195,15 @@ class QuantizeAware(OwnWeightsWrapper):
             outputs = self._separable(inputs, training)
         else:
             outputs = self._one_kernel(inputs)
+        activation = None
         if self.activation is not None:
             outputs = self.activation(
                 quantize_output(
                     self, outputs, training, self.pre_activation_range
                 )
             )
-        return quantize_output(self, outputs, training)
+            activation = keras.activations.serialize(self.activation)
+        return quantize_output(self, outputs, training, activation=activation)
 
     def _one_kernel(self, inputs):
         kernel = self.layer.kernel
@@ -315,7 +318,9 @@ class QuantizeOutput(OwnWeightsWrapper):
         ):
             kwargs["mask"] = mask
         outputs = self.layer(inputs, training=training, **kwargs)
-        return quantize_output(self, outputs, training)
+        return quantize_output(
+            self, outputs, training, activation=output_activation(self.layer)
+        )
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

@@ -225,6 +225,9 @@ def test_mobile_net_converts_to_int8_convolutions_with_batch_norm_folded(
         qat, tmp_path / "qat.tflite", quantization="int8", verify_data=x[:64]
     )
     assert exported.float_compute_ops() == []
+    # One QUANTIZE, the input's: the softmax's output grid is LiteRT's
+    # fixed one, so nothing is requantized after it.
+    assert exported.ops.count("QUANTIZE") == 1
     edges = ("QUANTIZE", "DEQUANTIZE")
     compute = [op for op in exported.ops if op not in edges]
     # Four convolutions and nothing left of the BatchNorms (no MUL, and

@@ -346,3 +346,33 @@ def test_separable_and_transposed_convolutions_convert_to_int8(
     simulated = ops.convert_to_numpy(qat(x_test))
     got = exported.predict(x_test)
     assert (got.argmax(-1) == simulated.argmax(-1)).mean() >= 0.98
+
+
+@pytest.mark.parametrize(
+    "activation, step, low",
+    [
+        ("softmax", 1 / 256, 0.0),
+        ("sigmoid", 1 / 256, 0.0),
+        ("tanh", 1 / 128, -1),
+    ],
+)
+def test_fixed_range_activations_use_litert_output_grid(activation, step, low):
+    # LiteRT's int8 SOFTMAX, LOGISTIC and TANH have fixed output scales;
+    # the QAT model quantizes to exactly that grid (a learned range would
+    # make the converter requantize), as a Dense activation, an
+    # Activation layer and (softmax) a Softmax layer.
+    after = [keras.layers.Activation(activation)]
+    if activation == "softmax":
+        after.append(keras.layers.Softmax())
+    x = 3 * np.random.RandomState(0).normal(size=(32, 6)).astype("float32")
+    for last in [None, *after]:
+        layers = [keras.Input((6,)), keras.layers.Dense(4)]
+        if last is None:
+            layers[1] = keras.layers.Dense(4, activation=activation)
+        else:
+            layers.append(last)
+        qat = quantize_aware(keras.Sequential(layers))
+        out = ops.convert_to_numpy(qat(x, training=True))
+        levels = (out - low) / step
+        np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
+        assert out.min() >= low and out.max() <= 1 - step + 1e-6
