@@ -60,6 +60,14 @@ def gather_rows(data, indices):
     return own(data, indices)
 
 
+def sparse_matmul(rows, columns, values, dense, num_rows):
+    """`A @ dense` for the sparse `(num_rows, len(dense))` matrix with
+    `A[rows[e], columns[e]] += values[e]`, whose backward pass keeps only
+    its inputs (the per-entry products are recomputed): memory that grows
+    with the entries, not entries x features."""
+    return _module().sparse_matmul(rows, columns, values, dense, num_rows)
+
+
 def lookup_rows(table, indices):
     """`keras.ops.take(table, indices, axis=0)` of a trainable table whose
     gradient reaches the optimizer whole: dense on TensorFlow (see

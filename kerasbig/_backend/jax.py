@@ -1,5 +1,7 @@
 """JAX-specific code behind `kerasbig._backend`."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import keras
@@ -132,3 +134,39 @@ def fused_attention_supports(dtype):
     # that XLA:CPU does not compile ("precision 'F16_F16_F32' is not
     # supported by dot_general on CPU").
     return dtype != "float16" or has_gpu()
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _sparse_matmul(rows, columns, values, dense, num_rows):
+    messages = dense[columns] * values[:, None]
+    return jax.ops.segment_sum(messages, rows, num_rows)
+
+
+def _sparse_matmul_forward(rows, columns, values, dense, num_rows):
+    out = _sparse_matmul(rows, columns, values, dense, num_rows)
+    return out, (rows, columns, values, dense)
+
+
+def _sparse_matmul_backward(num_rows, residuals, upstream):
+    # Only the inputs are kept: autodiff of the gather-multiply-segment_sum
+    # would keep each (entries, features) product.
+    rows, columns, values, dense = residuals
+    upstream_rows = upstream[rows]
+    grad_values = (upstream_rows * dense[columns]).sum(-1)
+    grad_dense = jax.ops.segment_sum(
+        upstream_rows * values[:, None], columns, dense.shape[0]
+    )
+    return None, None, grad_values, grad_dense
+
+
+_sparse_matmul.defvjp(_sparse_matmul_forward, _sparse_matmul_backward)
+
+
+def sparse_matmul(rows, columns, values, dense, num_rows):
+    return _sparse_matmul(
+        jnp.asarray(rows, "int32"),
+        jnp.asarray(columns, "int32"),
+        jnp.asarray(values),
+        jnp.asarray(dense),
+        int(num_rows),
+    )

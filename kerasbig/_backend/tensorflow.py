@@ -8,6 +8,38 @@ def compile_inference(model, function):
     return tf.function(function, jit_compile=True, reduce_retracing=True)
 
 
+def sparse_matmul(rows, columns, values, dense, num_rows):
+    # A custom gradient: autodiff of gather * values -> segment_sum would
+    # keep each (entries, features) product for the backward pass.
+    rows = tf.cast(rows, tf.int32)
+    columns = tf.cast(columns, tf.int32)
+
+    @tf.custom_gradient
+    def product(values, dense):
+        # Unwatched: an eager GradientTape would otherwise record (and
+        # keep) the ops inside as well as the custom gradient.
+        messages = tf.gather(tf.stop_gradient(dense), columns) * (
+            tf.expand_dims(tf.stop_gradient(values), -1)
+        )
+        out = tf.math.unsorted_segment_sum(messages, rows, num_rows)
+
+        def gradient(upstream):
+            upstream_rows = tf.gather(upstream, rows)
+            grad_values = tf.reduce_sum(
+                upstream_rows * tf.gather(dense, columns), -1
+            )
+            grad_dense = tf.math.unsorted_segment_sum(
+                upstream_rows * tf.expand_dims(values, -1),
+                columns,
+                tf.shape(dense)[0],
+            )
+            return grad_values, grad_dense
+
+        return out, gradient
+
+    return product(tf.convert_to_tensor(values), tf.convert_to_tensor(dense))
+
+
 def lookup_rows(table, indices):
     # A gather's gradient is IndexedSlices with one row per lookup. Keras
     # 3.15's optimizers update with elementwise ops on it, so Adam's second

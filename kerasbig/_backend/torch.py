@@ -38,6 +38,43 @@ def segment_max(data, segment_ids, num_segments):
     return out.scatter_reduce(0, index, data, "amax", include_self=True)
 
 
+class _SparseMatmul(torch.autograd.Function):
+    # Autograd of index_select * values -> index_add would keep each
+    # (entries, features) product for the backward pass; this keeps the
+    # inputs and recomputes.
+    @staticmethod
+    def forward(ctx, rows, columns, values, dense, num_rows):
+        ctx.save_for_backward(rows, columns, values, dense)
+        messages = dense.index_select(0, columns) * values.unsqueeze(-1)
+        out = dense.new_zeros((num_rows,) + tuple(dense.shape[1:]))
+        return out.index_add(0, rows, messages)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        rows, columns, values, dense = ctx.saved_tensors
+        upstream_rows = upstream.index_select(0, rows)
+        grad_values = grad_dense = None
+        if ctx.needs_input_grad[2]:
+            grad_values = (upstream_rows * dense.index_select(0, columns)).sum(
+                -1
+            )
+        if ctx.needs_input_grad[3]:
+            grad_dense = torch.zeros_like(dense).index_add(
+                0, columns, upstream_rows * values.unsqueeze(-1)
+            )
+        return None, None, grad_values, grad_dense, None
+
+
+def sparse_matmul(rows, columns, values, dense, num_rows):
+    return _SparseMatmul.apply(
+        ops.convert_to_tensor(rows).long(),
+        ops.convert_to_tensor(columns).long(),
+        ops.convert_to_tensor(values),
+        ops.convert_to_tensor(dense),
+        int(num_rows),
+    )
+
+
 def gather_rows(data, indices):
     # Keras's take remaps negative ids and, for 2-D data, goes through
     # embedding(), whose CPU backward is slower than index_select's

@@ -22,6 +22,7 @@ from kerasbig.ops.segment import segment_max
 from kerasbig.ops.segment import segment_mean
 from kerasbig.ops.segment import segment_softmax
 from kerasbig.ops.segment import segment_sum
+from kerasbig.ops.segment import sparse_matmul
 from kerasbig.ops.stateless import call_with_values
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "segment_mean",
     "segment_softmax",
     "segment_sum",
+    "sparse_matmul",
     "sequence_positions",
     "sinusoidal_table",
 ]

@@ -2,6 +2,7 @@
 blocks; mean, sum and max; node ids), the conformance harness, typed
 padding."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -88,6 +89,58 @@ def test_matches_pyg_with_copied_weights(make_graph, aggregation, options):
     np.testing.assert_allclose(got, expected, atol=1e-5)
     # The two isolated nodes get only the root term and the bias.
     assert np.abs(expected[-2:]).max() > 0 or not options.get("root_weight", 1)
+
+
+class OneLayerStep(keras.Model):
+    """One RGCNConv on a fixed graph, for a compiled training step."""
+
+    def __init__(self, layer, graph):
+        super().__init__()
+        self.layer, self.graph = layer, graph
+
+    def call(self, weights):
+        return self.layer(*self.graph) * weights
+
+
+@requires(pyg_nn, "torch-geometric")
+@requires(torch, "torch")
+@pytest.mark.parametrize("aggregation", ["mean", "sum"])
+def test_basis_gradients_equal_pygs(make_graph, aggregation):
+    # Basis kernels pass messages per edge through sparse_matmul's own
+    # gradient: one compiled SGD step (learning rate 1) on loss
+    # sum(out * upstream) moves each weight by minus PyG's autograd
+    # gradient on copied weights.
+    x, edge_index, edge_type = _typed(make_graph(3), seed=3)
+    upstream = np.random.default_rng(1).normal(size=(len(x), 8))
+    upstream = upstream.astype("float32")
+    theirs = pyg_nn.RGCNConv(
+        x.shape[1], 8, RELATIONS, num_bases=2, aggr=aggregation
+    )
+    theirs.bias.data.normal_()
+    out = theirs(
+        torch.from_numpy(x),
+        torch.from_numpy(edge_index).long(),
+        torch.from_numpy(edge_type).long(),
+    )
+    (out * torch.from_numpy(upstream)).sum().backward()
+    layer = RGCNConv(8, RELATIONS, num_bases=2, aggregation=aggregation)
+    model = OneLayerStep(layer, (x, edge_index, edge_type))
+    model.compile(keras.optimizers.SGD(1.0), loss=lambda y, p: ops.sum(p))
+    model(upstream)
+    copy_rgcn_weights(layer, theirs)
+    before = {w.name: ops.convert_to_numpy(w) for w in layer.weights}
+    model.train_on_batch(upstream, upstream)
+    gradients = {
+        "bases": theirs.weight.grad,
+        "coefficients": theirs.comp.grad,
+        "root_kernel": theirs.root.grad,
+        "bias": theirs.bias.grad,
+    }
+    for variable in layer.weights:
+        moved = before[variable.name] - ops.convert_to_numpy(variable)
+        expected = gradients[variable.name].numpy()
+        assert np.abs(expected).max() > 0
+        np.testing.assert_allclose(moved, expected, atol=1e-4, rtol=1e-4)
 
 
 @requires(pyg_nn, "torch-geometric")
