@@ -7,7 +7,8 @@ nodes, 474 relation types (237 and their inverses), 544,230 edges, 64
 input features, 64 units, 30 bases, mean aggregation. One step is the
 forward pass of two layers (ReLU between), the loss `mean(out ** 2)` and
 its gradients with respect to every weight (JAX: jitted
-`value_and_grad`; TensorFlow: a `GradientTape`; PyTorch: `backward`).
+`value_and_grad`; TensorFlow: a `GradientTape` in a `tf.function` with
+XLA, as `fit()` compiles it; PyTorch: `backward`).
 
 Each side runs in a process of its own (peak memory is a property of a
 process: freed memory stays with the allocator, so a second side in the
@@ -125,11 +126,17 @@ def kerasbig_step(args):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        def step():
+        # Compiled with XLA, as fit() runs it.
+        @tf.function(jit_compile=True)
+        def compiled():
             with tf.GradientTape() as tape:
                 loss = forward(x)
             grads = tape.gradient(loss, weights)
-            return float(loss), [tf.convert_to_tensor(g) for g in grads]
+            return loss, [tf.convert_to_tensor(g) for g in grads]
+
+        def step():
+            loss, grads = compiled()
+            return float(loss), grads
 
         return step
     if backend == "jax":

@@ -60,6 +60,16 @@ def gather_rows(data, indices):
     return own(data, indices)
 
 
+def fori_loop(lower, upper, body, init):
+    """`keras.ops.fori_loop` for Python int bounds, differentiable under
+    XLA on TensorFlow too (Keras's `tf.while_loop` has no
+    `maximum_iterations`, which XLA needs for the gradient)."""
+    own = getattr(_module(), "fori_loop", None)
+    if own is None:
+        return ops.fori_loop(lower, upper, body, init)
+    return own(lower, upper, body, init)
+
+
 def sparse_matmul(rows, columns, values, dense, num_rows):
     """`A @ dense` for the sparse `(num_rows, len(dense))` matrix with
     `A[rows[e], columns[e]] += values[e]`, whose backward pass keeps only

@@ -8,6 +8,15 @@ def compile_inference(model, function):
     return tf.function(function, jit_compile=True, reduce_retracing=True)
 
 
+def fori_loop(lower, upper, body, init):
+    return tf.while_loop(
+        lambda i, value: i < upper,
+        lambda i, value: (i + 1, body(i, value)),
+        (tf.constant(lower), init),
+        maximum_iterations=upper - lower,
+    )[1]
+
+
 def sparse_matmul(rows, columns, values, dense, num_rows):
     # A custom gradient: autodiff of gather * values -> segment_sum would
     # keep each (entries, features) product for the backward pass.

@@ -4,6 +4,7 @@ semantics."""
 import keras
 from keras import ops
 
+from kerasbig import _backend
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
 from kerasbig.graph.layers._inputs import node_count
@@ -305,7 +306,7 @@ class RGCNConv(KernelOptions, keras.layers.Layer):
             return out + ops.matmul(combined, ops.take(bases, basis, axis=0))
 
         start = ops.zeros((nodes, self.units), x.dtype)
-        return ops.fori_loop(0, self.num_bases, add_basis, start)
+        return _backend.fori_loop(0, self.num_bases, add_basis, start)
 
     def compute_output_shape(self, x_shape, edge_index_shape, edge_type_shape):
         return (x_shape[0], self.units)
