@@ -16,6 +16,7 @@ from kerasbig.models.knowledge_graph import KnowledgeGraphEmbedding
 from kerasbig.models.knowledge_graph import RGCNLinkPredictor
 from kerasbig.models.knowledge_graph import RotatE
 from kerasbig.models.knowledge_graph import TransE
+from kerasbig.models.knowledge_graph import smooth_labels
 from kerasbig.models.language import CausalLM
 from kerasbig.models.language import TransformerClassifier
 
@@ -35,4 +36,5 @@ __all__ = [
     "WGANGP",
     "dcgan_discriminator",
     "dcgan_generator",
+    "smooth_labels",
 ]

@@ -40,6 +40,9 @@ from kerasbig.training import parse_config
 
 MODELS = ("complex", "distmult", "transe", "rotate", "rgcn")
 ONE_TO_N_MODELS = ("complex", "distmult", "rgcn")
+# kerasbig.models.LABEL_SMOOTHING_FORMS, spelled out so that --help runs
+# before Keras loads (a test holds the two equal).
+LABEL_SMOOTHING_FORMS = ("pykeen", "conve")
 
 
 @dataclasses.dataclass
@@ -67,6 +70,13 @@ class Config(DistributeConfig):
         minimum=0,
         less_than=1,
     )
+    label_smoothing_form: str = option(
+        "pykeen",
+        "form of the label smoothing: pykeen (1 - eps on answers, eps / "
+        "(entities - 1) elsewhere) or conve (ConvE's: eps / entities added "
+        "everywhere)",
+        choices=LABEL_SMOOTHING_FORMS,
+    )
     num_negatives: int = option(
         32, "corruptions per triple (transe, rotate)", minimum=1
     )
@@ -79,6 +89,13 @@ class Config(DistributeConfig):
     )
     dropout: float = option(
         0.2, "dropout between R-GCN layers (rgcn)", minimum=0, less_than=1
+    )
+    edge_dropout: float = option(
+        0.0,
+        "fraction of graph edges each training step leaves out of the "
+        "R-GCN encoder (rgcn)",
+        minimum=0,
+        less_than=1,
     )
     regularization_weight: float = option(
         0.0, "N3 penalty weight on the batch's embeddings", minimum=0
@@ -133,6 +150,7 @@ def build_model(config, graph):
             "objective": "one_to_n",
             "inverse_relations": True,
             "label_smoothing": config.label_smoothing,
+            "label_smoothing_form": config.label_smoothing_form,
             **common,
         }
         if config.model == "rgcn":
@@ -143,6 +161,7 @@ def build_model(config, graph):
                 num_layers=config.num_layers,
                 num_bases=config.num_bases,
                 dropout=config.dropout,
+                edge_dropout=config.edge_dropout,
                 **one_to_n,
             )
         model_class = ComplEx if config.model == "complex" else DistMult

@@ -9,6 +9,9 @@ from kerasbig.models.knowledge_graph.knowledge_graph_embedding import (
 )
 from kerasbig.models.knowledge_graph.knowledge_graph_embedding import RotatE
 from kerasbig.models.knowledge_graph.knowledge_graph_embedding import TransE
+from kerasbig.models.knowledge_graph.knowledge_graph_embedding import (
+    smooth_labels,
+)
 from kerasbig.models.knowledge_graph.rgcn_link_predictor import (
     RGCNLinkPredictor,
 )
@@ -20,4 +23,5 @@ __all__ = [
     "RGCNLinkPredictor",
     "RotatE",
     "TransE",
+    "smooth_labels",
 ]

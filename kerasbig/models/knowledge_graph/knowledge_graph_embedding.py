@@ -19,11 +19,42 @@ LOSSES = ("softplus", "margin")
 """Negative-sampling losses: logistic (`softplus(-s)` for positives,
 `softplus(s)` for negatives) or margin ranking."""
 
+LABEL_SMOOTHING_FORMS = ("pykeen", "conve")
+"""One-to-N label smoothing by `eps`: PyKEEN's (`1 - eps` on the answers,
+`eps / (num_entities - 1)` elsewhere; the form for comparisons with
+PyKEEN) or ConvE's (Dettmers et al. 2018: `labels * (1 - eps) + eps /
+num_entities` everywhere)."""
+
 REGULARIZATIONS = (None, "l2", "n3")
 """Penalties on the batch's embeddings: squared L2, or the nuclear 3-norm
 of Lacroix et al. 2018 (moduli cubed for complex embeddings)."""
 
 TARGETS = ("head", "tail")
+
+
+def smooth_labels(labels, epsilon, form="pykeen"):
+    """One-to-N multi-hot `labels` `(batch, num_entities)` smoothed by
+    `epsilon` in the form `form` (one of `LABEL_SMOOTHING_FORMS`).
+
+    Example:
+
+        >>> import numpy as np
+        >>> from keras import ops
+        >>> from kerasbig.models import smooth_labels
+        >>> labels = np.array([[0.0, 1.0, 0.0, 0.0, 0.0]], "float32")
+        >>> ops.convert_to_numpy(smooth_labels(labels, 0.2)).round(3)
+        array([[0.05, 0.8 , 0.05, 0.05, 0.05]], dtype=float32)
+        >>> ops.convert_to_numpy(smooth_labels(labels, 0.2, "conve")).round(3)
+        array([[0.04, 0.84, 0.04, 0.04, 0.04]], dtype=float32)
+    """
+    checks.one_of("smooth_labels", "form", form, LABEL_SMOOTHING_FORMS)
+    if not epsilon:
+        return labels
+    labels = ops.convert_to_tensor(labels)
+    if form == "conve":
+        return labels * (1.0 - epsilon) + epsilon / labels.shape[-1]
+    others = epsilon / (labels.shape[-1] - 1)
+    return labels * (1.0 - epsilon) + (1.0 - labels) * others
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")
@@ -71,6 +102,8 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
             (margin).
         adversarial_temperature: optional, self-adversarial weighting.
         label_smoothing: one-to-N label smoothing in [0, 1).
+        label_smoothing_form: one of `LABEL_SMOOTHING_FORMS`. Defaults to
+            `"pykeen"`.
         regularization: one of `REGULARIZATIONS`.
         regularization_weight: its weight. Defaults to `0.0`.
         inverse_relations: add inverse relations (see above).
@@ -107,6 +140,7 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
         margin=None,
         adversarial_temperature=None,
         label_smoothing=0.0,
+        label_smoothing_form="pykeen",
         regularization=None,
         regularization_weight=0.0,
         inverse_relations=False,
@@ -124,6 +158,12 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
         checks.one_of(owner, "loss", loss, LOSSES)
         checks.one_of(owner, "regularization", regularization, REGULARIZATIONS)
         checks.rate(owner, "label_smoothing", label_smoothing)
+        checks.one_of(
+            owner,
+            "label_smoothing_form",
+            label_smoothing_form,
+            LABEL_SMOOTHING_FORMS,
+        )
         if adversarial_temperature is not None:
             checks.positive_number(
                 owner, "adversarial_temperature", adversarial_temperature
@@ -137,6 +177,7 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
         self.margin = margin
         self.adversarial_temperature = adversarial_temperature
         self.label_smoothing = label_smoothing
+        self.label_smoothing_form = label_smoothing_form
         self.regularization = regularization
         self.regularization_weight = regularization_weight
         self.inverse_relations = inverse_relations
@@ -254,10 +295,9 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
             )
         logits = self._score_candidates(queries, "tail", entities)
         labels = ops.cast(labels, logits.dtype)
-        if self.label_smoothing:
-            labels = labels * (1.0 - self.label_smoothing) + (
-                self.label_smoothing / self.num_entities
-            )
+        labels = smooth_labels(
+            labels, self.label_smoothing, self.label_smoothing_form
+        )
         return ops.mean(
             ops.binary_crossentropy(labels, logits, from_logits=True)
         )
@@ -324,6 +364,7 @@ class KnowledgeGraphEmbedding(SavesSeedState, keras.Model):
             "margin": self.margin,
             "adversarial_temperature": self.adversarial_temperature,
             "label_smoothing": self.label_smoothing,
+            "label_smoothing_form": self.label_smoothing_form,
             "regularization": self.regularization,
             "regularization_weight": self.regularization_weight,
             "inverse_relations": self.inverse_relations,

@@ -18,10 +18,13 @@ from kerasbig.models import ComplEx
 from kerasbig.models import DistMult
 from kerasbig.models import RotatE
 from kerasbig.models import TransE
+from kerasbig.models import smooth_labels
+from kerasbig.models.knowledge_graph import knowledge_graph_embedding
 from kerasbig.training import fit_to_folder
 
 torch = reference("torch")
 pykeen_modules = reference("pykeen.nn.modules")
+pykeen_losses = reference("pykeen.losses")
 
 ENTITIES, RELATIONS = 12, 4
 TRIPLES = np.array([[0, 1, 2], [3, 0, 5], [11, 3, 0], [4, 2, 4]], "int32")
@@ -188,6 +191,7 @@ def test_saved_model_keeps_scores_and_sampling_state(name, tmp_path):
         ({"loss": "hinge"}, "`loss` must be one of"),
         ({"regularization": "l1"}, "`regularization` must be one of"),
         ({"label_smoothing": 1.0}, "`label_smoothing` must be"),
+        ({"label_smoothing_form": "tf"}, "`label_smoothing_form` must be"),
         ({"num_negatives": 0}, "`num_negatives` must be a positive int"),
         ({"adversarial_temperature": -1.0}, "`adversarial_temperature`"),
     ],
@@ -257,4 +261,58 @@ def test_seeded_tables_are_drawn_independently(name):
     again = MODELS[name](embedding_dim=8, seed=0)
     np.testing.assert_array_equal(
         ops.convert_to_numpy(again.relation_embeddings), relations
+    )
+
+
+@requires(pykeen_losses, "pykeen")
+def test_label_smoothing_equals_pykeens_and_convEs():
+    import torch
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((5, ENTITIES)) < 0.3).astype("float32")
+    expected = pykeen_losses.apply_label_smoothing(
+        torch.from_numpy(labels), 0.1, ENTITIES
+    ).numpy()
+    got = ops.convert_to_numpy(smooth_labels(labels, 0.1))
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+    conve = ops.convert_to_numpy(smooth_labels(labels, 0.1, "conve"))
+    np.testing.assert_allclose(conve, labels * 0.9 + 0.1 / ENTITIES, atol=1e-7)
+
+
+def test_one_to_n_loss_takes_the_chosen_smoothing():
+    # The loss is the binary cross-entropy against the smoothed labels:
+    # equal to the closed form for each form, and the forms differ.
+    labels = np.zeros((len(TRIPLES), ENTITIES), "float32")
+    labels[np.arange(len(TRIPLES)), TRIPLES[:, 2]] = 1.0
+    losses = {}
+    for form in ("pykeen", "conve"):
+        model = DistMult(
+            ENTITIES,
+            RELATIONS,
+            objective="one_to_n",
+            label_smoothing=0.2,
+            label_smoothing_form=form,
+            seed=0,
+        )
+        logits = ops.convert_to_numpy(model.score_candidates(TRIPLES, "tail"))
+        target = ops.convert_to_numpy(smooth_labels(labels, 0.2, form))
+        expected = np.mean(
+            np.maximum(logits, 0)
+            - logits * target
+            + np.log1p(np.exp(-np.abs(logits)))
+        )
+        loss = float(ops.convert_to_numpy(model.compute_loss(TRIPLES, labels)))
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
+        losses[form] = loss
+        restored = DistMult.from_config(model.get_config())
+        assert restored.label_smoothing_form == form
+    assert losses["pykeen"] != losses["conve"]
+
+
+def test_recipe_spells_the_label_smoothing_forms_as_the_models():
+    from kerasbig.recipes import link_prediction
+
+    assert (
+        link_prediction.LABEL_SMOOTHING_FORMS
+        == knowledge_graph_embedding.LABEL_SMOOTHING_FORMS
     )
