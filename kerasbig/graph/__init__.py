@@ -7,6 +7,7 @@ shape `(2, E)` (row 0 = source, row 1 = target), PyTorch Geometric's
 format and semantics.
 """
 
+from kerasbig.graph.data import AnswerLabels
 from kerasbig.graph.data import GraphBatch
 from kerasbig.graph.data import GraphDataset
 from kerasbig.graph.data import KnowledgeGraph
@@ -36,6 +37,7 @@ from kerasbig.graph.ops import gcn_norm
 from kerasbig.graph.ops import replace_self_loops
 
 __all__ = [
+    "AnswerLabels",
     "GATConv",
     "GATv2Conv",
     "GCNConv",

@@ -74,14 +74,32 @@ class KnowledgeGraph:
             mask[row, answers[key]] = True
         return mask
 
-    def one_to_n_data(self, split="train", inverse_relations=True):
+    def one_to_n_data(
+        self, split="train", inverse_relations=True, sparse_labels=False
+    ):
         """`(queries, labels)` for one-to-N training: each distinct `(h,
         r)` of the split as a query triple `(h, r, 0)` (the tail column
         is not read) and its multi-hot known tails `(queries,
         num_entities)` float32. With `inverse_relations`, each `(?, r,
         t)` is also the query `(t, r + num_relations)` with the heads as
-        labels (train the model with `inverse_relations=True`). Dense
-        labels: for graphs whose queries times entities fit in memory.
+        labels (train the model with `inverse_relations=True`).
+
+        Dense labels take `4 * queries * num_entities` bytes (8.7 GB for
+        FB15k-237 with inverse relations). With `sparse_labels=True` the
+        labels are `AnswerLabels`, the answer lists (4 bytes an answer),
+        made dense a batch at a time: feed them through
+        `kerasbig.data.ArrayBatches` (or `fit_to_folder`, which does).
+
+        Example:
+
+            >>> import numpy as np
+            >>> from kerasbig.graph import KnowledgeGraph
+            >>> graph = KnowledgeGraph(["a", "b", "c"], ["r"],
+            ...                        np.array([[0, 0, 1], [0, 0, 2]]),
+            ...                        np.zeros((0, 3)), np.zeros((0, 3)))
+            >>> queries, labels = graph.one_to_n_data(sparse_labels=True)
+            >>> queries.tolist(), labels[np.array([0])].tolist()
+            ([[0, 0, 0], [1, 1, 0], [2, 1, 0]], [[0.0, 1.0, 1.0]])
         """
         triples = getattr(self, split)
         answers = {}
@@ -93,10 +111,74 @@ class KnowledgeGraph:
                     head
                 )
         queries = np.array([(h, r, 0) for h, r in answers], "int32")
-        labels = np.zeros((len(answers), self.num_entities), "float32")
-        for row, found in enumerate(answers.values()):
-            labels[row, found] = 1.0
+        lists = list(answers.values())
+        labels = AnswerLabels(
+            np.concatenate([[0], np.cumsum([len(a) for a in lists])]),
+            np.array([e for found in lists for e in found], "int32"),
+            self.num_entities,
+        )
+        if not sparse_labels:
+            labels = labels[np.arange(len(lists))]
         return queries.reshape(-1, 3), labels
+
+
+class AnswerLabels:
+    """Multi-hot one-to-N labels kept as answer lists and made dense a
+    batch at a time: `labels[rows]` is the float32 `(len(rows),
+    num_entities)` multi-hot of those queries' answers.
+
+    What `KnowledgeGraph.one_to_n_data(sparse_labels=True)` returns, in
+    memory that grows with the answers (4 bytes each), not queries times
+    entities; `kerasbig.data.ArrayBatches` and `fit_to_folder` index it
+    like an array.
+
+    Args:
+        offsets: int `(queries + 1,)`: query `i`'s answers are
+            `answers[offsets[i]:offsets[i + 1]]`.
+        answers: int `(total answers,)` entity ids.
+        num_entities: the label width.
+
+    Example:
+
+        >>> import numpy as np
+        >>> from kerasbig.graph import AnswerLabels
+        >>> labels = AnswerLabels(np.array([0, 2, 3]), np.array([1, 3, 0]), 4)
+        >>> len(labels), labels.shape
+        (2, (2, 4))
+        >>> labels[np.array([1, 0])].tolist()
+        [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, offsets, answers, num_entities):
+        self.offsets = np.asarray(offsets, "int64")
+        self.answers = np.asarray(answers, "int32")
+        self.num_entities = int(num_entities)
+        if self.offsets[-1] != len(self.answers):
+            raise ValueError(
+                "AnswerLabels: offsets[-1] must equal the number of "
+                f"answers. Received: offsets[-1]={self.offsets[-1]}, "
+                f"{len(self.answers)} answers"
+            )
+
+    def __len__(self):
+        return len(self.offsets) - 1
+
+    @property
+    def shape(self):
+        return (len(self), self.num_entities)
+
+    def __getitem__(self, rows):
+        rows = np.arange(len(self))[rows]
+        dense = np.zeros((np.size(rows), self.num_entities), "float32")
+        starts, ends = self.offsets[rows], self.offsets[rows + 1]
+        counts = ends - starts
+        # Each answer's position among all answers, and its batch row.
+        batch_rows = np.repeat(np.arange(np.size(rows)), counts)
+        within = np.arange(counts.sum()) - np.repeat(
+            np.cumsum(counts) - counts, counts
+        )
+        dense[batch_rows, self.answers[np.repeat(starts, counts) + within]] = 1
+        return dense.reshape(np.shape(rows) + (self.num_entities,))
 
 
 def _index_answers(triples):

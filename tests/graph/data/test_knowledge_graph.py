@@ -130,3 +130,33 @@ def test_one_to_n_data_has_every_known_tail_and_inverse_heads(tmp_path):
     inverse = graph.num_relations
     assert found[(c, r + inverse)] == {a} and found[(c, s + inverse)] == {b}
     assert len(found) == 5 and labels.dtype == np.float32
+
+
+@pytest.mark.backend_agnostic
+def test_sparse_labels_are_the_dense_ones_a_batch_at_a_time(shared_data):
+    from kerasbig.data import ArrayBatches
+    from kerasbig.graph import AnswerLabels
+
+    graph = load_triples(shared_data / "kg" / "nations")
+    queries, dense = graph.one_to_n_data()
+    same_queries, sparse = graph.one_to_n_data(sparse_labels=True)
+    np.testing.assert_array_equal(queries, same_queries)
+    assert isinstance(sparse, AnswerLabels) and sparse.shape == dense.shape
+    # 4 bytes an answer instead of 4 a query and entity.
+    assert sparse.answers.nbytes == 4 * dense.sum()
+    rows = np.array([5, 0, len(dense) - 1, 5])  # any order, repeats
+    np.testing.assert_array_equal(sparse[rows], dense[rows])
+    np.testing.assert_array_equal(sparse[3], dense[3])
+    np.testing.assert_array_equal(sparse[2:9], dense[2:9])
+    # fit()'s batches: each the dense rows of its queries.
+    batches = ArrayBatches(queries, sparse, batch_size=64, seed=0)
+    seen = 0
+    for index in range(len(batches)):
+        x, y = batches[index]
+        order = batches.order[index * 64 : index * 64 + 64]
+        np.testing.assert_array_equal(x, queries[order])
+        np.testing.assert_array_equal(y, dense[order])
+        seen += len(x)
+    assert seen == len(queries)
+    with pytest.raises(ValueError, match="offsets\\[-1\\] must equal"):
+        AnswerLabels(np.array([0, 3]), np.array([1, 2]), 4)
