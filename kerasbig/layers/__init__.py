@@ -1,5 +1,7 @@
-"""Attention, embeddings, feed-forward and transformer blocks."""
+"""Attention, embeddings, feed-forward and transformer blocks, and a CRF."""
 
+from kerasbig.layers.crf import CRF
+from kerasbig.layers.crf import iob2_allowed_transitions
 from kerasbig.layers.embedding import Embedding
 from kerasbig.layers.feed_forward import FeedForward
 from kerasbig.layers.multi_head_attention import MultiHeadAttention
@@ -18,6 +20,7 @@ from kerasbig.layers.transformer_decoder import TransformerDecoder
 from kerasbig.layers.transformer_encoder import TransformerEncoder
 
 __all__ = [
+    "CRF",
     "Embedding",
     "FeedForward",
     "MultiHeadAttention",
@@ -30,4 +33,5 @@ __all__ = [
     "TransformerBlock",
     "TransformerDecoder",
     "TransformerEncoder",
+    "iob2_allowed_transitions",
 ]
