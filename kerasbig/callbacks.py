@@ -1,6 +1,7 @@
 """Keras callbacks for generative training: sample grids, an exponential
 moving average of generator weights, and a NaN guard that keeps the last
-good checkpoint. (The pruning callback lives in `kerasbig.optimize`.)"""
+good checkpoint; link-prediction and entity metrics in the epoch logs.
+(The pruning callback lives in `kerasbig.optimize`.)"""
 
 import contextlib
 import math
@@ -12,9 +13,16 @@ import numpy as np
 from keras import ops
 
 from kerasbig._optional import import_optional
+from kerasbig.metrics import entity_scores
 from kerasbig.metrics import link_prediction_metrics
 
-__all__ = ["GeneratorEMA", "SampleGrid", "StopOnNaN", "save_image_grid"]
+__all__ = [
+    "EntityMetrics",
+    "GeneratorEMA",
+    "SampleGrid",
+    "StopOnNaN",
+    "save_image_grid",
+]
 
 
 def save_image_grid(images, path, columns=None, value_range=(-1.0, 1.0)):
@@ -454,3 +462,95 @@ class LinkPredictionMetrics(keras.callbacks.Callback):
         )["both"]
         for name, value in both.items():
             logs[self.prefix + name] = value
+
+
+class EntityMetrics(keras.callbacks.Callback):
+    """Adds entity-level precision, recall and F1 of a tagger on held-out
+    sentences to the epoch logs: `<prefix>entity_precision`,
+    `<prefix>entity_recall` and `<prefix>entity_f1` (micro averages of
+    `kerasbig.metrics.entity_scores`, seqeval's), so that
+    `ModelCheckpoint`, `EarlyStopping` or `fit_to_folder(monitor=
+    "val_entity_f1")` keep the best epoch.
+
+    Args:
+        x: the model's inputs for the sentences.
+        tags: `(sentences, time)` int true tag ids.
+        tag_names: the name of each tag id (`"O"`, `"B-PER"`, ...).
+        lengths: optional `(sentences,)` token counts (positions past a
+            sentence's length are padding); defaults to the full width.
+        mode: `"conlleval"` (default) or `"strict"`.
+        scheme: `"IOB2"` (default) or `"IOBES"`, for the strict mode.
+        batch_size: sentences predicted at once.
+        prefix: name prefix. Defaults to `"val_"`.
+
+    Example:
+
+        >>> import keras, numpy as np
+        >>> from kerasbig.callbacks import EntityMetrics
+        >>> tokens = np.array([[1, 2, 0], [2, 1, 1]])
+        >>> tags = np.array([[1, 2, 0], [0, 1, 0]])
+        >>> model = keras.Sequential([keras.Input((3,), dtype="int32"),
+        ...                           keras.layers.Embedding(3, 4),
+        ...                           keras.layers.Dense(3)])
+        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+        ...     from_logits=True))
+        >>> tagger = keras.Model(model.inputs,
+        ...                      keras.ops.argmax(model.outputs[0], -1))
+        >>> metrics = EntityMetrics(tokens, tags, ["O", "B-PER", "I-PER"],
+        ...                         lengths=[2, 3])
+        >>> metrics.set_model(tagger)
+        >>> logs = {}
+        >>> metrics.on_epoch_end(0, logs)
+        >>> sorted(logs)
+        ['val_entity_f1', 'val_entity_precision', 'val_entity_recall']
+    """
+
+    def __init__(
+        self,
+        x,
+        tags,
+        tag_names,
+        lengths=None,
+        mode="conlleval",
+        scheme="IOB2",
+        batch_size=32,
+        prefix="val_",
+    ):
+        super().__init__()
+        self.x = x
+        self.tags = np.asarray(tags)
+        self.tag_names = list(tag_names)
+        if lengths is None:
+            lengths = np.full(len(self.tags), self.tags.shape[1])
+        self.lengths = np.asarray(lengths)
+        if len(self.lengths) != len(self.tags):
+            raise ValueError(
+                "EntityMetrics: one length per sentence. Received: "
+                f"{len(self.lengths)} lengths, {len(self.tags)} sentences"
+            )
+        self.mode, self.scheme = mode, scheme
+        self.batch_size = batch_size
+        self.prefix = prefix
+
+    def _names(self, ids):
+        return [
+            [self.tag_names[int(t)] for t in row[:length]]
+            for row, length in zip(ids, self.lengths, strict=True)
+        ]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        _sync_jax_state(self.model)
+        predicted = self.model.predict(
+            self.x, batch_size=self.batch_size, verbose=0
+        )
+        predicted = np.asarray(ops.convert_to_numpy(predicted))
+        micro = entity_scores(
+            self._names(self.tags),
+            self._names(predicted),
+            self.mode,
+            self.scheme,
+        )["micro"]
+        for name in ("precision", "recall", "f1"):
+            logs[f"{self.prefix}entity_{name}"] = micro[name]

@@ -227,3 +227,43 @@ def test_save_image_grid_checks_shapes(tmp_path):
     assert PIL_IMAGE.open(path).mode == "RGB"
     with pytest.raises(ValueError, match="1 or 3 channels"):
         save_image_grid(np.zeros((2, 8, 8, 2)), tmp_path / "bad.png")
+
+
+def test_entity_metrics_log_seqevals_micro_scores_each_epoch():
+    from kerasbig.callbacks import EntityMetrics
+    from kerasbig.metrics import entity_scores
+
+    names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 20, (16, 6)).astype("int32")
+    tags = (tokens % 5).astype("int32")  # learnable: the tag is id % 5
+    lengths = rng.integers(2, 7, 16)
+    inputs = keras.Input((6,), dtype="int32")
+    logits = keras.layers.Dense(5)(keras.layers.Embedding(20, 8)(inputs))
+    model = keras.Model(inputs, logits)
+    model.compile(
+        keras.optimizers.Adam(0.05),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+    tagger = keras.Model(inputs, keras.ops.argmax(logits, -1))
+    metrics = EntityMetrics(tokens, tags, names, lengths=lengths)
+    metrics.set_model(tagger)
+    untrained = {}
+    metrics.on_epoch_end(0, untrained)
+    model.fit(tokens, tags, epochs=3, verbose=0)
+    logs = {}
+    metrics.on_epoch_end(2, logs)
+    predicted = ops.convert_to_numpy(tagger(tokens))
+
+    def named(ids):
+        return [
+            [names[t] for t in row[:n]]
+            for row, n in zip(ids, lengths, strict=True)
+        ]
+
+    expected = entity_scores(named(tags), named(predicted))["micro"]
+    assert logs["val_entity_precision"] == expected["precision"]
+    assert logs["val_entity_recall"] == expected["recall"]
+    assert logs["val_entity_f1"] == expected["f1"]
+    assert logs["val_entity_f1"] > untrained["val_entity_f1"] + 0.3
