@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from saved_outputs import assert_reloads
 
 from kerasbig import _backend
 from kerasbig.data import load_digits
@@ -32,6 +33,22 @@ def _compile(model, learning_rate=1e-3):
         metrics=["accuracy"],
     )
     return model
+
+
+def _int8_after_qat(model, digits, tmp_path, epochs, qat_epochs):
+    """Trains `model` in float, fine-tunes its QAT copy and converts that
+    to an int8 LiteRT file with no float op (TensorFlow); returns the
+    three."""
+    from kerasbig.export import to_litert
+
+    (x_train, y_train), _ = digits
+    model = _compile(model)
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
+    qat = _compile(quantize_aware(model), learning_rate=1e-4)
+    qat.fit(x_train, y_train, epochs=qat_epochs, batch_size=64, verbose=0)
+    exported = to_litert(qat, tmp_path / "qat.tflite", quantization="int8")
+    assert exported.float_compute_ops() == []
+    return model, qat, exported
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +109,7 @@ def test_qat_trains_saves_and_reloads(digits, tmp_path):
         if isinstance(layer, QuantizeAware)
     ]
     assert len(wrapped) == 4
-    path = tmp_path / "qat.keras"
-    qat.save(path)
-    restored = keras.saving.load_model(path)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(restored(x_test[:16])),
-        ops.convert_to_numpy(qat(x_test[:16])),
-        atol=1e-5,
-    )
+    assert_reloads(qat, x_test[:16], tmp_path / "qat.keras")
 
 
 @pytest.mark.full
@@ -109,19 +119,14 @@ def test_qat_converts_to_a_fully_int8_file_at_least_as_good_as_ptq(
 ):
     from kerasbig.export import to_litert
 
-    (x_train, y_train), (x_test, y_test) = digits
-    model = _compile(_cnn())
-    model.fit(x_train, y_train, epochs=4, batch_size=64, verbose=0)
+    (x_train, _), (x_test, y_test) = digits
+    model, qat, exported = _int8_after_qat(_cnn(), digits, tmp_path, 4, 3)
     ptq = to_litert(
         model,
         tmp_path / "ptq.tflite",
         quantization="int8",
         representative_data=x_train[:200],
     )
-    qat = _compile(quantize_aware(model), learning_rate=1e-4)
-    qat.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0)
-    exported = to_litert(qat, tmp_path / "qat.tflite", quantization="int8")
-    assert exported.float_compute_ops() == []
     # The fake quantization simulates the int8 kernels: the outputs agree
     # up to a grid step where int8 rounding ties go the other way.
     simulated, got = ops.convert_to_numpy(qat(x_test)), exported.predict(x_test)
@@ -308,28 +313,18 @@ def test_separable_and_transposed_convolutions_train_and_reload(
         x_train[:512], y_train[:512], epochs=2, batch_size=64, verbose=0
     )
     assert np.isfinite(history.history["loss"]).all()
-    qat.save(tmp_path / "qat.keras")
-    restored = keras.saving.load_model(tmp_path / "qat.keras")
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(restored(x_test[:16])),
-        ops.convert_to_numpy(qat(x_test[:16])),
-        atol=1e-5,
-    )
+    assert_reloads(qat, x_test[:16], tmp_path / "qat.keras")
 
 
 @pytest.mark.tensorflow_only
 def test_separable_and_transposed_convolutions_convert_to_int8(
     digits, tmp_path
 ):
-    from kerasbig.export import to_litert
 
-    (x_train, y_train), (x_test, _) = digits
-    model = _compile(_separable_and_transposed())
-    model.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0)
-    qat = _compile(quantize_aware(model), learning_rate=1e-4)
-    qat.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)
-    exported = to_litert(qat, tmp_path / "qat.tflite", quantization="int8")
-    assert exported.float_compute_ops() == []
+    _, (x_test, _) = digits
+    _, qat, exported = _int8_after_qat(
+        _separable_and_transposed(), digits, tmp_path, 3, 1
+    )
     # Conv2DTranspose's output shape is computed from the batch size
     # (int32 SHAPE, STRIDED_SLICE, PACK): no values pass through them.
     shape_ops = ("SHAPE", "STRIDED_SLICE", "PACK")

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from saved_outputs import assert_reloads
 
 from kerasbig.ops import call_with_values
 from kerasbig.optimize import QuantizeConfig
@@ -85,13 +86,7 @@ def test_an_annotated_layer_trains_saves_and_converts(tmp_path):
     qat.fit(x, y, epochs=2, batch_size=16, verbose=0)
     layer = qat.layers[-1].get_layer("scaled")
     assert float(ops.convert_to_numpy(layer.maximum)) != 6.0  # range trained
-    qat.save(tmp_path / "qat.keras")
-    restored = keras.saving.load_model(tmp_path / "qat.keras")
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(restored(x[:8])),
-        ops.convert_to_numpy(qat(x[:8])),
-        atol=1e-6,
-    )
+    assert_reloads(qat, x[:8], tmp_path / "qat.keras", atol=1e-6)
     if keras.backend.backend() == "tensorflow":
         from kerasbig.export import to_litert
 
