@@ -36,13 +36,19 @@ def foldable(conv, batch_norm):
     )
 
 
+FUSED_ACTIVATIONS = ("linear", "relu", "relu6")
+"""Activations LiteRT fuses into a convolution or fully connected
+kernel."""
+
+
 def is_plain_relu(layer):
     """A ReLU (capped or not) that a converted convolution runs fused."""
     if isinstance(layer, keras.layers.ReLU):
         return not layer.negative_slope and not layer.threshold
-    return isinstance(layer, keras.layers.Activation) and (
-        keras.activations.serialize(layer.activation) in ("relu", "relu6")
+    name = isinstance(layer, keras.layers.Activation) and (
+        keras.activations.serialize(layer.activation)
     )
+    return name in FUSED_ACTIVATIONS and name != "linear"
 
 
 def check_freeze_bn_delay(owner, freeze_bn_delay):

@@ -21,6 +21,7 @@ from kerasbig.optimize._quantizers import quantize_output
 from kerasbig.optimize._quantizers import quantize_weights
 from kerasbig.optimize._quantizers import range_weights
 from kerasbig.optimize.batch_norm_folding import FOLDABLE_CONVOLUTIONS
+from kerasbig.optimize.batch_norm_folding import FUSED_ACTIVATIONS
 from kerasbig.optimize.batch_norm_folding import FoldedInto
 from kerasbig.optimize.batch_norm_folding import QuantizeAwareConvBatchNorm
 from kerasbig.optimize.batch_norm_folding import check_freeze_bn_delay
@@ -164,7 +165,10 @@ class QuantizeAware(OwnWeightsWrapper):
         # config, their number.
         self.preserve_clusters = preserve_clusters
         self.cluster_count = None
-        if keras.activations.serialize(layer.activation) not in _FUSED:
+        if (
+            keras.activations.serialize(layer.activation)
+            not in FUSED_ACTIVATIONS
+        ):
             # LiteRT fuses only ReLUs into its kernels; any other
             # activation runs as an int8 op of its own, which needs the
             # layer's output quantized before it too (tfmot's
@@ -331,8 +335,6 @@ class QuantizeOutput(OwnWeightsWrapper):
         return config
 
 
-# Activations LiteRT fuses into a convolution or fully connected kernel.
-_FUSED = ("linear", "relu", "relu6")
 # Layers that keep values on their input's int8 grid: they run on the
 # quantized values with no quantizer of their own (tfmot's no-op configs).
 _PASS_THROUGH = (
