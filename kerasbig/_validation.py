@@ -13,20 +13,28 @@ def _fail(owner, name, expected, value):
     )
 
 
-def positive_int(owner, name, value, allow_none=False):
+def int_at_least(owner, name, value, minimum, expected=None, allow_none=False):
+    """An int `>= minimum` (not a bool), or None when `allow_none`;
+    `expected` words the message (default `an int >= minimum`)."""
     if value is None and allow_none:
         return
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or value <= 0
+        or value < minimum
     ):
-        _fail(
-            owner,
-            name,
-            "None or a positive int" if allow_none else "a positive int",
-            value,
-        )
+        _fail(owner, name, expected or f"an int >= {minimum}", value)
+
+
+def positive_int(owner, name, value, allow_none=False):
+    int_at_least(
+        owner,
+        name,
+        value,
+        1,
+        "None or a positive int" if allow_none else "a positive int",
+        allow_none,
+    )
 
 
 def positive_number(owner, name, value):

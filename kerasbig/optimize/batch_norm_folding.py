@@ -5,6 +5,7 @@ bias (Jacob et al. 2018, section 3.2; Krishnamoorthi 2018, section 3.2)."""
 import keras
 from keras import ops
 
+from kerasbig import _validation as checks
 from kerasbig.ops import call_with_values
 from kerasbig.optimize._layers import OwnWeightsWrapper
 from kerasbig.optimize._quantizers import cluster_request
@@ -54,15 +55,14 @@ def is_plain_relu(layer):
 def check_freeze_bn_delay(owner, freeze_bn_delay):
     """One line naming `owner` unless `freeze_bn_delay` is None or a
     number of steps >= 0."""
-    if freeze_bn_delay is not None and (
-        isinstance(freeze_bn_delay, bool)
-        or not isinstance(freeze_bn_delay, int)
-        or freeze_bn_delay < 0
-    ):
-        raise ValueError(
-            f"{owner}: `freeze_bn_delay` must be None or a number of steps "
-            f">= 0. Received: freeze_bn_delay={freeze_bn_delay!r}"
-        )
+    checks.int_at_least(
+        owner,
+        "freeze_bn_delay",
+        freeze_bn_delay,
+        0,
+        "None or a number of steps >= 0",
+        allow_none=True,
+    )
 
 
 @keras.saving.register_keras_serializable(package="kerasbig")

@@ -140,15 +140,7 @@ class ClusterWeights(OwnWeightsWrapper):
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
         owner = "ClusterWeights"
-        if (
-            isinstance(number_of_clusters, bool)
-            or not isinstance(number_of_clusters, int)
-            or number_of_clusters < 2
-        ):
-            raise ValueError(
-                f"{owner}: `number_of_clusters` must be an int >= 2. "
-                f"Received: number_of_clusters={number_of_clusters!r}"
-            )
+        checks.int_at_least(owner, "number_of_clusters", number_of_clusters, 2)
         checks.one_of(
             owner,
             "cluster_centroids_init",
