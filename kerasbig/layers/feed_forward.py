@@ -5,6 +5,7 @@ import keras
 
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
+from kerasbig.layers._adaptable import AdaptableDense
 
 _GATED = {"swiglu": "silu", "geglu": "gelu"}
 
@@ -144,7 +145,7 @@ class FeedForward(KernelOptions, keras.layers.Layer):
         return self.down_proj(hidden)
 
     def _projection(self, name, units):
-        return keras.layers.Dense(
+        return AdaptableDense(
             units,
             use_bias=self.use_bias,
             dtype=self.dtype_policy,

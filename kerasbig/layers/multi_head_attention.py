@@ -7,6 +7,7 @@ from keras import ops
 from kerasbig import _backend
 from kerasbig import _validation as checks
 from kerasbig._kernel_options import KernelOptions
+from kerasbig.layers._adaptable import AdaptableEinsumDense
 from kerasbig.layers.rotary_embedding import RotaryEmbedding
 from kerasbig.ops import attention as attention_ops
 from kerasbig.ops import positions as position_ops
@@ -261,7 +262,7 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
             "value", value_shape, self._kv_heads, self._value_dim
         )
         # b: batch, t: sequence, n: heads, h: head dim, d: output features.
-        self.output_dense = keras.layers.EinsumDense(
+        self.output_dense = AdaptableEinsumDense(
             "btnh,nhd->btd",
             output_shape=(None, self.output_dim or query_shape[-1]),
             bias_axes="d" if self._output_bias else None,
@@ -290,7 +291,7 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
 
     def _projection(self, name, input_shape, heads, head_dim):
         # b: batch, t: sequence, d: input features, n: heads, h: head dim.
-        dense = keras.layers.EinsumDense(
+        dense = AdaptableEinsumDense(
             "btd,dnh->btnh",
             output_shape=(None, heads, head_dim),
             bias_axes="nh" if self.use_bias else None,

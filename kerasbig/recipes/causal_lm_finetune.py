@@ -31,8 +31,10 @@ for a model bigger than one device; the checkpoints load anywhere:
         python -m kerasbig.recipes.causal_lm_finetune \\
         --strategy model_parallel --mesh 2x4
 
-Outputs in --output-dir: model.keras (adapters merged), adapters.npz
-(LoRA), hugging_face/ (with --model: the merged model as a Hugging Face
+Outputs in --output-dir: model.keras (adapters merged), adapter/ (the
+LoRA adapters as a PEFT adapter folder, for Llama-family models, which
+`peft.PeftModel.from_pretrained` loads and --lora-from continues from),
+hugging_face/ (with --model: the merged model as a Hugging Face
 folder with the tokenizer files, generation_config.json and the
 bos/eos ids, which AutoTokenizer and AutoModelForCausalLM load),
 best.keras, log.csv, tensorboard/, curves.png, metrics.json and
@@ -104,6 +106,18 @@ class Config(ModelParallelConfig, TrainingConfig):
         "query,value",
         "comma-separated projections that get adapters (query, key, value, "
         "attention_output, gate, up, down)",
+    )
+    lora_dropout: float = option(
+        0.0,
+        "dropout on the adapters' inputs in training (PEFT's lora_dropout)",
+        minimum=0,
+        less_than=1,
+    )
+    lora_from: str = option(
+        "",
+        "a PEFT LoRA adapter folder (adapter_config.json and "
+        "adapter_model.safetensors, from peft or an earlier run's adapter/) "
+        "to continue training; its rank, alpha and targets are used",
     )
     num_layers: int = option(2, "blocks, from scratch", minimum=1)
     hidden_dim: int = option(128, "model width, from scratch", minimum=8)
@@ -331,11 +345,15 @@ def build_model(config, tokenizer, load_weights=True):
                 f"--model: the tokenizer has {tokenizer.vocabulary_size} "
                 f"ids but the model's vocabulary has {model.vocabulary_size}"
             )
-        if config.lora_rank:
+        if config.lora_from:
+            model.load_lora_weights(config.lora_from)
+        elif config.lora_rank:
             model.enable_lora(
                 config.lora_rank,
                 config.lora_alpha,
                 [t.strip() for t in config.lora_targets.split(",")],
+                dropout=config.lora_dropout,
+                seed=config.seed,
             )
         return model
     return CausalLM(
@@ -430,7 +448,15 @@ def export_files(model, output_dir, config):
 
 # Flags that apply to one mode only: LoRA to --model runs, the shape of a
 # new model to runs from scratch.
-LORA_FLAGS = ("lora_rank", "lora_alpha", "lora_targets")
+LORA_FLAGS = (
+    "lora_rank",
+    "lora_alpha",
+    "lora_targets",
+    "lora_dropout",
+    "lora_from",
+)
+# What an adapter folder given with --lora-from decides itself.
+ADAPTER_FLAGS = ("lora_rank", "lora_alpha", "lora_targets")
 SCRATCH_FLAGS = ("num_layers", "hidden_dim", "num_heads", "intermediate_dim")
 
 
@@ -453,6 +479,17 @@ def check_mode_flags(config):
             getattr(smoke, name),
         )
     ]
+    if config.lora_from and not given:
+        given = [
+            f"--{name.replace('_', '-')} {getattr(config, name)}"
+            for name in ADAPTER_FLAGS
+            if getattr(config, name) != getattr(defaults, name)
+        ]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} does not apply with --lora-from (the "
+                "adapter's own settings are used)"
+            )
     if given:
         mode = (
             "a --model run (the model's own shape is used)"
@@ -550,7 +587,8 @@ def main(argv=None):
             ),
         }
         if model.lora_config is not None:
-            model.save_lora_weights(output_dir / "adapters.npz")
+            if model.position == "rotary":  # PEFT's Llama family
+                model.save_lora_weights(output_dir / "adapter")
             results["lora"] = model.lora_config
             model = model.merge_lora()
             model.save(output_dir / "model.keras")

@@ -75,15 +75,21 @@ def test_hugging_face_model_with_its_tokenizer_and_lora(
         "rank": 4,
         "alpha": 16.0,
         "targets": ["query", "value"],
+        "dropout": 0.0,
     }
-    # Query (32 -> 4 heads x 8) and value (32 -> 2 x 8) adapters, 2 blocks.
-    adapters = 2 * ((32 * 4 * 4 + 4 * 8) + (32 * 2 * 4 + 4 * 8))
+    # PEFT's query (32 -> 4 heads x 8) and value (32 -> 2 x 8) adapters:
+    # A (32, 4) and B (4, out) each, 2 blocks.
+    adapters = 2 * ((32 * 4 + 4 * 32) + (32 * 4 + 4 * 16))
     assert report["trainable_parameters"] == adapters
-    # The trained adapters (B starts at zero, so zeros mean untrained).
-    with np.load(out / "adapters.npz") as adapters:
-        for name in adapters.files:
-            if name.endswith("lora_kernel_b"):
-                assert np.abs(adapters[name]).max() > 0, name
+    # The trained adapters as a PEFT folder (B starts at zero, so zeros
+    # mean untrained): PEFT on the base model gives the merged model's
+    # logits (checked below against the Hugging Face folder).
+    from safetensors.numpy import load_file
+
+    arrays = load_file(out / "adapter" / "adapter_model.safetensors")
+    for name, array in arrays.items():
+        if "lora_B" in name:
+            assert np.abs(array).max() > 0, name
     # The merged model, as a complete Hugging Face folder: transformers
     # loads the model and the tokenizer; the ids and modes are kept.
     folder_out = out / "hugging_face"
@@ -113,6 +119,25 @@ def test_hugging_face_model_with_its_tokenizer_and_lora(
     np.testing.assert_allclose(
         merged.predict(ids, verbose=0), expected, atol=1e-4
     )
+    peft = reference("peft")
+    if peft is not None:
+        base = transformers.AutoModelForCausalLM.from_pretrained(folder)
+        served = peft.PeftModel.from_pretrained(base, out / "adapter").eval()
+        with torch.no_grad():
+            got = served(torch.tensor(ids)).logits.numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    # --lora-from continues from that adapter, with its settings.
+    report = recipe.main(
+        ["--model", str(folder), "--data", str(data), "--epochs", "1"]
+        + ["--sequence-length", "16", "--lora-from", str(out / "adapter")]
+        + ["--max-new-tokens", "3", "--output-dir", str(tmp_path / "more")]
+    )
+    assert report["lora"]["rank"] == 4
+    with pytest.raises(ValueError, match="does not apply with --lora-from"):
+        recipe.main(
+            ["--model", str(folder), "--lora-from", str(out / "adapter")]
+            + ["--lora-rank", "2", "--output-dir", str(tmp_path / "no")]
+        )
 
 
 BAD_JSONL = "".join(json.dumps(row) + "\n" for row in PAIRS[:3])

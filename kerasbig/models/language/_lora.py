@@ -1,20 +1,64 @@
-"""LoRA adapters on a `CausalLM`'s projections, on top of Keras's own
-`enable_lora` (Dense and EinsumDense): which layers, freezing the rest,
-merging, and adapter-only files."""
+"""LoRA adapters on a `CausalLM`'s projections, as PEFT defines them
+(A (inputs, rank) and B (rank, outputs) over each whole projection,
+scale alpha / rank, dropout on the adapter's input): which layers,
+freezing the rest, merging, and adapter files in PEFT's format
+(`adapter_config.json` + `adapter_model.safetensors`)."""
 
 import json
+import math
+import pathlib
 
 import keras
 import numpy as np
 
+from kerasbig._optional import import_optional
+
 TARGETS = ("query", "key", "value", "attention_output", "gate", "up", "down")
 """The projections of each decoder block LoRA can adapt."""
 
-_ADAPTER_NAMES = ("lora_kernel_a", "lora_kernel_b")
-_CONFIG_KEY = "__kerasbig_lora__"
+# Each target's module in a Llama-family block, as PEFT names it.
+PEFT_MODULES = {
+    "query": "self_attn.q_proj",
+    "key": "self_attn.k_proj",
+    "value": "self_attn.v_proj",
+    "attention_output": "self_attn.o_proj",
+    "gate": "mlp.gate_proj",
+    "up": "mlp.up_proj",
+    "down": "mlp.down_proj",
+}
 # Entries of the model's own part of a Keras weights file; flat names,
 # since HDF5 reads "/" as a group.
 _STATE_PREFIX = "kerasbig_lora_"
+_CONFIG_FILE = "adapter_config.json"
+_WEIGHTS_FILE = "adapter_model.safetensors"
+# PEFT's key of a LoRA matrix on a causal LM: PeftModel -> the
+# transformers model (its "model." prefix) -> the decoder layer.
+_PEFT_KEY = (
+    "base_model.model.model.layers.{index}.{module}.lora_{factor}.weight"
+)
+# Settings of a PEFT LoRA config CausalLM does not implement, with the
+# value that is fine.
+_PEFT_UNSUPPORTED = {
+    "use_dora": False,
+    "bias": "none",
+    "fan_in_fan_out": False,
+    "lora_bias": False,
+    "rank_pattern": {},
+    "alpha_pattern": {},
+    "layers_to_transform": None,
+    "modules_to_save": None,
+    "trainable_token_indices": None,
+}
+# Fields CausalLM writes (PEFT fills in the rest with its defaults).
+_PEFT_CONFIG = {
+    "peft_type": "LORA",
+    "task_type": "CAUSAL_LM",
+    "base_model_name_or_path": None,
+    "inference_mode": True,
+    "init_lora_weights": True,
+    "use_rslora": False,
+    **_PEFT_UNSUPPORTED,
+}
 
 
 def _projection(block, target):
@@ -49,25 +93,37 @@ def check_targets(targets, model):
     return targets
 
 
-def adapted_layers(model):
-    """The projection layers of `model` with LoRA enabled."""
+def _adapted(model):
+    """`(block index, target, layer)` of each adapted projection."""
     return [
-        layer
-        for block in model.decoder.blocks
+        (index, target, layer)
+        for index, block in enumerate(model.decoder.blocks)
         for target in TARGETS
         if (layer := _projection(block, target)) is not None
-        and layer.lora_enabled
+        and layer.adapter_rank is not None
     ]
 
 
-def enable(model, rank, alpha, targets):
-    """Enables LoRA on `targets` of every block and freezes every other
-    variable (biases of adapted layers too): only adapters train."""
+def adapted_layers(model):
+    """The projection layers of `model` with an adapter."""
+    return [layer for _, _, layer in _adapted(model)]
+
+
+def _adapter_variables(model):
+    return [
+        variable
+        for layer in adapted_layers(model)
+        for variable in (layer.lora_a, layer.lora_b)
+    ]
+
+
+def enable(model, rank, alpha, targets, dropout, seed):
+    """Adds an adapter to `targets` of every block and freezes every
+    other variable (biases of adapted layers too): only adapters train."""
     if adapted_layers(model):
         raise ValueError(
-            "CausalLM.enable_lora: LoRA is already enabled on this model "
-            "(Keras enables it once per layer); merge_lora() gives a plain "
-            "model to start again from"
+            "CausalLM.enable_lora: LoRA is already enabled on this model; "
+            "merge_lora() gives a plain model to start again from"
         )
     targets = check_targets(targets, model)
     if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
@@ -75,11 +131,23 @@ def enable(model, rank, alpha, targets):
             "CausalLM.enable_lora: `rank` must be a positive int. "
             f"Received: rank={rank!r}"
         )
+    if not 0 <= dropout < 1:
+        raise ValueError(
+            "CausalLM.enable_lora: `dropout` must be in [0, 1). "
+            f"Received: dropout={dropout!r}"
+        )
+    generator = np.random.default_rng(seed)
     for block in model.decoder.blocks:
         for target in targets:
-            _projection(block, target).enable_lora(rank, lora_alpha=alpha)
+            _projection(block, target).enable_adapter(
+                rank,
+                alpha,
+                dropout,
+                seed=None if seed is None else int(generator.integers(2**31)),
+            )
+    adapters = {id(variable) for variable in _adapter_variables(model)}
     for variable in model.weights:
-        if variable.name not in _ADAPTER_NAMES:
+        if id(variable) not in adapters:
             variable.trainable = False
     return targets
 
@@ -88,77 +156,184 @@ def merged_weights(model):
     """Every weight of `model` by path, with each adapted kernel replaced
     by its merged value `kernel + alpha / rank * A @ B` (the adapters
     themselves left out)."""
+    adapters = {id(variable) for variable in _adapter_variables(model)}
     values = {}
     for variable in model.weights:
-        if variable.name not in _ADAPTER_NAMES:
+        if id(variable) not in adapters:
             values[variable.path] = keras.ops.convert_to_numpy(variable)
     for layer in adapted_layers(model):
-        (kernel,) = [w for w in layer.weights if w.name == "kernel"]
-        # `layer.kernel` is Keras's merged view of the adapted kernel.
-        values[kernel.path] = keras.ops.convert_to_numpy(layer.kernel)
+        values[_kernel_variable(layer).path] = keras.ops.convert_to_numpy(
+            layer.merged_kernel()
+        )
     return values
 
 
-def save_adapters(model, path, config):
-    """Writes the adapters only, with the LoRA settings, to an `.npz`."""
-    layers = adapted_layers(model)
+def _kernel_variable(layer):
+    (kernel,) = [w for w in layer.weights if w.name == "kernel"]
+    return kernel
+
+
+def _check_peft_family(model, method):
+    if model.decoder.blocks[0].self_attention.rotary_embedding is None:
+        raise ValueError(
+            f"CausalLM.{method}: PEFT adapter files are written for Llama-"
+            "family models (llama, mistral, qwen2: rotary positions); "
+            "GPT-2's PEFT adapters target its fused c_attn, which "
+            "separate query/key/value adapters cannot express"
+        )
+
+
+def save_adapters(model, directory, config):
+    """Writes the adapters as a PEFT adapter folder."""
+    layers = _adapted(model)
     if not layers:
         raise ValueError(
             "CausalLM.save_lora_weights: LoRA is not enabled on this model; "
             "call enable_lora() first"
         )
-    arrays = {
-        variable.path: keras.ops.convert_to_numpy(variable)
-        for layer in layers
-        for variable in layer.weights
-        if variable.name in _ADAPTER_NAMES
-    }
-    arrays[_CONFIG_KEY] = np.array(json.dumps(config))
-    with open(path, "wb") as file:  # np.savez would append ".npz"
-        np.savez(file, **arrays)
-
-
-def read_adapters(path):
-    """`(config, arrays)` of an adapter file written by `save_adapters`."""
-    with np.load(path) as archive:
-        if _CONFIG_KEY not in archive.files:
-            raise ValueError(
-                f"CausalLM.load_lora_weights: {path} is not a kerasbig LoRA "
-                "file (written by save_lora_weights). Received: arrays "
-                f"{sorted(archive.files)[:5]}"
+    _check_peft_family(model, "save_lora_weights")
+    numpy_api = import_optional(
+        "safetensors.numpy", "Writing PEFT adapter files"
+    )
+    arrays = {}
+    for index, target, layer in layers:
+        module = PEFT_MODULES[target]
+        for factor, variable in (("A", layer.lora_a), ("B", layer.lora_b)):
+            key = _PEFT_KEY.format(index=index, module=module, factor=factor)
+            # PEFT's matrices are torch Linear weights: (out, in).
+            arrays[key] = np.ascontiguousarray(
+                keras.ops.convert_to_numpy(variable).T
             )
-        config = json.loads(str(archive[_CONFIG_KEY]))
-        arrays = {
-            name: archive[name] for name in archive.files if name != _CONFIG_KEY
-        }
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    numpy_api.save_file(
+        arrays, str(directory / _WEIGHTS_FILE), metadata={"format": "pt"}
+    )
+    peft_config = {
+        **_PEFT_CONFIG,
+        "r": config["rank"],
+        "lora_alpha": config["alpha"],
+        "lora_dropout": config["dropout"],
+        "target_modules": sorted(
+            PEFT_MODULES[t].split(".")[-1] for t in config["targets"]
+        ),
+    }
+    (directory / _CONFIG_FILE).write_text(
+        json.dumps(peft_config, indent=2) + "\n"
+    )
+
+
+def read_adapters(directory):
+    """`(config, arrays)` of a PEFT adapter folder: `config` as
+    `CausalLM.lora_config` holds it, `arrays` by PEFT's keys. Raises
+    naming a setting CausalLM does not implement."""
+    path = pathlib.Path(directory)
+    if path.is_file() and path.suffix == ".npz":
+        raise ValueError(
+            f"CausalLM.load_lora_weights: {path} is an adapter file of "
+            "kerasbig before PEFT's format, whose query/key/value adapters "
+            "were split by head and cannot be loaded as PEFT's; load it "
+            "with that kerasbig version and merge_lora(), or train again "
+            "(see the LoRA section of docs/llm.md)"
+        )
+    if not (path / _CONFIG_FILE).is_file():
+        raise FileNotFoundError(
+            "CausalLM.load_lora_weights: expected a PEFT adapter folder "
+            f"with {_CONFIG_FILE} and {_WEIGHTS_FILE}. Received: {path}"
+        )
+    peft_config = json.loads((path / _CONFIG_FILE).read_text())
+    if peft_config.get("peft_type") != "LORA":
+        raise ValueError(
+            f"CausalLM.load_lora_weights: {path} holds a "
+            f"{peft_config.get('peft_type')!r} adapter; expected peft_type "
+            "'LORA'"
+        )
+    for setting, fine in _PEFT_UNSUPPORTED.items():
+        value = peft_config.get(setting, fine)
+        if value != fine and not (fine is None and value in ([], {})):
+            raise ValueError(
+                f"CausalLM.load_lora_weights: {path} sets {setting}="
+                f"{value!r}, which CausalLM's LoRA does not implement. "
+                f"Expected: {fine!r}"
+            )
+    modules = peft_config.get("target_modules")
+    by_module = {m.split(".")[-1]: t for t, m in PEFT_MODULES.items()}
+    if isinstance(modules, str) or not modules:
+        raise ValueError(
+            f"CausalLM.load_lora_weights: {path} gives target_modules as "
+            f"{modules!r}; expected a list among {sorted(by_module)}"
+        )
+    unknown = sorted(set(modules) - set(by_module))
+    if unknown:
+        raise ValueError(
+            f"CausalLM.load_lora_weights: {path} targets {unknown}, which "
+            f"CausalLM cannot adapt. Expected modules among "
+            f"{sorted(by_module)}"
+        )
+    rank = peft_config["r"]
+    alpha = peft_config["lora_alpha"]
+    if peft_config.get("use_rslora"):
+        alpha = alpha * math.sqrt(rank)  # rsLoRA scales by alpha / sqrt(r)
+    if not (path / _WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(
+            f"CausalLM.load_lora_weights: {path} has no {_WEIGHTS_FILE} "
+            "(an adapter_model.bin needs PyTorch to read; save it again "
+            "with safe_serialization=True)"
+        )
+    numpy_api = import_optional("safetensors.numpy", "Reading PEFT adapters")
+    arrays = numpy_api.load_file(str(path / _WEIGHTS_FILE))
+    config = {
+        "rank": rank,
+        "alpha": alpha,
+        "targets": [t for t in TARGETS if t in {by_module[m] for m in modules}],
+        "dropout": peft_config.get("lora_dropout", 0.0),
+    }
     return config, arrays
 
 
-def assign_adapters(model, arrays, path):
-    """Assigns adapter arrays to the model's adapters, by path; raises
-    naming a missing or mis-shaped one."""
-    variables = {
-        variable.path: variable
-        for layer in adapted_layers(model)
-        for variable in layer.weights
-        if variable.name in _ADAPTER_NAMES
-    }
-    if set(variables) != set(arrays):
-        missing = sorted(set(variables) - set(arrays))
-        extra = sorted(set(arrays) - set(variables))
+def check_settings(model, config, path):
+    """Raises naming each LoRA setting in which the file at `path`
+    differs from the model's enabled LoRA."""
+    differences = [
+        f"{name} {config[name]!r} there, {model.lora_config[name]!r} here"
+        for name in ("rank", "alpha", "targets")
+        if config[name] != model.lora_config[name]
+    ]
+    if differences:
         raise ValueError(
-            f"CausalLM.load_lora_weights: the adapters in {path} do not fit "
+            f"CausalLM.load_lora_weights: the adapter in {path} was made "
+            f"with other LoRA settings than this model's "
+            f"({'; '.join(differences)})"
+        )
+
+
+def assign_adapters(model, arrays, path):
+    """Assigns PEFT's arrays to the model's adapters; raises naming a
+    missing, unused or mis-shaped one."""
+    expected = {}
+    for index, target, layer in _adapted(model):
+        module = PEFT_MODULES[target]
+        for factor, variable in (("A", layer.lora_a), ("B", layer.lora_b)):
+            key = _PEFT_KEY.format(index=index, module=module, factor=factor)
+            expected[key] = variable
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise ValueError(
+            f"CausalLM.load_lora_weights: the adapter in {path} does not fit "
             f"this model. Missing: {missing[:3]}; not in the model: "
             f"{extra[:3]}"
         )
-    for name, variable in variables.items():
-        if tuple(arrays[name].shape) != tuple(variable.shape):
+    for key, variable in expected.items():
+        array = arrays[key].T  # PEFT's (out, in) -> Keras's (in, out)
+        if tuple(array.shape) != tuple(variable.shape):
             raise ValueError(
-                f"CausalLM.load_lora_weights: adapter {name!r} in {path} has "
-                f"shape {tuple(arrays[name].shape)}; the model's has "
-                f"{tuple(variable.shape)}"
+                f"CausalLM.load_lora_weights: {key} in {path} has shape "
+                f"{tuple(arrays[key].shape)}; this model's is "
+                f"{tuple(variable.shape)[::-1]}"
             )
-        variable.assign(arrays[name])
+    for key, variable in expected.items():
+        variable.assign(arrays[key].T.astype(variable.dtype))
 
 
 def _state_variables(model):
@@ -166,8 +341,7 @@ def _state_variables(model):
     return [
         variable
         for layer in adapted_layers(model)
-        for variable in layer.weights
-        if variable.name in ("kernel", *_ADAPTER_NAMES)
+        for variable in (_kernel_variable(layer), layer.lora_a, layer.lora_b)
     ]
 
 
@@ -175,9 +349,9 @@ def save_state(model, store):
     """Writes each adapted layer's unmerged kernel and adapters into the
     model's own entry of a Keras weights file (`.keras`, `.weights.h5`).
 
-    Keras writes an adapted layer's merged kernel and, loading it, zeroes
-    the adapters: both zero, they get no gradient and a resumed LoRA run
-    stops learning; adapters saved after such a load are zeros.
+    An adapted layer writes its merged kernel (so that a model without
+    LoRA loads the adapted outputs) and not its adapters: a resumed LoRA
+    run needs both parts back.
     """
     for index, variable in enumerate(_state_variables(model)):
         store[f"{_STATE_PREFIX}{index}"] = keras.ops.convert_to_numpy(variable)
@@ -203,14 +377,7 @@ def restore_state(model, arrays, path):
     variables = _state_variables(model)
     if not arrays:
         for layer in adapted_layers(model):
-            layer.lora_kernel_a.assign(
-                keras.initializers.HeUniform()(layer.lora_kernel_a.shape)
-            )
-            # zeros of the shape, not zeros_like(variable): with NumPy
-            # 2.4, JAX's zeros_like cannot read a Keras variable's dtype.
-            layer.lora_kernel_b.assign(
-                keras.ops.zeros(layer.lora_kernel_b.shape)
-            )
+            layer.reset_adapter()
         return
     shapes = [tuple(variable.shape) for variable in variables]
     if [tuple(array.shape) for array in arrays] != shapes:

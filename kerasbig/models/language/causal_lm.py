@@ -258,23 +258,37 @@ class CausalLM(FunctionalModel):
             json.dumps(config, indent=2) + "\n"
         )
 
-    def enable_lora(self, rank, alpha=None, targets=("query", "value")):
+    def enable_lora(
+        self,
+        rank,
+        alpha=None,
+        targets=("query", "value"),
+        dropout=0.0,
+        seed=None,
+    ):
         """Adds LoRA adapters to the decoder's projections and freezes
         everything else, so `fit()` trains only the adapters.
 
-        Keras's own `enable_lora` on each targeted `Dense`/`EinsumDense`:
-        the kernel becomes `kernel + alpha / rank * A @ B` with `A`
-        random and `B` zero, so the model starts exactly as it was. Every
-        other variable (embeddings, norms, biases, other projections,
-        the head) is frozen. Compile after this call.
+        LoRA as Hu et al. (2021) and PEFT define it: each targeted
+        projection, its input axes flattened to `in` and its output axes
+        to `out`, gains `alpha / rank * dropout(x) @ A @ B` with `A`
+        `(in, rank)` uniform in ±1/sqrt(in) (PEFT's initialisation) and
+        `B` `(rank, out)` zero, so the model starts exactly as it was.
+        Every other variable (embeddings, norms, biases, other
+        projections, the head) is frozen. Compile after this call.
+        `save_lora_weights` writes the adapters as a PEFT adapter folder.
 
         Args:
             rank: the adapters' rank, a positive int.
             alpha: the scale numerator; defaults to `rank` (scale 1).
             targets: which projections of every block, among
                 `"query"`, `"key"`, `"value"`, `"attention_output"`,
-                `"gate"`, `"up"` and `"down"`. Defaults to query and value
-                (Hu et al., 2021).
+                `"gate"`, `"up"` and `"down"` (PEFT's `q_proj`, `k_proj`,
+                `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`).
+                Defaults to query and value (Hu et al., 2021).
+            dropout: dropout on each adapter's input in training (PEFT's
+                `lora_dropout`).
+            seed: an int for reproducible `A` initialisations.
 
         Example:
 
@@ -286,13 +300,15 @@ class CausalLM(FunctionalModel):
             >>> _ = model(np.zeros((1, 4), "int32"))
             >>> model.enable_lora(rank=4)
             >>> sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-            2176
+            1024
         """
-        targets = lora.enable(self, rank, alpha, targets)
+        alpha = rank if alpha is None else alpha
+        targets = lora.enable(self, rank, alpha, targets, dropout, seed)
         self.lora_config = {
             "rank": rank,
-            "alpha": rank if alpha is None else alpha,
+            "alpha": alpha,
             "targets": list(targets),
+            "dropout": dropout,
         }
 
     def merge_lora(self):
@@ -312,19 +328,33 @@ class CausalLM(FunctionalModel):
             variable.assign(values[variable.path])
         return merged
 
-    def save_lora_weights(self, filepath):
-        """Writes only the adapters (and the LoRA settings) to `filepath`,
-        an `.npz` file a few hundred times smaller than the model."""
-        lora.save_adapters(self, filepath, self.lora_config)
+    def save_lora_weights(self, directory):
+        """Writes only the adapters, as a PEFT adapter folder:
+        `adapter_config.json` and `adapter_model.safetensors`, which
+        `peft.PeftModel.from_pretrained` loads onto the transformers
+        model of this one (`save_pretrained`). Llama-family models
+        (rotary positions) only: GPT-2's PEFT adapters target its fused
+        query/key/value projection."""
+        lora.save_adapters(self, directory, self.lora_config)
 
-    def load_lora_weights(self, filepath):
-        """Loads adapters written by `save_lora_weights`, enabling LoRA
-        with the file's settings first when it is not enabled; raises
-        when the adapters do not fit this model."""
-        config, arrays = lora.read_adapters(filepath)
-        if not lora.adapted_layers(self):
-            self.enable_lora(config["rank"], config["alpha"], config["targets"])
-        lora.assign_adapters(self, arrays, filepath)
+    def load_lora_weights(self, directory):
+        """Loads a PEFT LoRA adapter folder (made by `peft` or by
+        `save_lora_weights`), enabling LoRA with its settings first when
+        it is not enabled. Raises naming a setting CausalLM does not
+        implement (DoRA, biases, per-layer ranks), a rank, alpha or
+        target that differs from the LoRA already enabled, and a missing
+        or mis-shaped matrix."""
+        config, arrays = lora.read_adapters(directory)
+        if lora.adapted_layers(self):
+            lora.check_settings(self, config, directory)
+        else:
+            self.enable_lora(
+                config["rank"],
+                config["alpha"],
+                config["targets"],
+                dropout=config["dropout"],
+            )
+        lora.assign_adapters(self, arrays, directory)
 
     def save_own_variables(self, store):
         super().save_own_variables(store)

@@ -40,10 +40,12 @@ def _compile(model, learning_rate=1e-2):
     )
 
 
-def _adapter_size(kernel_shape, rank):
-    # Keras's LoRA on a kernel of shape (..., out): A (..., rank), B
-    # (rank, out).
-    return int(np.prod(kernel_shape[:-1])) * rank + rank * kernel_shape[-1]
+def _adapter_size(kernel_shape, inputs, rank):
+    # PEFT's LoRA on the whole projection: A (in, rank), B (rank, out).
+    return (
+        int(np.prod(kernel_shape[:inputs]) + np.prod(kernel_shape[inputs:]))
+        * rank
+    )
 
 
 # Per push on every backend: the fit test; the others per push on
@@ -66,10 +68,15 @@ def test_only_adapters_are_trainable(targets):
             "down": feed_forward.down_proj,
         }
         for target in targets:
-            expected += _adapter_size(tuple(layers[target].kernel.shape), 4)
+            expected += _adapter_size(tuple(layers[target].kernel.shape), 1, 4)
     trainable = model.trainable_weights
     assert sum(int(np.prod(w.shape)) for w in trainable) == expected
-    assert {w.name for w in trainable} == {"lora_kernel_a", "lora_kernel_b"}
+    assert {w.name for w in trainable} == {"lora_a", "lora_b"}
+    # Query and key: (hidden, heads * head_dim) flattened, as PEFT's.
+    query = model.decoder.blocks[0].self_attention.query_dense
+    if "query" in targets:
+        assert tuple(query.lora_a.shape) == (32, 4)
+        assert tuple(query.lora_b.shape) == (4, 32)
 
 
 # On JAX (an eager-heavy half minute) in the full tier; the resume test
@@ -87,7 +94,7 @@ def test_fit_trains_adapters_only_and_merging_keeps_the_outputs(tmp_path):
     losses = history.history["loss"]
     assert losses[-1] < 0.8 * losses[0], losses
     for variable in model.weights:
-        if variable.name.startswith("lora_kernel"):
+        if variable.name.startswith("lora_"):
             continue
         np.testing.assert_array_equal(
             ops.convert_to_numpy(variable), frozen[variable.path]
@@ -117,11 +124,11 @@ def test_adapter_file_round_trip(tmp_path):
     _compile(tuned)
     x, y = _data()
     tuned.fit(x, y, epochs=2, batch_size=8, verbose=0)
-    path = tmp_path / "adapters.npz"
+    path = tmp_path / "adapter"
     tuned.save_lora_weights(path)
     # Only the adapters: far smaller than the model's weights.
     model_bytes = sum(int(np.prod(w.shape)) * 4 for w in tuned.weights)
-    assert path.stat().st_size < model_bytes / 5
+    assert (path / "adapter_model.safetensors").stat().st_size < model_bytes / 5
     base = _model()  # the same base weights (same seed)
     base.load_lora_weights(path)
     assert base.lora_config == tuned.lora_config
@@ -141,7 +148,7 @@ def test_bad_lora_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="`rank` must be a positive int"):
         model.enable_lora(0)
     with pytest.raises(ValueError, match="LoRA is not enabled"):
-        model.save_lora_weights(tmp_path / "a.npz")
+        model.save_lora_weights(tmp_path / "a")
     with pytest.raises(ValueError, match="LoRA is not enabled"):
         model.merge_lora()
     plain = _model(activation="gelu")
@@ -150,11 +157,23 @@ def test_bad_lora_arguments_are_named(tmp_path):
     model.enable_lora(4)
     with pytest.raises(ValueError, match="already enabled"):
         model.enable_lora(4)
-    model.save_lora_weights(tmp_path / "rank4.npz")
+    model.save_lora_weights(tmp_path / "rank4")
     other = _model()
-    other.enable_lora(2)
-    with pytest.raises(ValueError, match=r"has shape .*; the model's has"):
-        other.load_lora_weights(tmp_path / "rank4.npz")
+    other.enable_lora(2, alpha=8)
+    with pytest.raises(
+        ValueError,
+        match=r"other LoRA settings than this model's \(rank 4 there, 2 "
+        r"here; alpha 4 there, 8 here\)",
+    ):
+        other.load_lora_weights(tmp_path / "rank4")
+    with pytest.raises(ValueError, match=r"`dropout` must be in \[0, 1\)"):
+        _model().enable_lora(4, dropout=1.0)
+    old = tmp_path / "adapters.npz"
+    np.savez(old, a=np.zeros(2))
+    with pytest.raises(ValueError, match="kerasbig before PEFT's format"):
+        _model().load_lora_weights(old)
+    with pytest.raises(FileNotFoundError, match="expected a PEFT adapter"):
+        _model().load_lora_weights(tmp_path)
 
 
 def _values(model):
