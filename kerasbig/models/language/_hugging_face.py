@@ -41,6 +41,8 @@ _GPT2_ACTIVATIONS = {
 # Buffers some checkpoints carry that hold no weights (causal masks,
 # rotary tables): recomputed, never read.
 _BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
+TOKEN_ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id")
+"""The special token ids a Hugging Face config carries."""
 # What `save_pretrained` writes per file at most (as Hugging Face does).
 DEFAULT_SHARD_BYTES = 5 * 1024**3
 _SINGLE_FILE = "model.safetensors"
@@ -277,11 +279,15 @@ def _resolved(model, arguments):
 
 
 def _config_for(model_type, model, settings):
+    dtype = keras.backend.standardize_dtype(model.weights[0].dtype)
     config = {
         "architectures": [_ARCHITECTURE_CLASSES[model_type]],
         "model_type": model_type,
         "vocab_size": model.vocabulary_size,
         "tie_word_embeddings": model.tie_embeddings,
+        # transformers 4 reads torch_dtype, transformers 5 dtype.
+        "torch_dtype": dtype,
+        "dtype": dtype,
     }
     if model_type == "gpt2":
         activation = {"gelu_tanh": "gelu_new"}.get(

@@ -185,6 +185,7 @@ class CausalLM(FunctionalModel):
         self.use_bias = use_bias
         self.tie_embeddings = tie_embeddings
         self.lora_config = None  # set by enable_lora
+        self.special_token_ids = {}  # set by from_pretrained
         self._loaded_lora = _LoadedLoRA()
         # A plain object, not a dict: TensorFlow would track a dict
         # attribute and fail to export the model (tuple keys).
@@ -222,6 +223,11 @@ class CausalLM(FunctionalModel):
         """
         config = hugging_face.read_config(directory)
         model = cls(**hugging_face.causal_lm_arguments(config), dtype=dtype)
+        # Written back by save_pretrained (transformers assumes Llama's
+        # 1 and 2 when a config has none).
+        model.special_token_ids = {
+            name: config.get(name) for name in hugging_face.TOKEN_ID_KEYS
+        }
         if load_weights:
             hugging_face.load_weights(model, directory, config["model_type"])
         return model
@@ -231,9 +237,18 @@ class CausalLM(FunctionalModel):
         directory,
         model_type=None,
         max_shard_bytes=hugging_face.DEFAULT_SHARD_BYTES,
+        **special_token_ids,
     ):
         """Writes the model as a Hugging Face folder (`config.json` and
         safetensors) that `transformers` and `from_pretrained` load.
+
+        The config holds what every reader looks for: the rotary settings
+        both as transformers 5's `rope_parameters` and as the top-level
+        `rope_theta` / `rope_scaling` (with `type` and `rope_type`) that
+        transformers 4, vLLM and llama.cpp's converter read; the weights'
+        dtype as `torch_dtype` and `dtype`; and `bos_token_id`,
+        `eos_token_id` and `pad_token_id`: those given here, else those of
+        the folder `from_pretrained` read, else null.
 
         Args:
             directory: the folder to write (created if needed).
@@ -244,13 +259,28 @@ class CausalLM(FunctionalModel):
             max_shard_bytes: above this many bytes the weights go in
                 several files with an index, as Hugging Face writes them.
                 Defaults to 5 GiB.
+            **special_token_ids: `bos_token_id`, `eos_token_id`,
+                `pad_token_id` (ints or None).
 
         Raises:
             ValueError: the model has a setting `model_type` cannot
-                express (each named with both values).
+                express (each named with both values), or an unknown
+                keyword argument.
         """
+        unknown = sorted(
+            set(special_token_ids) - set(hugging_face.TOKEN_ID_KEYS)
+        )
+        if unknown:
+            raise ValueError(
+                f"CausalLM.save_pretrained: unknown arguments {unknown}. "
+                f"Expected token ids among {list(hugging_face.TOKEN_ID_KEYS)}"
+            )
         model_type = model_type or hugging_face.infer_model_type(self)
         config = hugging_face.hugging_face_config(self, model_type)
+        for name in hugging_face.TOKEN_ID_KEYS:
+            config[name] = special_token_ids.get(
+                name, self.special_token_ids.get(name)
+            )
         directory = pathlib.Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         hugging_face.save_weights(self, directory, model_type, max_shard_bytes)

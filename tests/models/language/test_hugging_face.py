@@ -242,6 +242,36 @@ def test_configs_carry_the_rope_keys_transformers_4_readers_use(
     # legacy "type" key into them).
     read = transformers.AutoConfig.from_pretrained(tmp_path).rope_parameters
     assert {k: v for k, v in read.items() if k != "type"} == parameters
+    # The dtype under both names, and the source's special token ids
+    # (transformers would assume Llama's 1 and 2 without them).
+    assert config["torch_dtype"] == config["dtype"] == "float32"
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        assert config[name] == getattr(reference.config, name), name
+
+
+@needs_transformers
+@pytest.mark.tensorflow_per_push
+def test_bfloat16_models_save_as_bfloat16_with_given_token_ids(
+    checkpoint, tmp_path
+):
+    folder, _ = checkpoint("llama")
+    model = CausalLM.from_pretrained(folder, dtype="bfloat16")
+    model.save_pretrained(tmp_path, bos_token_id=5, eos_token_id=None)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["torch_dtype"] == config["dtype"] == "bfloat16"
+    assert (config["bos_token_id"], config["eos_token_id"]) == (5, None)
+    header = (tmp_path / "model.safetensors").read_bytes()
+    assert b'"dtype":"BF16"' in header[: 8 + 100_000]
+    again = CausalLM.from_pretrained(tmp_path, dtype="bfloat16")
+    for ours, theirs in zip(model.weights, again.weights, strict=True):
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(ops.cast(ours, "float32")),
+            ops.convert_to_numpy(ops.cast(theirs, "float32")),
+        )
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert reloaded.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match=r"unknown arguments \['bos_id'\]"):
+        model.save_pretrained(tmp_path, bos_id=1)
 
 
 @needs_transformers
