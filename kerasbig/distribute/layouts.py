@@ -27,6 +27,19 @@ _TENSOR_AXIS = {
 }
 
 
+# Each projection (`MultiHeadAttention.projections`,
+# `FeedForward.projections`) by the role its axes play above.
+_PROJECTION_ROLES = {
+    "query": "query",
+    "key": "key_value",
+    "value": "key_value",
+    "attention_output": "attention_output",
+    "gate": "in",
+    "up": "in",
+    "down": "out",
+}
+
+
 def layout_map(model, mesh, style="fsdp"):
     """A `keras.distribution.LayoutMap` that shards the weights of every
     kerasbig `MultiHeadAttention` (query, key, value, output), `FeedForward`
@@ -153,21 +166,9 @@ def sharded_weights(model):
 
     found = []
     for layer in nested_layers(model, include_self=True):
-        if isinstance(layer, MultiHeadAttention):
-            for dense, role in (
-                (layer.query_dense, "query"),
-                (layer.key_dense, "key_value"),
-                (layer.value_dense, "key_value"),
-                (layer.output_dense, "attention_output"),
-            ):
-                found += _kernel_and_bias(dense, role)
-        elif isinstance(layer, FeedForward):
-            for dense, role in (
-                (layer.gate_proj, "in"),
-                (layer.up_proj, "in"),
-                (layer.down_proj, "out"),
-            ):
-                found += _kernel_and_bias(dense, role)
+        if isinstance(layer, (MultiHeadAttention, FeedForward)):
+            for role, dense in layer.projections().items():
+                found += _kernel_and_bias(dense, _PROJECTION_ROLES[role])
         elif isinstance(layer, TokenAndPositionEmbedding):
             found.append((layer.token_embedding.embeddings, "embeddings"))
         head = getattr(layer, "lm_head", None)

@@ -133,6 +133,27 @@ class FeedForward(KernelOptions, keras.layers.Layer):
         )
         self.built = True
 
+    def projections(self):
+        """The layer's projections by role: `"gate"` (gated
+        activations only), `"up"` and `"down"` (built layers).
+
+        Example:
+
+            >>> from kerasbig.layers import FeedForward
+            >>> layer = FeedForward(intermediate_dim=16, activation="swiglu")
+            >>> layer.build((None, 8))
+            >>> list(layer.projections())
+            ['gate', 'up', 'down']
+        """
+        found = {
+            "gate": self.gate_proj,
+            "up": self.up_proj,
+            "down": self.down_proj,
+        }
+        return {
+            role: dense for role, dense in found.items() if dense is not None
+        }
+
     def call(self, inputs, training=None):
         if self.gated:
             hidden = self.activation(self.gate_proj(inputs)) * self.up_proj(

@@ -305,6 +305,26 @@ class MultiHeadAttention(KernelOptions, keras.layers.Layer):
         dense.supports_masking = True
         return dense
 
+    def projections(self):
+        """The layer's projections by role: `"query"`, `"key"`,
+        `"value"` and `"attention_output"` (built layers). What LoRA
+        adapts, checkpoint converters map and layout maps shard.
+
+        Example:
+
+            >>> from kerasbig.layers import MultiHeadAttention
+            >>> layer = MultiHeadAttention(num_heads=2, key_dim=4)
+            >>> layer.build((None, 3, 8))
+            >>> list(layer.projections())
+            ['query', 'key', 'value', 'attention_output']
+        """
+        return {
+            "query": self.query_dense,
+            "key": self.key_dense,
+            "value": self.value_dense,
+            "attention_output": self.output_dense,
+        }
+
     def init_cache(self, batch_size, max_length, dtype=None):
         """A zero key/value cache for `batch_size` sequences of up to
         `max_length` tokens, shape `(batch, 2, max_length, kv_heads,

@@ -316,6 +316,25 @@ class TransformerBlock(KernelOptions, keras.layers.Layer):
         )
         self.built = True
 
+    def projections(self):
+        """The self-attention's and the feed-forward's projections by
+        role (`MultiHeadAttention.projections`,
+        `FeedForward.projections`): query, key, value, attention_output,
+        gate (gated blocks), up, down.
+
+        Example:
+
+            >>> from kerasbig.layers import TransformerBlock
+            >>> block = TransformerBlock(num_heads=2, intermediate_dim=16)
+            >>> block.build((None, 3, 8))
+            >>> list(block.projections())[-3:]
+            ['attention_output', 'up', 'down']
+        """
+        return {
+            **self.self_attention.projections(),
+            **self.feed_forward.projections(),
+        }
+
     def init_cache(self, batch_size, max_length, dtype=None):
         """A zero self-attention key/value cache (see
         `MultiHeadAttention.init_cache`)."""

@@ -41,6 +41,17 @@ _GPT2_ACTIVATIONS = {
 # Buffers some checkpoints carry that hold no weights (causal masks,
 # rotary tables): recomputed, never read.
 _BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
+LLAMA_MODULES = {
+    "query": "self_attn.q_proj",
+    "key": "self_attn.k_proj",
+    "value": "self_attn.v_proj",
+    "attention_output": "self_attn.o_proj",
+    "gate": "mlp.gate_proj",
+    "up": "mlp.up_proj",
+    "down": "mlp.down_proj",
+}
+"""Each projection of a block (`TransformerBlock.projections`) as a
+Llama-family checkpoint names it under `model.layers.<i>.`."""
 TOKEN_ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id")
 """The special token ids a Hugging Face config carries."""
 # What `save_pretrained` writes per file at most (as Hugging Face does).
@@ -451,25 +462,21 @@ def _llama_tensors(model):
     ]
     for index, block in enumerate(model.decoder.blocks):
         prefix = f"model.layers.{index}"
-        attention = block.self_attention
-        feed_forward = block.feed_forward
+        projections = block.projections()
         found += _norm(f"{prefix}.input_layernorm", block.self_attention_norm)
-        for short, dense in (
-            ("q", attention.query_dense),
-            ("k", attention.key_dense),
-            ("v", attention.value_dense),
-        ):
-            found += _dense(f"{prefix}.self_attn.{short}_proj", dense)
-        found += _dense(
-            f"{prefix}.self_attn.o_proj", attention.output_dense, inputs=2
-        )
+        for role in ("query", "key", "value", "attention_output"):
+            found += _dense(
+                f"{prefix}.{LLAMA_MODULES[role]}",
+                projections[role],
+                # (heads, head_dim, features): two input axes.
+                inputs=2 if role == "attention_output" else 1,
+            )
         found += _norm(
             f"{prefix}.post_attention_layernorm", block.feed_forward_norm
         )
-        for short in ("gate", "up", "down"):
+        for role in ("gate", "up", "down"):
             found += _dense(
-                f"{prefix}.mlp.{short}_proj",
-                getattr(feed_forward, f"{short}_proj"),
+                f"{prefix}.{LLAMA_MODULES[role]}", projections[role]
             )
     found += _norm("model.norm", model.decoder.final_norm)
     return found + _head(model)
@@ -484,41 +491,35 @@ def _gpt2_tensors(model):
     ]
     for index, block in enumerate(model.decoder.blocks):
         prefix = f"transformer.h.{index}"
-        attention = block.self_attention
-        projections = (
-            attention.query_dense,
-            attention.key_dense,
-            attention.value_dense,
-        )
+        projections = block.projections()
+        fused = tuple(projections[role] for role in ("query", "key", "value"))
         found += _norm(f"{prefix}.ln_1", block.self_attention_norm)
         # Conv1D layers: weights stored (in, out), query/key/value fused.
         found.append(
             _Tensor(
                 f"{prefix}.attn.c_attn.weight",
-                tuple(dense.kernel for dense in projections),
+                tuple(dense.kernel for dense in fused),
             )
         )
         found.append(
             _Tensor(
                 f"{prefix}.attn.c_attn.bias",
-                tuple(dense.bias for dense in projections),
+                tuple(dense.bias for dense in fused),
                 inputs=0,
             )
         )
         found += _dense(
             f"{prefix}.attn.c_proj",
-            attention.output_dense,
+            projections["attention_output"],
             inputs=2,
             transposed=False,
         )
         found += _norm(f"{prefix}.ln_2", block.feed_forward_norm)
         found += _dense(
-            f"{prefix}.mlp.c_fc", block.feed_forward.up_proj, transposed=False
+            f"{prefix}.mlp.c_fc", projections["up"], transposed=False
         )
         found += _dense(
-            f"{prefix}.mlp.c_proj",
-            block.feed_forward.down_proj,
-            transposed=False,
+            f"{prefix}.mlp.c_proj", projections["down"], transposed=False
         )
     found += _norm("transformer.ln_f", model.decoder.final_norm)
     return found + _head(model)

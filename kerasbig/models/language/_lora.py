@@ -12,20 +12,14 @@ import keras
 import numpy as np
 
 from kerasbig._optional import import_optional
+from kerasbig.models.language import _hugging_face as hugging_face
 
 TARGETS = ("query", "key", "value", "attention_output", "gate", "up", "down")
 """The projections of each decoder block LoRA can adapt."""
 
-# Each target's module in a Llama-family block, as PEFT names it.
-PEFT_MODULES = {
-    "query": "self_attn.q_proj",
-    "key": "self_attn.k_proj",
-    "value": "self_attn.v_proj",
-    "attention_output": "self_attn.o_proj",
-    "gate": "mlp.gate_proj",
-    "up": "mlp.up_proj",
-    "down": "mlp.down_proj",
-}
+# Each target's module in a Llama-family block, as the checkpoints (and
+# so PEFT) name it.
+PEFT_MODULES = hugging_face.LLAMA_MODULES
 # Entries of the model's own part of a Keras weights file; flat names,
 # since HDF5 reads "/" as a group.
 _STATE_PREFIX = "kerasbig_lora_"
@@ -61,19 +55,6 @@ _PEFT_CONFIG = {
 }
 
 
-def _projection(block, target):
-    attention = block.self_attention
-    return {
-        "query": attention.query_dense,
-        "key": attention.key_dense,
-        "value": attention.value_dense,
-        "attention_output": attention.output_dense,
-        "gate": block.feed_forward.gate_proj,
-        "up": block.feed_forward.up_proj,
-        "down": block.feed_forward.down_proj,
-    }[target]
-
-
 def check_targets(targets, model):
     """The targets as a tuple; raises naming an unknown target or one
     this model lacks (an ungated feed-forward has no gate)."""
@@ -84,8 +65,10 @@ def check_targets(targets, model):
             f"CausalLM.enable_lora: `targets` must be a non-empty list of "
             f"{list(TARGETS)}. Received: targets={list(targets)}"
         )
-    feed_forward = model.decoder.blocks[0].feed_forward
-    if "gate" in targets and feed_forward.gate_proj is None:
+    if (
+        "gate" in targets
+        and "gate" not in model.decoder.blocks[0].projections()
+    ):
         raise ValueError(
             "CausalLM.enable_lora: target 'gate' needs a gated feed-forward "
             f"(swiglu, geglu). Received: activation={model.activation!r}"
@@ -98,9 +81,8 @@ def _adapted(model):
     return [
         (index, target, layer)
         for index, block in enumerate(model.decoder.blocks)
-        for target in TARGETS
-        if (layer := _projection(block, target)) is not None
-        and layer.adapter_rank is not None
+        for target, layer in block.projections().items()
+        if layer.adapter_rank is not None
     ]
 
 
@@ -138,8 +120,9 @@ def enable(model, rank, alpha, targets, dropout, seed):
         )
     generator = np.random.default_rng(seed)
     for block in model.decoder.blocks:
+        projections = block.projections()
         for target in targets:
-            _projection(block, target).enable_adapter(
+            projections[target].enable_adapter(
                 rank,
                 alpha,
                 dropout,
