@@ -5,7 +5,9 @@ qwen2, with `CausalLM.from_pretrained`) and fine-tunes LoRA adapters on
 its attention projections with plain `model.fit()` (`--lora-rank 0`
 trains every weight), or, without `--model`, trains a small model from
 scratch. Text is tokenised with the folder's `tokenizer.json` (the
-`tokenizers` library); a folder without one is refused unless
+`tokenizers` library) or else its SentencePiece `tokenizer.model` (Llama
+2, Mistral; the `sentencepiece` library), with the BOS/EOS ids its
+`tokenizer_config.json` says; a folder with neither is refused unless
 `--byte-tokens` asks for UTF-8 byte ids (from scratch they are bytes).
 
 Data (`--data`): a `.txt` file (trained on all of it, in windows of
@@ -68,16 +70,17 @@ class Config(ModelParallelConfig, TrainingConfig):
     model: str = option(
         "",
         "a local Hugging Face model folder (config.json, safetensors, and "
-        "tokenizer.json for its tokens); without it, a small model is "
-        "trained from scratch",
+        "tokenizer.json or tokenizer.model for its tokens); without it, a "
+        "small model is trained from scratch",
     )
     from_scratch: bool = option(
         False, "say that no --model is used (the default without --model)"
     )
     byte_tokens: bool = option(
         False,
-        "with a --model folder that has no tokenizer.json: train on UTF-8 "
-        "byte ids (0-255) instead of refusing",
+        "with a --model folder that has no tokenizer.json or "
+        "tokenizer.model: train on UTF-8 byte ids (0-255) instead of "
+        "refusing",
     )
     data: str = option(
         "",
@@ -165,6 +168,7 @@ class ByteTokenizer:
 
     vocabulary_size = 256
     name = "bytes"
+    begin = end = ()  # no special ids around a text
 
     def encode(self, text):
         return list(text.encode("utf-8"))
@@ -175,8 +179,39 @@ class ByteTokenizer:
         )
 
 
+def _special_ids(folder, token_id, begin, end):
+    """`(begin, end)`: the ids the checkpoint puts before and after a
+    text. `tokenizer_config.json`'s `add_bos_token` / `add_eos_token`
+    (with its `bos_token` / `eos_token`) decide where it says; else
+    `begin` and `end`, the tokenizer's own rule."""
+    path = folder / "tokenizer_config.json"
+    settings = json.loads(path.read_text()) if path.is_file() else {}
+
+    def ids(flag, token, default):
+        if flag not in settings:
+            return tuple(default)
+        if not settings[flag]:
+            return ()
+        text = settings.get(token)
+        text = text.get("content") if isinstance(text, dict) else text
+        found = token_id(text) if text is not None else None
+        if found is None:
+            raise ValueError(
+                f"--model: {path} sets {flag} but its {token} "
+                f"{text!r} is not in the tokenizer's vocabulary"
+            )
+        return (found,)
+
+    return (
+        ids("add_bos_token", "bos_token", begin),
+        ids("add_eos_token", "eos_token", end),
+    )
+
+
 class FolderTokenizer:
-    """A Hugging Face `tokenizer.json`, through `tokenizers`."""
+    """A Hugging Face `tokenizer.json`, through `tokenizers`; the ids
+    around a text are those its post-processor adds (a Llama 3's BOS),
+    unless `tokenizer_config.json` says otherwise."""
 
     name = "tokenizer.json"
 
@@ -185,6 +220,22 @@ class FolderTokenizer:
 
         self._tokenizer = Tokenizer.from_file(str(path))
         self.vocabulary_size = self._tokenizer.get_vocab_size()
+        plain = self.encode("a")
+        special = self._tokenizer.encode("a", add_special_tokens=True).ids
+        start = next(
+            (
+                i
+                for i in range(len(special))
+                if special[i:][: len(plain)] == plain
+            ),
+            0,
+        )
+        self.begin, self.end = _special_ids(
+            path.parent,
+            self._tokenizer.token_to_id,
+            special[:start],
+            special[start + len(plain) :],
+        )
 
     def encode(self, text):
         return self._tokenizer.encode(text, add_special_tokens=False).ids
@@ -193,27 +244,57 @@ class FolderTokenizer:
         return self._tokenizer.decode([int(i) for i in ids])
 
 
+class SentencePieceTokenizer:
+    """A SentencePiece `tokenizer.model` (Llama 2, Mistral), through
+    `sentencepiece`; BOS before each text and no EOS, as their
+    tokenizers add them, unless `tokenizer_config.json` says otherwise."""
+
+    name = "tokenizer.model"
+
+    def __init__(self, path):
+        import sentencepiece
+
+        self._processor = sentencepiece.SentencePieceProcessor(
+            model_file=str(path)
+        )
+        self.vocabulary_size = self._processor.get_piece_size()
+
+        def token_id(piece):
+            found = self._processor.piece_to_id(piece)
+            return None if found == self._processor.unk_id() else found
+
+        bos = self._processor.bos_id()
+        self.begin, self.end = _special_ids(
+            path.parent, token_id, [bos] if bos >= 0 else [], []
+        )
+
+    def encode(self, text):
+        return self._processor.encode(text)
+
+    def decode(self, ids):
+        # A model's vocabulary may be padded past the tokenizer's.
+        size = self.vocabulary_size
+        return self._processor.decode([int(i) for i in ids if 0 <= i < size])
+
+
 def load_tokenizer(config):
-    """The folder's `tokenizer.json`; UTF-8 bytes from scratch, or for a
-    folder without a tokenizer only when `--byte-tokens` says so (a
-    checkpoint trained on other ids would learn nonsense silently)."""
+    """The folder's `tokenizer.json`, else its SentencePiece
+    `tokenizer.model`; UTF-8 bytes from scratch, or for a folder with
+    neither only when `--byte-tokens` says so (a checkpoint trained on
+    other ids would learn nonsense silently)."""
     if not config.model:
         return ByteTokenizer()
     folder = pathlib.Path(config.model)
     if (folder / "tokenizer.json").is_file():
         return FolderTokenizer(folder / "tokenizer.json")
+    if (folder / "tokenizer.model").is_file():
+        return SentencePieceTokenizer(folder / "tokenizer.model")
     if config.byte_tokens:
         return ByteTokenizer()
-    found = (
-        "only a SentencePiece tokenizer.model, which this recipe cannot "
-        "read yet (convert it to tokenizer.json with transformers' "
-        "AutoTokenizer(...).save_pretrained)"
-        if (folder / "tokenizer.model").is_file()
-        else "no tokenizer.json"
-    )
     raise ValueError(
-        f"--model: {folder} has {found}; pass --byte-tokens to train it "
-        "on UTF-8 byte ids instead (ids 0-255 of its vocabulary)"
+        f"--model: {folder} has no tokenizer.json or tokenizer.model; pass "
+        "--byte-tokens to train it on UTF-8 byte ids instead (ids 0-255 of "
+        "its vocabulary)"
     )
 
 
@@ -284,8 +365,9 @@ def completion_sequences(pairs, tokenizer, length):
     x = np.zeros((len(pairs), length), "int32")
     y = np.full((len(pairs), length), IGNORED, "int32")
     for row, (prompt, completion) in enumerate(pairs):
-        prompt_ids = tokenizer.encode(prompt)
-        ids = (prompt_ids + tokenizer.encode(completion))[: length + 1]
+        prompt_ids = [*tokenizer.begin, *tokenizer.encode(prompt)]
+        ids = prompt_ids + tokenizer.encode(completion) + [*tokenizer.end]
+        ids = ids[: length + 1]
         x[row, : len(ids) - 1] = ids[:-1]
         labels = np.array(ids[1:], "int32")
         labels[: max(len(prompt_ids) - 1, 0)] = IGNORED
@@ -307,7 +389,8 @@ def sequences(config, tokenizer, replicas=1):
         read_examples(config.data) if config.data else (zen_of_python(), None)
     )
     if pairs is None:
-        x, y = text_windows(tokenizer.encode(text), config.sequence_length)
+        tokens = [*tokenizer.begin, *tokenizer.encode(text), *tokenizer.end]
+        x, y = text_windows(tokens, config.sequence_length)
     else:
         x, y = completion_sequences(pairs, tokenizer, config.sequence_length)
     held = max(1, round(config.validation_fraction * len(x)))
@@ -519,7 +602,11 @@ def dependencies(config):
     needs = {"matplotlib": "training curves"}
     if config.model:
         needs["safetensors"] = "--model's weights"
-        needs["tokenizers"] = "--model's tokenizer.json"
+        folder = pathlib.Path(config.model)
+        if (folder / "tokenizer.json").is_file():
+            needs["tokenizers"] = "--model's tokenizer.json"
+        elif (folder / "tokenizer.model").is_file():
+            needs["sentencepiece"] = "--model's tokenizer.model"
     if config.export_litert:
         needs["ai_edge_litert"] = "checking the .tflite files"
     return needs
@@ -596,7 +683,10 @@ def main(argv=None):
             write_hugging_face_folder(
                 model, pathlib.Path(config.model), output_dir / "hugging_face"
             )
-        prompt_ids = np.array(tokenizer.encode(config.prompt) or [0], "int32")
+        prompt_ids = np.array(
+            [*tokenizer.begin, *tokenizer.encode(config.prompt)] or [0],
+            "int32",
+        )
         room = model.max_sequence_length - len(prompt_ids)
         continuation = model.generate(
             prompt_ids, min(config.max_new_tokens, room), temperature=0

@@ -323,20 +323,93 @@ def test_a_validation_fraction_that_leaves_no_training_names_its_flag(
 
 @requires(transformers, "transformers torch")
 @pytest.mark.backend_agnostic
-def test_a_folder_without_tokenizer_json_is_refused_unless_byte_tokens(
+def test_a_folder_without_a_tokenizer_is_refused_unless_byte_tokens(
     load_recipe, tmp_path
 ):
-    # A Llama 2 / Mistral folder ships tokenizer.model only: training on
-    # byte ids against its 32k vocabulary would be silently wrong.
+    # Training on byte ids against a checkpoint's own vocabulary would be
+    # silently wrong.
     folder = tmp_path / "llama"
     save_tiny_llama(folder, 300, max_position_embeddings=128)
-    (folder / "tokenizer.model").write_bytes(b"sentencepiece")
     recipe = load_recipe("causal_lm_finetune")
     flags = ["--model", str(folder), "--smoke", "--sequence-length", "16"]
-    with pytest.raises(ValueError, match="only a SentencePiece tokenizer.m"):
+    with pytest.raises(ValueError, match="no tokenizer.json or tokenizer.m"):
         recipe.main([*flags, "--output-dir", str(tmp_path / "a")])
     assert not (tmp_path / "a").exists()
     report = recipe.main(
         [*flags, "--byte-tokens", "--output-dir", str(tmp_path / "b")]
     )
     assert report["tokenizer"] == "bytes"
+
+
+def _sentencepiece_folder(folder, **settings):
+    """A tiny SentencePiece BPE tokenizer.model (Llama 2's kind, BOS 1,
+    EOS 2) and a tokenizer_config.json with `settings`, in `folder`."""
+    import sentencepiece
+
+    corpus = folder / "corpus.txt"
+    corpus.write_text(
+        "\n".join(p["prompt"] + p["completion"] for p in PAIRS)
+        + "\nBeautiful is better than ugly."
+    )
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(folder / "tokenizer"),
+        vocab_size=60,
+        model_type="bpe",
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        # Llama 2's normalisation: text as written, spaces kept.
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        minloglevel=2,
+    )
+    corpus.unlink()
+    (folder / "tokenizer.vocab").unlink()
+    # As Llama 2's tokenizer_config.json says.
+    config = {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True}
+    config.update(add_eos_token=False, bos_token="<s>", eos_token="</s>")
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({**config, **settings})
+    )
+
+
+@requires(transformers, "transformers torch")
+@requires(reference("sentencepiece"), "sentencepiece")
+@pytest.mark.tensorflow_per_push
+def test_a_sentencepiece_folder_trains_on_its_ids_with_its_bos(
+    load_recipe, check_report, tmp_path
+):
+    folder = tmp_path / "llama"
+    save_tiny_llama(folder, 300, max_position_embeddings=128)
+    _sentencepiece_folder(folder)
+    recipe = load_recipe("causal_lm_finetune")
+    tokenizer = recipe.SentencePieceTokenizer(folder / "tokenizer.model")
+    reference_tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    for text in ("Q: 3 plus 2? A: 5.", "Beautiful is", "better  than ugly"):
+        assert [*tokenizer.begin, *tokenizer.encode(text)] == (
+            reference_tokenizer(text)["input_ids"]
+        ), text
+    assert tokenizer.begin == (1,) and tokenizer.end == ()
+    out = tmp_path / "run"
+    data = _jsonl(tmp_path / "sums.jsonl", PAIRS)
+    report = recipe.main(
+        ["--model", str(folder), "--data", str(data), "--epochs", "1"]
+        + ["--sequence-length", "16", "--max-new-tokens", "3"]
+        + ["--output-dir", str(out)]
+    )
+    check_report(report, "causal_lm_finetune", out)
+    assert report["tokenizer"] == "tokenizer.model"
+    # The tokenizer travels with the merged model.
+    again = transformers.AutoTokenizer.from_pretrained(out / "hugging_face")
+    assert (
+        again("Beautiful is")["input_ids"]
+        == (reference_tokenizer("Beautiful is")["input_ids"])
+    )
+    # tokenizer_config.json decides where it says: EOS after, no BOS.
+    other = tmp_path / "other"
+    other.mkdir()
+    _sentencepiece_folder(other, add_bos_token=False, add_eos_token=True)
+    tokenizer = recipe.SentencePieceTokenizer(other / "tokenizer.model")
+    assert (tokenizer.begin, tokenizer.end) == ((), (2,))
