@@ -195,8 +195,9 @@ def test_save_pretrained_loads_in_transformers_with_the_same_logits(
 
 
 @needs_transformers
-def test_a_remat_model_saves(tmp_path):
-    # remat is a training switch: it never blocks a save.
+def test_training_switches_never_block_a_save(tmp_path):
+    # Each converter maps a positive list of settings: remat, dropout,
+    # flash attention and initializers are not among them.
     keras.utils.set_random_seed(0)
     model = CausalLM(
         vocabulary_size=VOCABULARY,
@@ -206,6 +207,9 @@ def test_a_remat_model_saves(tmp_path):
         num_heads=2,
         intermediate_dim=32,
         remat=True,
+        dropout=0.1,
+        flash_attention=False,
+        kernel_initializer="he_normal",
     )
     model.save_pretrained(tmp_path)
     ids = _ids((1, 6))
