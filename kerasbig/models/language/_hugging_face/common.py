@@ -9,6 +9,32 @@ import math
 import keras
 import numpy as np
 
+CORE_SETTINGS = (
+    "vocabulary_size",
+    "max_sequence_length",
+    "num_layers",
+    "hidden_dim",
+    "num_heads",
+    "intermediate_dim",
+    "num_key_value_heads",
+    "key_dim",
+    "position",
+    "rotary",
+    "normalize_first",
+    "normalization",
+    "activation",
+    "use_bias",
+    "attention_bias",
+    "attention_output_bias",
+    "feed_forward_bias",
+    "tie_embeddings",
+    "layer_norm_epsilon",
+    "sliding_window",
+)
+"""The CausalLM settings every converter maps (its `MAPPED_SETTINGS`
+add their own); the others (dropout, remat, flash attention, dtype,
+initializers) never block a save."""
+
 
 def unsupported(config, setting, value, expected):
     return ValueError(

@@ -1,6 +1,7 @@
 """GPT-2 (`model_type` "gpt2"): learned positions, LayerNorm, GELU,
 biases everywhere, query/key/value fused in one Conv1D."""
 
+from kerasbig.models.language._hugging_face.common import CORE_SETTINGS
 from kerasbig.models.language._hugging_face.common import Tensor
 from kerasbig.models.language._hugging_face.common import dense
 from kerasbig.models.language._hugging_face.common import head
@@ -10,30 +11,7 @@ from kerasbig.models.language._hugging_face.common import unsupported
 MODEL_TYPE = "gpt2"
 ARCHITECTURE = "GPT2LMHeadModel"
 OPTIONAL_PREFIX = "transformer."
-MAPPED_SETTINGS = (
-    "vocabulary_size",
-    "max_sequence_length",
-    "num_layers",
-    "hidden_dim",
-    "num_heads",
-    "intermediate_dim",
-    "num_key_value_heads",
-    "key_dim",
-    "position",
-    "rotary",
-    "normalize_first",
-    "normalization",
-    "activation",
-    "use_bias",
-    "attention_bias",
-    "attention_output_bias",
-    "feed_forward_bias",
-    "tie_embeddings",
-    "layer_norm_epsilon",
-    "sliding_window",
-)
-"""The CausalLM settings this converter maps; the others (dropout,
-remat, flash attention, dtype, initializers) never block a save."""
+MAPPED_SETTINGS = CORE_SETTINGS  # learned positions: no rotary settings
 # Hugging Face activation names -> FeedForward's, for GPT-2 (ungated).
 ACTIVATIONS = {
     "gelu_new": "gelu_tanh",

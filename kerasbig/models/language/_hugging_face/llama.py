@@ -2,6 +2,7 @@
 shares: rotary positions (theta, linear or Llama 3.1 scaling), RMSNorm,
 SwiGLU, grouped-query attention, separate projections."""
 
+from kerasbig.models.language._hugging_face.common import CORE_SETTINGS
 from kerasbig.models.language._hugging_face.common import Tensor
 from kerasbig.models.language._hugging_face.common import dense
 from kerasbig.models.language._hugging_face.common import head
@@ -12,29 +13,10 @@ MODEL_TYPE = "llama"
 ARCHITECTURE = "LlamaForCausalLM"
 OPTIONAL_PREFIX = ""
 MAPPED_SETTINGS = (
-    "vocabulary_size",
-    "max_sequence_length",
-    "num_layers",
-    "hidden_dim",
-    "num_heads",
-    "intermediate_dim",
-    "num_key_value_heads",
-    "key_dim",
-    "position",
-    "rotary",
+    *CORE_SETTINGS,
     "rotary_max_wavelength",
     "rotary_scaling_factor",
     "rotary_frequency_scaling",
-    "normalize_first",
-    "normalization",
-    "activation",
-    "use_bias",
-    "attention_bias",
-    "attention_output_bias",
-    "feed_forward_bias",
-    "tie_embeddings",
-    "layer_norm_epsilon",
-    "sliding_window",
 )
 """The CausalLM settings the Llama family's converters map; the others
 (dropout, remat, flash attention, dtype, initializers) never block a
