@@ -122,6 +122,18 @@ class _Adaptable:
         update = ops.tensordot(low, ops.cast(b, x.dtype), axes=1)
         return ops.add(outputs, ops.cast(self.adapter_scale, x.dtype) * update)
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        if self.adapter_rank is not None:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: cannot quantize a "
+                "layer with an adapter; merge it first (CausalLM."
+                "merge_lora()), then quantize the merged model"
+            )
+        # Keras refuses to quantize subclasses of Dense and EinsumDense;
+        # without an adapter this one's quantized path is Keras's own.
+        del type_check
+        return super().quantize(mode, type_check=False, config=config)
+
     def save_own_variables(self, store):
         # The kernel entry holds the merged kernel, as Keras writes an
         # adapted layer's: a model without adapters loads the adapted

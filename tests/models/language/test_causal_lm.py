@@ -223,3 +223,28 @@ def test_too_long_sequence_for_the_position_table():
         model(_ids((1, 20)))
     with pytest.raises(ValueError, match="CausalLM: `position`"):
         CausalLM(**{**SMALL, "position": "sinusoidal"})
+
+
+def test_keras_quantize_reaches_every_projection():
+    # Keras quantizes only Dense/EinsumDense themselves, not subclasses;
+    # the attention and feed-forward projections (which take PEFT-style
+    # adapters) opt back in.
+    keras.utils.set_random_seed(0)
+    model = CausalLM(
+        vocabulary_size=50,
+        max_sequence_length=16,
+        num_layers=1,
+        hidden_dim=32,
+        num_heads=4,
+        intermediate_dim=64,
+    )
+    ids = (np.arange(12).reshape(2, 6) % 50).astype("int32")
+    before = model.predict(ids, verbose=0)
+    model.quantize("int8")
+    modes = {
+        role: layer.quantization_mode
+        for role, layer in model.decoder.blocks[0].projections().items()
+    }
+    assert set(modes.values()) == {"int8"}, modes
+    after = model.predict(ids, verbose=0)
+    assert np.abs(after - before).max() < 0.04 * np.abs(before).max()

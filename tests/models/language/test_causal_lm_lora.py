@@ -157,6 +157,9 @@ def test_bad_lora_arguments_are_named(tmp_path):
     model.enable_lora(4)
     with pytest.raises(ValueError, match="already enabled"):
         model.enable_lora(4)
+    model(np.zeros((1, 4), "int32"))  # Keras quantizes called layers only
+    with pytest.raises(ValueError, match="merge it first"):
+        model.quantize("int8")
     model.save_lora_weights(tmp_path / "rank4")
     other = _model()
     other.enable_lora(2, alpha=8)
