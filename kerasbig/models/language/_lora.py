@@ -156,6 +156,17 @@ def _kernel_variable(layer):
     return kernel
 
 
+def _peft_variables(model):
+    """Each adapter variable of `model` by its key in PEFT's file."""
+    return {
+        _PEFT_KEY.format(
+            index=index, module=PEFT_MODULES[target], factor=factor
+        ): variable
+        for index, target, layer in _adapted(model)
+        for factor, variable in (("A", layer.lora_a), ("B", layer.lora_b))
+    }
+
+
 def _check_peft_family(model, method):
     if model.decoder.blocks[0].self_attention.rotary_embedding is None:
         raise ValueError(
@@ -168,8 +179,7 @@ def _check_peft_family(model, method):
 
 def save_adapters(model, directory, config):
     """Writes the adapters as a PEFT adapter folder."""
-    layers = _adapted(model)
-    if not layers:
+    if not _adapted(model):
         raise ValueError(
             "CausalLM.save_lora_weights: LoRA is not enabled on this model; "
             "call enable_lora() first"
@@ -178,15 +188,11 @@ def save_adapters(model, directory, config):
     numpy_api = import_optional(
         "safetensors.numpy", "Writing PEFT adapter files"
     )
-    arrays = {}
-    for index, target, layer in layers:
-        module = PEFT_MODULES[target]
-        for factor, variable in (("A", layer.lora_a), ("B", layer.lora_b)):
-            key = _PEFT_KEY.format(index=index, module=module, factor=factor)
-            # PEFT's matrices are torch Linear weights: (out, in).
-            arrays[key] = np.ascontiguousarray(
-                keras.ops.convert_to_numpy(variable).T
-            )
+    # PEFT's matrices are torch Linear weights: (out, in).
+    arrays = {
+        key: np.ascontiguousarray(keras.ops.convert_to_numpy(variable).T)
+        for key, variable in _peft_variables(model).items()
+    }
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     numpy_api.save_file(
@@ -293,12 +299,7 @@ def check_settings(model, config, path):
 def assign_adapters(model, arrays, path):
     """Assigns PEFT's arrays to the model's adapters; raises naming a
     missing, unused or mis-shaped one."""
-    expected = {}
-    for index, target, layer in _adapted(model):
-        module = PEFT_MODULES[target]
-        for factor, variable in (("A", layer.lora_a), ("B", layer.lora_b)):
-            key = _PEFT_KEY.format(index=index, module=module, factor=factor)
-            expected[key] = variable
+    expected = _peft_variables(model)
     missing = sorted(set(expected) - set(arrays))
     extra = sorted(set(arrays) - set(expected))
     if missing or extra:
