@@ -550,29 +550,24 @@ def check_mode_flags(config):
             "--from-scratch trains a new model; --model loads one. Pass one "
             f"of them. Received: --model {config.model} --from-scratch"
         )
-    defaults = Config()
-    smoke = parse_config(Config, ["--smoke"], smoke=SMOKE)
-    unused = SCRATCH_FLAGS if config.model else LORA_FLAGS
-    given = [
-        f"--{name.replace('_', '-')} {getattr(config, name)}"
-        for name in unused
-        if getattr(config, name)
-        not in (
-            getattr(defaults, name),
-            getattr(smoke, name),
-        )
-    ]
-    if config.lora_from and not given:
-        given = [
+    # A flag counts as given when its value is neither the default nor
+    # --smoke's.
+    baselines = (Config(), parse_config(Config, ["--smoke"], smoke=SMOKE))
+
+    def given_flags(names):
+        return [
             f"--{name.replace('_', '-')} {getattr(config, name)}"
-            for name in ADAPTER_FLAGS
-            if getattr(config, name) != getattr(defaults, name)
+            for name in names
+            if all(getattr(config, name) != getattr(b, name) for b in baselines)
         ]
-        if given:
-            raise ValueError(
-                f"{', '.join(given)} does not apply with --lora-from (the "
-                "adapter's own settings are used)"
-            )
+
+    given = given_flags(SCRATCH_FLAGS if config.model else LORA_FLAGS)
+    adapter_given = given_flags(ADAPTER_FLAGS) if config.lora_from else []
+    if adapter_given and not given:
+        raise ValueError(
+            f"{', '.join(adapter_given)} does not apply with --lora-from "
+            "(the adapter's own settings are used)"
+        )
     if given:
         mode = (
             "a --model run (the model's own shape is used)"
